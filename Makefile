@@ -1,0 +1,37 @@
+# The table of contents of the replication. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+RAW ?= data/raw
+OUT := output
+PANEL := data/processed/panel.csv
+SET ?=
+OPTS := $(foreach s,$(SET),--set $(s))
+
+.PHONY: help all data test bench clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@echo "  variables: RAW=<raw directory> (default data/raw), SET='name=value ...' (options, see replication/config.py)"
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $@
+
+all: $(STAMP) ## every table, figure and report, from the committed panel (no raw files needed)
+	$(PY) -m replication $(OPTS) all --panel $(PANEL) --out $(OUT)
+
+data: $(STAMP) ## rebuild data/processed/ from the raw files in RAW
+	$(PY) -m replication $(OPTS) panel --raw $(RAW) --out data/processed
+
+test: $(STAMP) ## run the test suite (tests that need RAW are skipped without it, and fail under CI=true)
+	REPLICATION_RAW=$(abspath $(RAW)) $(PY) -m pytest -q
+
+bench: $(STAMP) ## time the resampling and Tables 5-9; writes output/bench.json
+	$(PY) -m replication $(OPTS) bench --panel $(PANEL) --out $(OUT)
+
+clean: ## remove output/ and the virtual environment
+	rm -rf $(OUT) $(VENV) .pytest_cache

@@ -1,0 +1,136 @@
+"""Every open decision of SPEC.md, with its default, in one place.
+
+Each field is a named option that a reviewer can change (``Options(...)`` in
+Python, or ``--set name=value`` on the command line).  The options that
+produced an output are written into it (table notes, manifests), so a number
+always travels with the choices behind it.  A default lives here and nowhere
+else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+YEARS = tuple(range(2011, 2022))
+
+REGIONS = {
+    "East": ("北京市", "天津市", "河北省", "辽宁省", "上海市", "江苏省", "浙江省", "福建省", "山东省", "广东省", "海南省"),
+    "Central": ("山西省", "吉林省", "黑龙江省", "安徽省", "江西省", "河南省", "湖北省", "湖南省"),
+    "West": (
+        "内蒙古自治区", "广西壮族自治区", "重庆市", "四川省", "贵州省", "云南省", "西藏自治区", "陕西省",
+        "甘肃省", "青海省", "宁夏回族自治区", "新疆维吾尔自治区",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    # --- panel (SPEC section 1) ---
+    edge_fill_years: int = 1
+    """An end-of-period gap of at most this many years (a series missing in 2011, or in 2021 and
+    not covered by a rule below) is filled with the nearest observed value, flagged 'edge_nearest';
+    0 turns the rule off, so that such cities leave the sample."""
+    share_end_rule: str = "carry_forward"
+    """Data years 2020-2021 lack employment by sector (editions 2021-2022): the ICT and tertiary
+    employment shares are carried forward from 2019 ('carry_forward', flagged), or left missing
+    ('none'), which removes 2020-2021 from every model that uses Dig or Stru."""
+
+    # --- Dist (SPEC section 3) ---
+    dist_indicators: str = "four"
+    """'four': library holdings, teachers per pupil, doctors and beds, the indicators the yearbook
+    splits by area; 'six' adds mobile and broadband users per 100 people, which exist for the
+    whole city only and enter both areas at the whole-city rate."""
+
+    # --- Dig (SPEC section 4) ---
+    pca_variance_target: float = 0.85
+    """Components are kept up to this cumulative share of variance."""
+    pca_sign_rule: str = "loadings_sum_positive"
+    pca_weighting: str = "variance_share"
+    """'variance_share': indicator weight = variance-share-weighted sum of the kept components'
+    coefficients (loading / sqrt(eigenvalue)), normalised to sum to one."""
+    dig_rescale: str = "none"
+    """'none' keeps Dig = sum_j w_j x'_j, which lies in [0, 1]; 'minmax' rescales it to span [0, 1]."""
+
+    # --- models (SPEC section 5) ---
+    cov_type: str = "cluster_city"
+    """'cluster_city' (Stata's convention for effects nested in clusters), 'robust' (HC1),
+    'cluster_province' or 'driscoll_kraay'."""
+    dk_bandwidth: int = 2
+    drop_filled: bool = False
+    """Robustness: drop every city-year in which a variable of the model was filled."""
+    seed: int = 20240517
+    bootstrap_draws: int = 2000
+    permutation_draws: int = 1000
+    stars: str = "econ"
+    """'econ': * 0.10, ** 0.05, *** 0.01; 'paper': * 0.05, ** 0.01, *** 0.001."""
+
+    def non_default(self) -> dict[str, object]:
+        """The options that differ from their defaults, for table notes and manifests."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != f.default
+        }
+
+    def with_overrides(self, pairs: list[str]) -> Options:
+        """A copy with `name=value` pairs applied (values parsed by each field's type)."""
+        changes: dict[str, object] = {}
+        kinds = {f.name: f.type for f in dataclasses.fields(self)}
+        for pair in pairs:
+            name, sep, text = pair.partition("=")
+            if not sep or name not in kinds:
+                raise ValueError(f"--set {pair!r}: expected name=value with name one of {sorted(kinds)}")
+            kind = kinds[name]
+            if kind == "bool":
+                if text.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(f"--set {pair!r}: expected true or false")
+                changes[name] = text.lower() in ("true", "1")
+            elif kind == "int":
+                changes[name] = int(text)
+            elif kind == "float":
+                changes[name] = float(text)
+            else:
+                changes[name] = text
+        return dataclasses.replace(self, **changes)
+
+    def __post_init__(self) -> None:
+        allowed = {
+            "share_end_rule": ("carry_forward", "none"),
+            "dist_indicators": ("four", "six"),
+            "pca_sign_rule": ("loadings_sum_positive",),
+            "pca_weighting": ("variance_share",),
+            "dig_rescale": ("none", "minmax"),
+            "cov_type": ("cluster_city", "robust", "cluster_province", "driscoll_kraay"),
+            "stars": ("econ", "paper"),
+        }
+        for name, values in allowed.items():
+            if getattr(self, name) not in values:
+                raise ValueError(f"option {name}={getattr(self, name)!r}: expected one of {values}")
+        if not 0 < self.pca_variance_target <= 1:
+            raise ValueError(f"option pca_variance_target={self.pca_variance_target}: expected (0, 1]")
+        if self.edge_fill_years < 0:
+            raise ValueError(f"option edge_fill_years={self.edge_fill_years}: expected >= 0")
+
+
+STAR_THRESHOLDS = {"econ": (0.10, 0.05, 0.01), "paper": (0.05, 0.01, 0.001)}
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the command line reads and writes; only the CLI and the Makefile use this."""
+
+    root: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent)
+
+    @property
+    def processed(self) -> Path:
+        return self.root / "data" / "processed"
+
+    @property
+    def reference(self) -> Path:
+        return self.root / "data" / "reference"
+
+    @property
+    def output(self) -> Path:
+        return self.root / "output"

@@ -1,0 +1,20 @@
+"""Raw yearbook, PKU and crosswalk files -> the city-year panel."""
+
+from replication.data.build import PanelBuild, build_panel
+from replication.data.codebook import codebook
+from replication.data.errors import BuildError
+
+__all__ = ["BuildError", "PanelBuild", "build_panel", "codebook"]
+
+
+def load_panel(path) -> "pd.DataFrame":
+    """The committed panel as written by `python -m replication panel` (fill flags as '' when observed)."""
+    import pandas as pd
+
+    panel = pd.read_csv(path, dtype={"city_code": int, "year": int})
+    for column in [c for c in panel.columns if c.endswith("_fill")]:
+        panel[column] = panel[column].fillna("").astype(str)
+    return panel
+
+
+__all__ += ["load_panel"]
