@@ -1,4 +1,4 @@
-"""Command line: python -m replication {panel,analysis,bench} [options].
+"""Command line: python -m replication {panel,indices,models,report,all,bench} [options].
 
 The only module that decides where files go.  Every output is written to a
 temporary file and renamed into place, and nothing is written until the step
@@ -68,6 +68,100 @@ def command_panel(args: argparse.Namespace, options: Options) -> int:
     return 0
 
 
+def _analysis(args, options):
+    from replication.data import load_panel
+    from replication.indices import analysis_frame
+
+    panel = load_panel(Path(args.panel))
+    return panel, analysis_frame(panel, options)
+
+
+def _published(paths: Paths):
+    from replication.published import parse_claims, parse_published
+
+    return (parse_published((paths.reference / "published.csv").read_text(encoding="utf-8")),
+            parse_claims((paths.reference / "claims.csv").read_text(encoding="utf-8")))
+
+
+def command_indices(args: argparse.Namespace, options: Options) -> int:
+    """analysis.csv and the tidy Tables 1, 3 and 4."""
+    import dataclasses
+
+    from replication.indices import analysis_frame
+    from replication.tables import table1, table3, table4
+
+    panel, analysis = _analysis(args, options)
+    six = analysis_frame(panel, dataclasses.replace(options, dist_indicators="six"))
+    published, _ = _published(Paths())
+    out = Path(args.out)
+    components, summary, weights = table3(analysis, published)
+    files = {
+        out / "data" / "analysis.csv": analysis.data,
+        out / "tables" / "table1.csv": table1(analysis, six, published),
+        out / "tables" / "table3.csv": components,
+        out / "tables" / "table3_stats.csv": summary,
+        out / "tables" / "table3_weights.csv": weights,
+        out / "tables" / "table4.csv": table4(analysis, published),
+    }
+    for path, frame in files.items():
+        write_atomic(path, csv_text(frame))
+    write_atomic(out / "tables" / "options.json", json_text(_options_record(options)))
+    print(f"wrote analysis.csv and Tables 1, 3, 4 ({len(analysis.data)} city-years) under {out}")
+    return 0
+
+
+def _options_record(options: Options) -> dict:
+    import dataclasses
+
+    return {"options": dataclasses.asdict(options), "non_default": options.non_default()}
+
+
+def command_models(args: argparse.Namespace, options: Options) -> int:
+    """Tables 5-9 as tidy CSVs (coefficients and statistics)."""
+    from replication.models import TABLES
+
+    _, analysis = _analysis(args, options)
+    out = Path(args.out) / "tables"
+    results = {}
+    for name, function in TABLES.items():
+        progress(f"{name}")
+        results[name] = function(analysis.data, options)
+    progress("")
+    for name, result in results.items():
+        write_atomic(out / f"{name}.csv", csv_text(result.coefficients))
+        write_atomic(out / f"{name}_stats.csv", csv_text(result.stats))
+    print(f"wrote Tables 5-9 under {out}")
+    return 0
+
+
+def command_all(args: argparse.Namespace, options: Options) -> int:
+    for step in (command_indices, command_models, command_report):
+        code = step(args, options)
+        if code:
+            return code
+    return 0
+
+
+def command_report(args: argparse.Namespace, options: Options) -> int:
+    from replication.report import build_reports
+
+    published, claims = _published(Paths())
+    written = build_reports(Path(args.out), published, claims, options, write_atomic)
+    print(f"wrote {len(written)} rendered tables, reports and figures under {args.out}")
+    return 0
+
+
+def command_bench(args: argparse.Namespace, options: Options) -> int:
+    from replication.bench import run_benchmark
+
+    _, analysis = _analysis(args, options)
+    figures = run_benchmark(analysis.data, options)
+    write_atomic(Path(args.out) / "bench.json", json_text(figures))
+    for key, value in figures.items():
+        print(f"{key}: {value}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     paths = Paths()
     parser = argparse.ArgumentParser(prog="python -m replication", description=__doc__.splitlines()[0])
@@ -77,10 +171,17 @@ def main(argv: list[str] | None = None) -> int:
     panel = commands.add_parser("panel", help="build the city-year panel from the raw files")
     panel.add_argument("--raw", default="data/raw", help="raw directory (read only; default data/raw)")
     panel.add_argument("--out", default=str(paths.processed), help="output directory (default data/processed)")
+    for name, text in (("indices", "analysis.csv and Tables 1, 3, 4"), ("models", "Tables 5-9"),
+                       ("report", "rendered tables, comparison, audit, figures (from the tidy CSVs)"),
+                       ("all", "indices, models and report"), ("bench", "resampling speed and Tables 5-9 time")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--panel", default=str(paths.processed / "panel.csv"), help="the panel CSV")
+        sub.add_argument("--out", default=str(paths.output), help="output directory (default output/)")
     args = parser.parse_args(argv)
     try:
         options = Options().with_overrides(args.set)
-        return {"panel": command_panel}[args.command](args, options)
+        return {"panel": command_panel, "indices": command_indices, "models": command_models,
+                "report": command_report, "all": command_all, "bench": command_bench}[args.command](args, options)
     except (BuildError, ValueError) as exc:
         progress("")
         print(f"error: {exc}", file=sys.stderr)

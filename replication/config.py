@@ -43,6 +43,12 @@ class Options:
     splits by area; 'six' adds mobile and broadband users per 100 people, which exist for the
     whole city only and enter both areas at the whole-city rate."""
 
+    winsorize: float = 0.01
+    """Index indicators (Dist's pooled district and non-urban rows, Dig's five indicators) are
+    clipped at this quantile and 1 - it before min-max standardisation; 0 turns it off. SPEC is
+    silent on outliers; the yearbook's misprints (e.g. 2703 library volumes per 100 people in one
+    non-urban area) would otherwise set the min-max range and the entropy weights on their own."""
+
     # --- Dig (SPEC section 4) ---
     pca_variance_target: float = 0.85
     """Components are kept up to this cumulative share of variance."""
@@ -110,6 +116,8 @@ class Options:
                 raise ValueError(f"option {name}={getattr(self, name)!r}: expected one of {values}")
         if not 0 < self.pca_variance_target <= 1:
             raise ValueError(f"option pca_variance_target={self.pca_variance_target}: expected (0, 1]")
+        if not 0 <= self.winsorize < 0.5:
+            raise ValueError(f"option winsorize={self.winsorize}: expected [0, 0.5)")
         if self.edge_fill_years < 0:
             raise ValueError(f"option edge_fill_years={self.edge_fill_years}: expected >= 0")
 

@@ -26,6 +26,7 @@ SKIP_ROWS = {"城市合计", "全国", "全国合计", "合计", "地级以上�
 
 _WS = re.compile(r"\s+")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 _UNIT_LINE = re.compile(r"^单位\s*[:：]\s*(.+)$")
 
 
@@ -258,9 +259,11 @@ def to_number(value: object) -> float:
         return np.nan
     if isinstance(value, (int, float)):
         return float(value)
-    text = squash(str(value)).replace(",", "")
+    text = squash(str(value))
     if text in MISSING_TOKENS:
         return np.nan
+    if not _NUMBER.match(text):  # the yearbook prints no thousands separators; '36,00' is a misprint
+        raise ValueError(text)
     return float(text)
 
 

@@ -113,6 +113,11 @@ def extract_edition(
                         f"{table.path} sheet {r.sheet!r} row {r.row}: {r.name} {year}, column "
                         f"[{column.label}]: {cell!r} is not a number"
                     ) from None
+                if not series.count and value == value and not 0 <= value <= 100:
+                    raise BuildError(
+                        f"{table.path} sheet {r.sheet!r} row {r.row}: {r.name} {year}, column "
+                        f"[{column.label}]: share {value:g} outside 0-100 (percent)"
+                    )
                 if series.count and value < 0:
                     raise BuildError(
                         f"{table.path} sheet {r.sheet!r} row {r.row}: {r.name} {year}, column "

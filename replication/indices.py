@@ -1,0 +1,278 @@
+"""The two indices: Dist (entropy weights, SPEC section 3) and Dig (principal components, section 4).
+
+Everything here is a pure function of a DataFrame.  ``analysis_frame`` turns
+the panel into the estimation data (Dist, Dig, Dig_entropy, the mediator and
+the controls) and keeps the index results for Tables 1, 3 and 4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.multivariate import test_cov_diagonal
+
+from replication.config import Options
+
+
+class IndexError_(ValueError):
+    """Input an index cannot be computed from (named for what it is, not Python's IndexError)."""
+
+
+# ---------------------------------------------------------------------------- entropy weights
+
+
+@dataclass(frozen=True)
+class EntropyResult:
+    weights: pd.Series  # w_j, sum to one
+    entropy: pd.Series  # e_j
+    standardized: pd.DataFrame  # x'_rj in [0, 1]
+    scores: pd.Series  # sum_j w_j x'_rj
+
+
+def _check_matrix(data: pd.DataFrame, what: str) -> None:
+    if len(data) < 2:
+        raise IndexError_(f"{what}: needs at least two rows, got {len(data)}")
+    missing = data.columns[data.isna().any()].tolist()
+    if missing:
+        row = data.index[data[missing[0]].isna()][0]
+        raise IndexError_(f"{what}: missing value in indicator {missing[0]!r} (row {row!r}); expected none")
+    negative = data.columns[(data < 0).any()].tolist()
+    if negative:
+        row = data.index[data[negative[0]] < 0][0]
+        raise IndexError_(f"{what}: negative value in indicator {negative[0]!r} (row {row!r}); expected >= 0")
+    constant = data.columns[data.max() == data.min()].tolist()
+    if constant:
+        raise IndexError_(f"{what}: indicator {constant[0]!r} is constant; min-max standardisation undefined")
+
+
+def minmax(data: pd.DataFrame, negative: tuple[str, ...] = ()) -> pd.DataFrame:
+    """x' = (x - min) / (max - min), or (max - x) / (max - min) for a negative indicator."""
+    low, high = data.min(), data.max()
+    out = (data - low) / (high - low)
+    for column in negative:
+        out[column] = (high[column] - data[column]) / (high[column] - low[column])
+    return out
+
+
+def entropy_weights(data: pd.DataFrame, negative: tuple[str, ...] = ()) -> EntropyResult:
+    """Entropy-weight method of SPEC.md section 3 on the rows of `data` (pooled).
+
+    x' = min-max standardised x (reversed for `negative` indicators); p = x' / sum_r x';
+    e_j = -(1 / ln m) sum_r p ln p with 0 ln 0 = 0; d_j = 1 - e_j; w_j = d_j / sum d_j;
+    score_r = sum_j w_j x'_rj.
+    """
+    _check_matrix(data, "entropy_weights")
+    unknown = set(negative) - set(data.columns)
+    if unknown:
+        raise IndexError_(f"entropy_weights: negative indicators {sorted(unknown)} are not columns of the data")
+    x = minmax(data, negative)
+    p = x / x.sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(p > 0, p * np.log(p), 0.0)
+    entropy = pd.Series(-plogp.sum(axis=0) / np.log(len(data)), index=data.columns)
+    divergence = 1 - entropy
+    weights = divergence / divergence.sum()
+    return EntropyResult(weights=weights, entropy=entropy, standardized=x, scores=x @ weights)
+
+
+# ---------------------------------------------------------------------------- PCA
+
+
+@dataclass(frozen=True)
+class PCAResult:
+    eigenvalues: pd.Series  # descending, sum to the number of indicators
+    eigenvectors: pd.DataFrame  # indicators x components, sign-fixed
+    variance_share: pd.Series
+    cumulative_share: pd.Series
+    kept: int
+    weights: pd.Series  # indicator weights, sum to one
+    kmo: float
+    kmo_per_item: pd.Series
+    bartlett_chi2: float
+    bartlett_df: int
+    bartlett_p: float
+    standardized: pd.DataFrame
+    scores: pd.Series
+
+
+def kmo(data: pd.DataFrame) -> tuple[float, pd.Series]:
+    """Kaiser-Meyer-Olkin measure of sampling adequacy (overall and per indicator).
+
+    KMO = sum_{i!=j} r_ij^2 / (sum_{i!=j} r_ij^2 + sum_{i!=j} q_ij^2), with r the correlations and
+    q the partial correlations from the inverse correlation matrix, q_ij = -P_ij / sqrt(P_ii P_jj).
+    """
+    r = np.corrcoef(data.to_numpy(), rowvar=False)
+    inverse = np.linalg.inv(r)
+    scale = np.sqrt(np.outer(np.diag(inverse), np.diag(inverse)))
+    q = -inverse / scale
+    off = ~np.eye(len(r), dtype=bool)
+    r2, q2 = np.where(off, r**2, 0.0), np.where(off, q**2, 0.0)
+    overall = r2.sum() / (r2.sum() + q2.sum())
+    per_item = r2.sum(axis=0) / (r2.sum(axis=0) + q2.sum(axis=0))
+    return float(overall), pd.Series(per_item, index=data.columns)
+
+
+def pca_index(data: pd.DataFrame, options: Options) -> PCAResult:
+    """Principal-component index of SPEC.md section 4 on the rows of `data` (pooled city-years)."""
+    _check_matrix(data, "pca_index")
+    x = minmax(data)
+    corr = np.corrcoef(x.to_numpy(), rowvar=False)
+    values, vectors = np.linalg.eigh(corr)
+    order = np.argsort(values)[::-1]
+    values, vectors = values[order], vectors[:, order]
+    vectors = vectors * np.where(vectors.sum(axis=0) < 0, -1.0, 1.0)  # loadings sum to a positive number
+    components = [f"PC{i + 1}" for i in range(len(values))]
+    share = values / values.sum()
+    cumulative = np.cumsum(share)
+    kept = int(np.searchsorted(cumulative, options.pca_variance_target - 1e-12) + 1)
+    # coefficient = loading / sqrt(eigenvalue) = eigenvector entry; weight by variance share of kept
+    raw = vectors[:, :kept] @ (share[:kept] / share[:kept].sum())
+    weights = pd.Series(raw / raw.sum(), index=data.columns)
+    overall, per_item = kmo(x)
+    bartlett = test_cov_diagonal(np.cov(x.to_numpy(), rowvar=False), len(x))
+    scores = x @ weights
+    if options.dig_rescale == "minmax":
+        scores = (scores - scores.min()) / (scores.max() - scores.min())
+    return PCAResult(
+        eigenvalues=pd.Series(values, index=components),
+        eigenvectors=pd.DataFrame(vectors, index=data.columns, columns=components),
+        variance_share=pd.Series(share, index=components),
+        cumulative_share=pd.Series(cumulative, index=components),
+        kept=kept,
+        weights=weights,
+        kmo=overall,
+        kmo_per_item=per_item,
+        bartlett_chi2=float(bartlett.statistic),
+        bartlett_df=int(bartlett.df),
+        bartlett_p=float(bartlett.pvalue),
+        standardized=x,
+        scores=scores,
+    )
+
+
+# ---------------------------------------------------------------------------- the paper's variables
+
+DIST_FOUR = ("library", "teachers_per_pupil", "doctors", "beds")
+DIST_SIX = ("mobile", "internet", *DIST_FOUR)
+DIG_INDICATORS = ("telecom_per_capita", "pku_index", "internet", "mobile", "ict_share")
+LABELS = {
+    "library": "Library holdings per 100 people",
+    "teachers_per_pupil": "Primary teachers per pupil",
+    "doctors": "Licensed doctors per 100 people",
+    "beds": "Hospital beds per 100 people",
+    "mobile": "Mobile phone users per 100 people",
+    "internet": "Broadband users per 100 people",
+    "telecom_per_capita": "Telecom revenue per capita (yuan)",
+    "pku_index": "PKU Digital Financial Inclusion Index",
+    "ict_share": "ICT employment share of urban units (%)",
+}
+# which panel columns feed each analysis variable (their fill flags are carried over)
+SOURCES = {
+    "Dist": ("pop_district", "pop_nonurban", "library_district", "library_nonurban",
+             "teachers_primary_district", "teachers_primary_nonurban", "pupils_primary_district",
+             "pupils_primary_nonurban", "doctors_district", "doctors_nonurban", "beds_district",
+             "beds_nonurban"),
+    "Dig": ("telecom_revenue_whole", "pop_whole", "pku_index", "internet_whole", "mobile_whole",
+            "ict_share_whole"),
+    "Isu": ("tertiary_share_whole",),
+    "Ur": ("pop_whole", "pop_district"),
+    "Stru": ("emp_tertiary_share_whole",),
+    "lnper_gdp": ("gdp_whole", "pop_avg_whole"),
+    "lnexpense": ("expenditure_whole",),
+}
+SOURCES["Dig_entropy"] = SOURCES["Dig"]
+
+
+def winsorize(data: pd.DataFrame, share: float) -> pd.DataFrame:
+    """Clip every column at its `share` and 1 - `share` quantiles (pooled over all rows)."""
+    if share == 0:
+        return data
+    return data.clip(data.quantile(share), data.quantile(1 - share), axis=1)
+
+
+def area_indicators(panel: pd.DataFrame, area: str, options: Options) -> pd.DataFrame:
+    """The Dist indicators of one area ('district' or 'nonurban'), per 100 people where so defined."""
+    pop = panel[f"pop_{area}"] * 1e4  # persons
+    out = pd.DataFrame(index=panel.index)
+    if options.dist_indicators == "six":
+        # no split after 2011: both areas take the whole-city rate (SPEC section 3, the six-indicator option)
+        people = panel["pop_whole"] * 1e4
+        out["mobile"] = panel["mobile_whole"] * 1e4 / people * 100
+        out["internet"] = panel["internet_whole"] * 1e4 / people * 100
+    out["library"] = panel[f"library_{area}"] * 1e4 / pop * 100
+    out["teachers_per_pupil"] = panel[f"teachers_primary_{area}"] / panel[f"pupils_primary_{area}"]
+    out["doctors"] = panel[f"doctors_{area}"] / pop * 100
+    out["beds"] = panel[f"beds_{area}"] / pop * 100
+    return out
+
+
+def dig_indicators(panel: pd.DataFrame) -> pd.DataFrame:
+    people = panel["pop_whole"] * 1e4
+    return pd.DataFrame({
+        "telecom_per_capita": panel["telecom_revenue_whole"] * 1e4 / people,
+        "pku_index": panel["pku_index"],
+        "internet": panel["internet_whole"] * 1e4 / people * 100,
+        "mobile": panel["mobile_whole"] * 1e4 / people * 100,
+        "ict_share": panel["ict_share_whole"],
+    }, index=panel.index)
+
+
+@dataclass(frozen=True)
+class DistResult:
+    entropy: EntropyResult  # on the pooled district and non-urban rows
+    score_district: pd.Series
+    score_nonurban: pd.Series
+    ratio: pd.Series  # R = non-urban / district; NaN where the district score is zero
+    dist: pd.Series  # (R - 1)^2
+    zero_district: pd.Index  # rows whose district score is zero (R undefined)
+
+
+def dist_index(panel: pd.DataFrame, options: Options) -> DistResult:
+    """Dist of SPEC.md section 3: one entropy standardisation over both areas' rows."""
+    district = area_indicators(panel, "district", options)
+    nonurban = area_indicators(panel, "nonurban", options)
+    pooled = winsorize(pd.concat([district, nonurban], keys=["district", "nonurban"]), options.winsorize)
+    result = entropy_weights(pooled)
+    score_d = result.scores.loc["district"]
+    score_n = result.scores.loc["nonurban"]
+    zero = score_d.index[score_d <= 0]
+    ratio = (score_n / score_d.where(score_d > 0)).rename("R")
+    return DistResult(result, score_d, score_n, ratio, ((ratio - 1) ** 2).rename("Dist"), zero)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    data: pd.DataFrame  # one row per city-year of the estimation sample
+    dist: DistResult
+    dig: PCAResult
+    dig_entropy: EntropyResult
+    options: Options
+
+
+def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
+    """Panel -> estimation data with Dist, Dig, Dig_entropy, Isu, Ur, Stru, lnper_gdp, lnexpense."""
+    panel = panel.sort_values(["city_code", "year"]).reset_index(drop=True)
+    if options.share_end_rule == "none":
+        panel = panel[panel["ict_share_whole"].notna() & panel["emp_tertiary_share_whole"].notna()]
+        panel = panel.reset_index(drop=True)
+    dist = dist_index(panel, options)
+    digital = winsorize(dig_indicators(panel), options.winsorize)
+    dig = pca_index(digital, options)
+    dig_entropy = entropy_weights(digital)
+    data = panel[["city_code", "city", "city_en", "province", "region", "year"]].copy()
+    data["Dist"] = dist.dist
+    data["Dig"] = dig.scores
+    data["Dig_entropy"] = dig_entropy.scores
+    data["Isu"] = panel["tertiary_share_whole"] / 100
+    data["Ur"] = panel["pop_district"] / panel["pop_whole"]
+    data["Stru"] = panel["emp_tertiary_share_whole"] / 100
+    data["lnper_gdp"] = np.log(panel["gdp_whole"] * 1e8 / (panel["pop_avg_whole"] * 1e4))
+    data["lnexpense"] = np.log(panel["expenditure_whole"])
+    for variable, columns in SOURCES.items():
+        flags = [panel[f"{c}_fill"] for c in columns if f"{c}_fill" in panel.columns]
+        joined = pd.concat(flags, axis=1).apply(lambda r: ";".join(sorted({v for v in r if v})), axis=1) \
+            if flags else pd.Series("", index=panel.index)
+        data[f"{variable}_fill"] = joined
+    return Analysis(data=data, dist=dist, dig=dig, dig_entropy=dig_entropy, options=options)
