@@ -103,7 +103,7 @@ def heterogeneity(data: pd.DataFrame, options: Options) -> TableResult:
     for a, b in combinations(REGIONS, 2):
         pair = f"{a}_{b}"
         diff = fits[a].params["Dig"] - fits[b].params["Dig"]
-        f_stat, p = interacted_test(estimation_sample(data, ["Dist", *x], options), "Dist", x, a, b)
+        _, f_stat, p = interacted_test(estimation_sample(data, ["Dist", *x], options), "Dist", x, a, b)
         extra += [("tests", f"diff_{pair}", diff), ("tests", f"interact_F_{pair}", f_stat),
                   ("tests", f"interact_p_{pair}", p)]
         extra.append(("tests", f"perm_p_{pair}", permutation_test(data, "Dist", x, a, b, options, rng)))
@@ -111,8 +111,9 @@ def heterogeneity(data: pd.DataFrame, options: Options) -> TableResult:
     return collect(fits, extra)
 
 
-def interacted_test(data: pd.DataFrame, y: str, x: list[str], a: str, b: str) -> tuple[float, float]:
-    """Wald test of Dig(a) = Dig(b) in the fully interacted model on the cities of a and b.
+def interacted_test(data: pd.DataFrame, y: str, x: list[str], a: str, b: str) -> tuple[float, float, float]:
+    """Wald test of Dig(a) = Dig(b) in the fully interacted model on the cities of a and b:
+    (difference, F, p).
 
     Every slope and the year effects are region-specific, so the estimates equal the separate
     regressions of Table 6; the covariance is clustered by city (cities nest in regions) with
@@ -139,7 +140,7 @@ def interacted_test(data: pd.DataFrame, y: str, x: list[str], a: str, b: str) ->
     r = np.zeros(2 * k)
     r[0], r[k] = 1.0, -1.0
     f_stat = float((r @ beta) ** 2 / (r @ cov @ r))
-    return f_stat, float(stats.f.sf(f_stat, 1, g - 1))
+    return float(r @ beta), f_stat, float(stats.f.sf(f_stat, 1, g - 1))
 
 
 def permutation_test(data, y, x, a, b, options, rng) -> float:
