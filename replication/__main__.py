@@ -143,11 +143,20 @@ def command_all(args: argparse.Namespace, options: Options) -> int:
 
 
 def command_report(args: argparse.Namespace, options: Options) -> int:
-    from replication.report import build_reports
+    """Rendered tables, comparison, audit and figures, from the tidy CSVs the other steps wrote."""
+    from replication.report import TIDY, build
 
+    out = Path(args.out)
+    missing = [f"{name}.csv" for name in TIDY if not (out / "tables" / f"{name}.csv").is_file()]
+    if missing or not (out / "data" / "analysis.csv").is_file():
+        raise BuildError(f"{out}: run `indices` and `models` first (missing {missing or ['data/analysis.csv']})")
+    tables = {name: pd.read_csv(out / "tables" / f"{name}.csv") for name in TIDY}
+    data = pd.read_csv(out / "data" / "analysis.csv", keep_default_na=False, na_values=[""])
     published, claims = _published(Paths())
-    written = build_reports(Path(args.out), published, claims, options, write_atomic)
-    print(f"wrote {len(written)} rendered tables, reports and figures under {args.out}")
+    files = build(published, claims, tables, data, options)
+    for relative, content in files.items():
+        write_atomic(out / relative, content)
+    print(f"wrote {len(files)} rendered tables, reports and figures under {out}")
     return 0
 
 

@@ -258,7 +258,7 @@ def fit_iv(data: pd.DataFrame, y: str, endog: str, instruments: list[str], exog:
     n = len(data)
     n_entity = data[entity].nunique() if effects != "none" else 1
     n_time = data[time].nunique() if effects == "twoway" else 1
-    diagnostics = {"nclusters": first.nclusters}
+    diagnostics: dict[str, float] = {}
     if len(instruments) == 1:
         partial = np.column_stack([exog_t, np.ones(n)])
         x_perp = xt[:, 0] - partial @ np.linalg.lstsq(partial, xt[:, 0], rcond=None)[0]

@@ -230,6 +230,12 @@ def mediation(data: pd.DataFrame, options: Options) -> TableResult:
 
 def bootstrap_indirect(sample: pd.DataFrame, x: list[str], options: Options) -> tuple[float, float]:
     """Percentile 95% interval of a*b from a cluster bootstrap resampling cities (seeded)."""
+    low, high = np.percentile(indirect_draws(sample, x, options), [2.5, 97.5])
+    return float(low), float(high)
+
+
+def indirect_draws(sample: pd.DataFrame, x: list[str], options: Options) -> np.ndarray:
+    """a*b in each of `bootstrap_draws` cluster-bootstrap samples (closed form when balanced)."""
     rng = np.random.default_rng(options.seed)
     try:
         moments = BalancedMoments.from_frame(sample, ["Dist", "Isu", *x])
@@ -238,11 +244,10 @@ def bootstrap_indirect(sample: pd.DataFrame, x: list[str], options: Options) -> 
     weights = bootstrap_weights(len(moments.cities), options.bootstrap_draws, rng)
     a = moments.coefficients(weights, "Isu", x)[:, 0]
     b = moments.coefficients(weights, "Dist", ["Dig", "Isu", *x[1:]])[:, 1]
-    low, high = np.percentile(a * b, [2.5, 97.5])
-    return float(low), float(high)
+    return a * b
 
 
-def bootstrap_indirect_general(sample, x, options, rng) -> tuple[float, float]:
+def bootstrap_indirect_general(sample, x, options, rng) -> np.ndarray:
     """The same bootstrap for an unbalanced panel, refitting through the general within path."""
     cities = sample["city_code"].unique()
     groups = {c: part for c, part in sample.groupby("city_code")}
@@ -253,8 +258,7 @@ def bootstrap_indirect_general(sample, x, options, rng) -> tuple[float, float]:
         a = fit_fe(Design.from_frame(frame, "Isu", x), "cluster").params["Dig"]
         b = fit_fe(Design.from_frame(frame, "Dist", ["Dig", "Isu", *x[1:]]), "cluster").params["Isu"]
         draws.append(a * b)
-    low, high = np.percentile(draws, [2.5, 97.5])
-    return float(low), float(high)
+    return np.array(draws)
 
 
 TABLES = {"table5": baseline, "table6": heterogeneity, "table7": instrumental, "table8": robustness,

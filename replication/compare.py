@@ -1,0 +1,230 @@
+"""The paper against this replication (comparison) and against itself (audit).
+
+Both are pure functions of data frames: the published numbers and claims
+(data/reference/), and for the comparison the tidy tables this package writes.
+The audit needs no data at all.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from replication.config import STAR_THRESHOLDS
+
+# The paper's sample (SPEC section 1): cities per column, used for degrees of freedom and counts.
+PAPER_CITIES = {"All": 282, "East": 96, "Central": 100, "West": 86}
+PAPER_YEARS = 11
+IV_YEARS = 9  # 2013-2021
+
+
+def paper_cities(table: str, column: str) -> int:
+    return PAPER_CITIES.get(column, PAPER_CITIES["All"]) if table == "T6" else PAPER_CITIES["All"]
+
+
+def p_from_t(t: float, df: int | None) -> float:
+    return float(2 * (stats.norm.sf(abs(t)) if df is None else stats.t.sf(abs(t), df)))
+
+
+# ---------------------------------------------------------------------------- comparison
+
+
+def comparison(published: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per published number with this replication's counterpart.
+
+    `tables` holds the tidy CSVs by file stem (table1, table3, table3_stats, table4, tableN, tableN_stats).
+    """
+    rows = []
+
+    def add(table, column, row, stat, paper, ours, note=""):
+        rows.append({"table": table, "column": column, "row": row, "stat": stat, "paper": paper,
+                     "replication": ours, "note": note})
+
+    t1 = tables["table1"].set_index("indicator")
+    for r in published[published["table"] == "T1"].itertuples():
+        used = t1.loc[r.row, "weight"]
+        ours, note = (used, "") if np.isfinite(used) else (t1.loc[r.row, "weight_six"], "six-indicator option")
+        add("T1", r.column, r.row, r.stat, r.value, ours, note)
+    t3 = tables["table3"].set_index("component")
+    t3s = tables["table3_stats"].set_index("stat")["value"]
+    for r in published[published["table"] == "T3"].itertuples():
+        if r.column == "all":
+            key = {"kept": "components_kept"}.get(r.row, r.row)
+            add("T3", r.column, r.row, r.stat, r.value, t3s.get(key, np.nan))
+        else:
+            add("T3", r.column, r.row, r.stat, r.value, t3.loc[r.column, r.row])
+    t4 = tables["table4"].set_index("variable")
+    for r in published[published["table"] == "T4"].itertuples():
+        ours = t4.loc[r.column, r.row] if r.column in t4.index else np.nan
+        add("T4", r.column, r.row, r.stat, r.value, ours, "" if r.column in t4.index else "not constructed")
+    for number in (5, 6, 7, 8, 9):
+        name = f"table{number}"
+        coefficients = tables[name].set_index(["column", "term"])
+        values = tables[f"{name}_stats"].set_index(["column", "stat"])["value"]
+        for r in published[published["table"] == f"T{number}"].itertuples():
+            if r.stat in ("estimate", "t"):
+                key = (r.column, r.row)
+                field = "estimate" if r.stat == "estimate" else "t_stat"
+                ours = coefficients.loc[key, field] if key in coefficients.index else np.nan
+                p = coefficients.loc[key, "p_value"] if key in coefficients.index else np.nan
+                add(f"T{number}", r.column, r.row, r.stat, r.value, ours)
+                rows[-1]["replication_p"] = p
+            elif r.stat == "value":
+                stat = {"r2": "r2_lsdv" if number == 7 else "r2_within", "F": "first_stage_F_kp"}.get(r.row, r.row)
+                add(f"T{number}", r.column, r.row, r.row, r.value, values.get((r.column, stat), np.nan),
+                    {"r2_lsdv": "R² with city and year dummies", "r2_within": "within R²"}.get(stat, ""))
+    frame = pd.DataFrame(rows)
+    frame["difference"] = frame["replication"] - frame["paper"]
+    coefficient = frame["stat"] == "estimate"
+    frame["same_sign"] = np.where(coefficient, np.sign(frame["paper"]) == np.sign(frame["replication"]), np.nan)
+    paper_t = frame.merge(published[published["stat"] == "t"][["table", "column", "row", "value"]],
+                          on=["table", "column", "row"], how="left")["value"].to_numpy()
+    paper_p = [p_from_t(t, paper_cities(tb, c) - 1) if np.isfinite(t) else np.nan
+               for t, tb, c in zip(paper_t, frame["table"], frame["column"])]
+    frame["paper_p"] = np.where(coefficient, paper_p, np.nan)
+    frame["same_significance_5"] = np.where(
+        coefficient & frame["replication_p"].notna(),
+        (frame["paper_p"] < 0.05) == (frame["replication_p"] < 0.05), np.nan)
+    return frame
+
+
+def scorecard(frame: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for table, part in [*frame.groupby("table", sort=True), ("All", frame)]:
+        coefficients = part[(part["stat"] == "estimate") & part["replication"].notna()]
+        numbers = part[part["replication"].notna()]
+        relative = (numbers["difference"].abs() / numbers["paper"].abs().replace(0, np.nan)).median()
+        rows.append({
+            "table": table, "numbers": len(part), "compared": len(numbers),
+            "coefficients": len(coefficients),
+            "same_sign": int(coefficients["same_sign"].sum()) if len(coefficients) else 0,
+            "same_significance_5": int(coefficients["same_significance_5"].sum()) if len(coefficients) else 0,
+            "median_relative_difference": relative,
+        })
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------- audit
+
+
+def audit(published: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:
+    """Every check of SPEC.md section 6 applied to the stored published numbers and claims."""
+    rows: list[dict] = []
+
+    def check(name, table, cell, computation, consistent):
+        rows.append({"check": name, "table": table, "cell": cell, "computation": computation,
+                     "result": "consistent" if consistent else "inconsistent"})
+
+    def value(table, column, row, stat):
+        hit = published[(published["table"] == table) & (published["column"] == column)
+                        & (published["row"] == row) & (published["stat"] == stat)]
+        return float(hit["value"].iloc[0]) if len(hit) else np.nan
+
+    coefficients = published[published["stat"] == "estimate"]
+    # 1. stars implied by each printed t, under both threshold sets; a cell must follow the convention
+    #    the paper follows in most cells
+    implied_rows = []
+    for r in coefficients.itertuples():
+        t = value(r.table, r.column, r.row, "t")
+        printed = int(value(r.table, r.column, r.row, "stars"))
+        df = paper_cities(r.table, r.column) - 1
+        p = p_from_t(t, df)
+        implied = {name: sum(p < c for c in cut) for name, cut in STAR_THRESHOLDS.items()}
+        implied_rows.append((r, t, printed, df, p, implied))
+    votes = {name: sum(i[name] == printed for *_, printed, _, _, i in
+                       [(x[0], x[1], x[2], x[3], x[4], x[5]) for x in implied_rows]) for name in STAR_THRESHOLDS}
+    usual = max(votes, key=votes.get)
+    for r, t, printed, df, p, implied in implied_rows:
+        matches = [name for name, n in implied.items() if n == printed]
+        text = (f"t = {t:g} -> p = {p:.4f} (t with {df} df); stars printed {printed}, implied {implied['paper']} "
+                f"at 0.05/0.01/0.001 and {implied['econ']} at 0.10/0.05/0.01")
+        if usual not in matches:
+            text += (f"; the paper's usual convention ({usual}) implies {implied[usual]}"
+                     + (f", only the {matches[0]} convention matches" if matches else ""))
+        check("stars", r.table, f"{r.column} {r.row}", text, usual in matches)
+    # 2. the text's significance claims against the tables
+    for c in claims.itertuples():
+        if c.claim == "abs_smaller_than_c":
+            c_value, c_prime = value("T9", "c", "Dig", "estimate"), value(c.table, c.column, c.row, "estimate")
+            check("claim", c.table, f"{c.claim_id}: |c'| < |c|", f"|{c_prime:g}| < |{c_value:g}|",
+                  abs(c_prime) < abs(c_value))
+            continue
+        if c.table == "T9" and c.column == "sobel":
+            z = _sobel_from_published(value)
+            p = 2 * stats.norm.sf(abs(z))
+        else:
+            t = value(c.table, c.column, c.row, "t")
+            z, p = t, p_from_t(t, paper_cities(c.table, c.column) - 1)
+        level = float(c.level)
+        if c.claim == "not_significant":
+            ok, text = p >= level, f"p = {p:.4f}; the claim needs p >= {level:g}"
+        else:
+            ok, text = p < level, f"p = {p:.4f}; the claim needs p < {level:g}"
+            if ok and c.claim == "significant_only_at":
+                stricter = [x for x in (0.05, 0.01, 0.001) if x < level and p < x]
+                text += f"; also below {min(stricter):g}, the text understates it" if stricter else ""
+        check("claim", c.table, f"{c.claim_id}: {c.column} {c.row} {c.claim.replace('_', ' ')} at {level:g}",
+              f"statistic {z:.3f}, {text}", ok)
+    # 3. first-stage F against t^2 for the single instrument
+    t = value("T7", "first_stage", "L2.Dig", "t")
+    f = value("T7", "first_stage", "F", "value")
+    low, high = (abs(t) - 0.005) ** 2, (abs(t) + 0.005) ** 2
+    check("F vs t^2", "T7", "first stage", f"t = {t:g}: t^2 in [{low:.2f}, {high:.2f}] (t rounded); F = {f:g}",
+          low <= f <= high)
+    # 4. c against c' + a*b
+    c_value, c_prime = value("T9", "c", "Dig", "estimate"), value("T9", "b_cprime", "Dig", "estimate")
+    a, b = value("T9", "a", "Dig", "estimate"), value("T9", "b_cprime", "Isu", "estimate")
+    tolerance = 0.0005 + 0.00005 * (1 + abs(a) + abs(b))  # rounding of three printed decimals
+    check("c = c' + ab", "T9", "paths", f"c' + a*b = {c_prime:g} + {a:g} x {b:g} = {c_prime + a * b:.5f} vs "
+          f"c = {c_value:g}", abs(c_prime + a * b - c_value) <= tolerance)
+    # 5. Sobel z from the printed a, t_a, b, t_b
+    z = _sobel_from_published(value)
+    check("Sobel z", "T9", "indirect effect",
+          f"z = ab / sqrt(b²s_a² + a²s_b²) with s = estimate / t: {z:.3f}, p = {2 * stats.norm.sf(abs(z)):.4f}",
+          np.isfinite(z))
+    # 6. observation counts
+    for r in published[(published["row"] == "nobs")].itertuples():
+        years = IV_YEARS if r.table == "T7" else PAPER_YEARS
+        cities = paper_cities(r.table, r.column)
+        check("N = cities x years", r.table, r.column, f"{cities} x {years} = {cities * years}; printed {r.value:g}",
+              cities * years == r.value)
+    regions = [value("T6", g, "nobs", "value") for g in ("East", "Central", "West")]
+    if all(np.isfinite(regions)):
+        total = value("T6", "All", "nobs", "value")
+        check("group sums", "T6", "N", f"{' + '.join(f'{x:g}' for x in regions)} = {sum(regions):g}; all {total:g}",
+              sum(regions) == total)
+    # 7. weights sum to one
+    weights = published[(published["table"] == "T1") & (published["stat"] == "weight")]["value"]
+    if len(weights):
+        check("weights sum to one", "T1", "weights", f"sum = {weights.sum():.7f}", abs(weights.sum() - 1) < 1e-6)
+    # 8. eigenvalue shares
+    eigen = published[(published["table"] == "T3") & (published["row"] == "eigenvalue")].set_index("column")["value"]
+    if len(eigen):
+        k = len(eigen)
+        check("eigenvalues sum to k", "T3", "eigenvalues", f"sum = {eigen.sum():.6f}, k = {k}",
+              abs(eigen.sum() - k) < 1e-4)
+        cumulative = 0.0
+        for component, lam in eigen.items():
+            share = value("T3", component, "variance_share", "value")
+            cumulative_printed = value("T3", component, "cumulative_share", "value")
+            cumulative += share
+            check("variance share", "T3", component,
+                  f"{lam:g} / {k} = {lam / k:.4f} vs {share:g}; cumulative {cumulative:.4f} vs {cumulative_printed:g}",
+                  abs(lam / k - share) <= 0.00006 and abs(cumulative - cumulative_printed) <= 0.0002)
+    # 9. descriptive ranges against each variable's definition
+    bounds = {"Stru": (0, 1, "a share"), "Ur": (0, 1, "a share"), "Isu": (0, 1, "a share"),
+              "Dig": (0, 1, "a min-max composite with non-negative weights"), "Dist": (0, np.inf, "a square")}
+    for variable, (low_, high_, what) in bounds.items():
+        lo, hi, mean = (value("T4", variable, s, "value") for s in ("min", "max", "mean"))
+        if np.isfinite(lo):
+            check("range", "T4", variable, f"{what} must lie in [{low_:g}, {high_:g}]: min {lo:g}, max {hi:g}, "
+                  f"mean {mean:g}", low_ <= lo <= mean <= hi <= high_)
+    return pd.DataFrame(rows)
+
+
+def _sobel_from_published(value) -> float:
+    a, ta = value("T9", "a", "Dig", "estimate"), value("T9", "a", "Dig", "t")
+    b, tb = value("T9", "b_cprime", "Isu", "estimate"), value("T9", "b_cprime", "Isu", "t")
+    sa, sb = a / ta, b / tb
+    return a * b / np.sqrt(b**2 * sa**2 + a**2 * sb**2)
