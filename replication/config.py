@@ -29,7 +29,7 @@ REGIONS = {
 class Options:
     # --- panel (SPEC section 1) ---
     edge_fill_years: int = 1
-    """An end-of-period gap of at most this many years (a series missing in 2011, or in 2021 and
+    """(Panel build: takes effect with `make data`.) An end-of-period gap of at most this many years (a series missing in 2011, or in 2021 and
     not covered by a rule below) is filled with the nearest observed value, flagged 'edge_nearest';
     0 turns the rule off, so that such cities leave the sample."""
     share_end_rule: str = "carry_forward"
@@ -49,10 +49,17 @@ class Options:
     silent on outliers; the yearbook's misprints (e.g. 2703 library volumes per 100 people in one
     non-urban area) would otherwise set the min-max range and the entropy weights on their own."""
 
+    pooling: str = "pooled"
+    """Entropy indices (Dist, Dig_entropy): 'pooled' standardises and weights all city-years at once
+    (SPEC section 3; comparable over time); 'by_year' does it within each year. The PCA of Dig is
+    always pooled (one decomposition, Table 3)."""
+
     # --- Dig (SPEC section 4) ---
     pca_variance_target: float = 0.85
     """Components are kept up to this cumulative share of variance."""
     pca_sign_rule: str = "loadings_sum_positive"
+    """Each eigenvector's sign is fixed so that its loadings sum to a positive number; the
+    alternative 'largest_loading_positive' makes its largest absolute loading positive."""
     pca_weighting: str = "variance_share"
     """'variance_share': indicator weight = variance-share-weighted sum of the kept components'
     coefficients (loading / sqrt(eigenvalue)), normalised to sum to one."""
@@ -105,7 +112,8 @@ class Options:
         allowed = {
             "share_end_rule": ("carry_forward", "none"),
             "dist_indicators": ("four", "six"),
-            "pca_sign_rule": ("loadings_sum_positive",),
+            "pca_sign_rule": ("loadings_sum_positive", "largest_loading_positive"),
+            "pooling": ("pooled", "by_year"),
             "pca_weighting": ("variance_share",),
             "dig_rescale": ("none", "minmax"),
             "cov_type": ("cluster_city", "robust", "cluster_province", "driscoll_kraay"),

@@ -15,6 +15,8 @@ Covariances (``cov_type``):
   t and F use G-1 denominator degrees of freedom.  This is ``xtreg, fe vce(cluster)`` and
   ``reghdfe, absorb(city year) vce(cluster)``; linearmodels' own options give a different
   factor (SPEC section 5), so its unadjusted sandwich is scaled here.
+* ``unadjusted``: s^2 (Z'Z)^-1 with s^2 = SSR/(N-K), K counting every absorbed effect
+  (``xtreg, fe`` conventional); with ``small=False``, SSR/N (``ivregress`` without ``small``).
 * ``robust``: HC1, N/(N-K) with K counting every absorbed effect (``reghdfe, vce(robust)``).
 * ``driscoll_kraay``: Bartlett-kernel sum of the cross-sectional score sums over lags
   0..bandwidth, no small-sample factor (linearmodels' ``kernel`` covariance), t with T-1 df.

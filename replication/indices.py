@@ -77,6 +77,20 @@ def entropy_weights(data: pd.DataFrame, negative: tuple[str, ...] = ()) -> Entro
     return EntropyResult(weights=weights, entropy=entropy, standardized=x, scores=x @ weights)
 
 
+def entropy_by(data: pd.DataFrame, years: pd.Series, pooling: str) -> EntropyResult:
+    """Entropy weights over all rows ('pooled') or within each year ('by_year'; weights averaged
+    over years for reporting, scores from each year's own weights)."""
+    if pooling == "pooled":
+        return entropy_weights(data)
+    parts = {year: entropy_weights(data[years.to_numpy() == year]) for year in sorted(years.unique())}
+    return EntropyResult(
+        weights=pd.concat([p.weights for p in parts.values()], axis=1).mean(axis=1),
+        entropy=pd.concat([p.entropy for p in parts.values()], axis=1).mean(axis=1),
+        standardized=pd.concat([p.standardized for p in parts.values()]).reindex(data.index),
+        scores=pd.concat([p.scores for p in parts.values()]).reindex(data.index),
+    )
+
+
 # ---------------------------------------------------------------------------- PCA
 
 
@@ -122,7 +136,11 @@ def pca_index(data: pd.DataFrame, options: Options) -> PCAResult:
     values, vectors = np.linalg.eigh(corr)
     order = np.argsort(values)[::-1]
     values, vectors = values[order], vectors[:, order]
-    vectors = vectors * np.where(vectors.sum(axis=0) < 0, -1.0, 1.0)  # loadings sum to a positive number
+    if options.pca_sign_rule == "loadings_sum_positive":
+        flip = vectors.sum(axis=0) < 0
+    else:
+        flip = vectors[np.abs(vectors).argmax(axis=0), np.arange(vectors.shape[1])] < 0
+    vectors = vectors * np.where(flip, -1.0, 1.0)
     components = [f"PC{i + 1}" for i in range(len(values))]
     share = values / values.sum()
     cumulative = np.cumsum(share)
@@ -234,7 +252,8 @@ def dist_index(panel: pd.DataFrame, options: Options) -> DistResult:
     district = area_indicators(panel, "district", options)
     nonurban = area_indicators(panel, "nonurban", options)
     pooled = winsorize(pd.concat([district, nonurban], keys=["district", "nonurban"]), options.winsorize)
-    result = entropy_weights(pooled)
+    years = pd.concat([panel["year"], panel["year"]], keys=["district", "nonurban"])
+    result = entropy_by(pooled, years, options.pooling)
     score_d = result.scores.loc["district"]
     score_n = result.scores.loc["nonurban"]
     zero = score_d.index[score_d <= 0]
@@ -260,7 +279,7 @@ def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
     dist = dist_index(panel, options)
     digital = winsorize(dig_indicators(panel), options.winsorize)
     dig = pca_index(digital, options)
-    dig_entropy = entropy_weights(digital)
+    dig_entropy = entropy_by(digital, panel["year"], options.pooling)
     data = panel[["city_code", "city", "city_en", "province", "region", "year"]].copy()
     data["Dist"] = dist.dist
     data["Dig"] = dig.scores

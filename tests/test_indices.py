@@ -169,3 +169,22 @@ def test_six_indicator_option_puts_whole_city_rates_in_both_areas(committed_pane
     six = area_indicators(committed_panel, "district", Options(dist_indicators="six"))
     same = area_indicators(committed_panel, "nonurban", Options(dist_indicators="six"))
     assert (six["mobile"] == same["mobile"]).all() and (six["internet"] == same["internet"]).all()
+
+
+def test_by_year_pooling_standardises_within_each_year(committed_panel):
+    result = analysis_frame(committed_panel, Options(pooling="by_year"))
+    years = committed_panel.sort_values(["city_code", "year"])["year"].to_numpy()
+    standardized = result.dig_entropy.standardized
+    for year in (2011, 2021):
+        part = standardized[years == year]
+        assert (part.min() == 0).all() and (part.max() == 1).all()
+    assert result.dist.entropy.weights.sum() == pytest.approx(1.0)
+
+
+def test_sign_rules(random_matrix):
+    a = pca_index(random_matrix, Options(winsorize=0))
+    b = pca_index(random_matrix, Options(winsorize=0, pca_sign_rule="largest_loading_positive"))
+    assert (a.eigenvectors.sum() > 0).all()
+    largest = b.eigenvectors.to_numpy()[np.abs(b.eigenvectors.to_numpy()).argmax(axis=0), range(4)]
+    assert (largest > 0).all()
+    assert np.abs(a.eigenvectors.to_numpy()) == pytest.approx(np.abs(b.eigenvectors.to_numpy()))

@@ -192,3 +192,30 @@ def test_drop_filled_uses_the_general_path(data):
     values = table.stats.set_index(["column", "stat"])["value"]
     assert values[("c", "nobs")] < len(data)
     assert abs(values[("mediation", "identity_c_minus_cprime_minus_ab")]) < 1e-12
+
+
+def test_driscoll_kraay_matches_linearmodels_kernel_covariance(data):
+    ours = fit_fe(Design.from_frame(data, "Dist", ["Dig", *CONTROLS]), "driscoll_kraay", bandwidth=2)
+    frame = data.set_index(["city_code", "year"])
+    lm = PanelOLS(frame["Dist"], frame[["Dig", *CONTROLS]], entity_effects=True, time_effects=True).fit(
+        cov_type="kernel", kernel="bartlett", bandwidth=2, debiased=False, count_effects=False, auto_df=False)
+    assert ours.cov.loc[lm.params.index, lm.params.index].to_numpy() == pytest.approx(lm.cov.to_numpy(), rel=1e-8)
+
+
+def test_2sls_matches_linearmodels_on_the_within_transformed_data(data):
+    from linearmodels.iv import IV2SLS
+
+    from replication.models import with_instrument
+
+    sample = with_instrument(data)
+    ours = fit_iv(sample, "Dist", "Dig", ["L2.Dig"], CONTROLS)
+    columns = ["Dist", "Dig", "L2.Dig", *CONTROLS]
+    transformed = pd.DataFrame(within_balanced(sample[columns].to_numpy(float), sample["city_code"].to_numpy(),
+                                               sample["year"].to_numpy(), "twoway"), columns=columns)
+    lm = IV2SLS(transformed["Dist"], transformed[CONTROLS], transformed["Dig"], transformed["L2.Dig"]).fit(
+        cov_type="clustered", clusters=sample["city_code"].to_numpy(), debiased=False)
+    assert ours.second.params[lm.params.index].to_numpy() == pytest.approx(lm.params.to_numpy(), rel=1e-9)
+    n, g, k = len(sample), sample["city_code"].nunique(), 1 + len(CONTROLS) + 1 + sample["year"].nunique() - 1
+    factor = g / (g - 1) * (n - 1) / (n - k)
+    ours_cov = ours.second.cov.loc[lm.params.index, lm.params.index].to_numpy()
+    assert ours_cov == pytest.approx(lm.cov.to_numpy() * factor, rel=1e-8)

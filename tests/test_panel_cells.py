@@ -63,8 +63,10 @@ CELLS = [
     # 佳木斯市 and the empty row 80 七台河市: the second line is 七台河's GDP (万元)
     ("七台河市", 2011, "gdp_whole", 308.059),
     ("佳木斯市", 2011, "gdp_whole", 625.3089),
-    # cell_fixes.csv: 2013/2-14_地区生产总值构成.xlsx sheet 1-7 row 93 prints '0.43.90'
+    # cell_fixes.csv: 2013/2-14_地区生产总值构成.xlsx sheet 1-7 row 93 prints "0.43.90"; 2017/2-14 row 205
+    # prints "36,00" (decimal comma) for 黄石市 2016
     ("常州市", 2012, "tertiary_share_whole", 43.90),
+    ("黄石市", 2016, "tertiary_share_whole", 36.00),
     # ICT share: 2020/2-27 row 10 信息传输... 全市 '46274'; 2020/2-22 row 10 全市 '1069381'
     ("石家庄市", 2019, "ict_share_whole", 100 * 46274 / 1069381),
 ]

@@ -195,3 +195,30 @@ def test_command_fails_cleanly(raw_dir, tmp_path, capsys):
 def test_missing_raw_directory(tmp_path, capsys):
     assert main(["panel", "--raw", str(tmp_path / "absent"), "--out", str(tmp_path / "out")]) == 2
     assert "raw directory not found" in capsys.readouterr().err
+
+
+SHARES = "2-14_地区生产总值构成.xlsx"
+
+
+def test_share_outside_percent_range(edition, crosswalk, raw_dir):
+    damage(edition, SHARES, lambda s: s.cell(find_row(s, "唐山市"), 7, "137.5"))
+    with pytest.raises(BuildError, match=r"唐山市 2014, column \[第三产业.*全市.*\]: share 137\.5 outside 0-100"):
+        extract(edition, crosswalk, raw_dir)
+
+
+def test_decimal_comma_is_refused(edition, crosswalk, raw_dir):
+    damage(edition, POP, lambda s: s.cell(find_row(s, "唐山市"), 3, "757,8"))
+    with pytest.raises(BuildError, match=r"唐山市 2014, column \[年末总人口.*\]: '757,8' is not a number"):
+        extract(edition, crosswalk, raw_dir)
+
+
+def test_stale_cell_fix_stops_the_build(raw_dir, crosswalk, tmp_path):
+    """cell_fixes.csv applies only where the cell still holds the printed value it corrects."""
+    source = raw_dir / "ccsy_zeeny" / "key_tables" / "2013"
+    target = tmp_path / "key_tables" / "2013"
+    target.mkdir(parents=True)
+    for path in source.glob("*.xlsx"):
+        (target / path.name).symlink_to(path)
+    damage(target, SHARES, lambda s: s.cell(93, 7, "43.90"))  # 常州市: the misprint '0.43.90' repaired upstream
+    with pytest.raises(BuildError, match=r"row 93: cell_fixes\.csv expects '0\.43\.90' in column 6"):
+        extract_edition(target, 2013, crosswalk, tmp_path)
