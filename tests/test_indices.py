@@ -101,6 +101,7 @@ def test_pca_against_numpy_and_independent_kmo_bartlett(random_matrix):
 def _two_area_panel(nonurban_library):
     rows = 4
     return pd.DataFrame({
+        "year": [2011, 2012, 2013, 2014],
         "pop_district": [10.0] * rows, "pop_nonurban": [20.0] * rows, "pop_whole": [30.0] * rows,
         "library_district": [1.0, 2.0, 3.0, 4.0], "library_nonurban": nonurban_library,
         "teachers_primary_district": [10.0, 20, 30, 40], "teachers_primary_nonurban": [20.0, 40, 60, 80],
