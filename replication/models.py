@@ -184,13 +184,11 @@ def instrumental(data: pd.DataFrame, options: Options) -> TableResult:
     sample = estimation_sample(with_instrument(data), ["Dist", "Dig", *CONTROLS], options)
     result = fit_iv(sample, "Dist", "Dig", [INSTRUMENT], CONTROLS, cov_type, "twoway",
                     options.dk_bandwidth, cluster)
-    table = collect({"first_stage": result.first, "second_stage": result.second})
-    extra = [("first_stage", name, value) for name, value in result.diagnostics.items()
-             if name not in ("r2_within_second", "r2_lsdv_second")]
-    extra += [("second_stage", "r2_lsdv", result.diagnostics["r2_lsdv_second"])]
-    extra = [(c, "r2_lsdv" if s == "r2_lsdv_first" else s, v) for c, s, v in extra if s != "r2_within_first"]
-    return TableResult(table.coefficients, pd.concat([table.stats, pd.DataFrame(
-        extra, columns=["column", "stat", "value"])], ignore_index=True), table.fits | {"iv": result})
+    diagnostics = {k: v for k, v in result.diagnostics.items() if not k.startswith("r2_")}
+    extra = [("first_stage", name, value) for name, value in diagnostics.items()]
+    extra += [("first_stage", "r2_lsdv", result.diagnostics["r2_lsdv_first"]),
+              ("second_stage", "r2_lsdv", result.diagnostics["r2_lsdv_second"])]
+    return collect({"first_stage": result.first, "second_stage": result.second}, extra)
 
 
 # ---------------------------------------------------------------------------- Table 9

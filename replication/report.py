@@ -14,7 +14,7 @@ import pandas as pd
 from replication.compare import audit, comparison, scorecard
 from replication.config import Options
 from replication.figures import bootstrap_plot, coefficient_plot, indices_over_time
-from replication.models import CONTROLS, indirect_draws
+from replication.models import CONTROLS, estimation_sample, indirect_draws
 from replication.render import (
     SPECS, Grid, common_notes, frame_grid, page, regression_grid, to_html, to_latex, to_markdown,
 )
@@ -65,8 +65,9 @@ def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.Da
     for name, files in (
         ("dig_coefficients", coefficient_plot(published, tables)),
         ("indices_by_region", indices_over_time(data)),
-        ("bootstrap_indirect", bootstrap_plot(indirect_draws(data, ["Dig", *CONTROLS], options),
-                                              mediation["ab"], mediation["sobel_z"])),
+        ("bootstrap_indirect", bootstrap_plot(
+            indirect_draws(estimation_sample(data, ["Dist", "Isu", "Dig", *CONTROLS], options), ["Dig", *CONTROLS],
+                           options), mediation["ab"], mediation["sobel_z"])),
     ):
         for kind, content in files.items():
             out[f"figures/{name}.{kind}"] = content

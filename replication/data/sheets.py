@@ -27,7 +27,7 @@ SKIP_ROWS = {"城市合计", "全国", "全国合计", "合计", "地级以上�
 _WS = re.compile(r"\s+")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
-_UNIT_LINE = re.compile(r"^单位\s*[:：]\s*(.+)$")
+_UNIT_LINE = re.compile(r"^单位[:：]?(.+)$")
 
 
 def clean(cell: object) -> str:
@@ -93,10 +93,9 @@ def _unit_of(label: str, page_unit: str | None) -> str | None:
 
 
 def _parse_unit_line(text: str) -> str | None:
-    match = _UNIT_LINE.match(squash(text).replace("单位", "单位:", 1).replace("::", ":").replace(":：", ":"))
-    if match:
-        return squash(match.group(1)).strip("()（）")
-    return None
+    """'单位：万人' or '单位:人' -> the unit; None for any other line."""
+    match = _UNIT_LINE.match(squash(text))
+    return match.group(1).strip("()（）") if match else None
 
 
 def read_table(path: Path) -> Table:
