@@ -28,15 +28,18 @@ GDP = "2-13_地区生产总值.xlsx"
 TEACHERS = "2-33_专任教师数(二).xlsx"
 
 
-@pytest.fixture
-def edition(raw_dir, tmp_path):
-    """A copy of one edition directory, every table a symlink to the raw file."""
-    source = raw_dir / "ccsy_zeeny" / "key_tables" / str(EDITION)
-    target = tmp_path / "key_tables" / str(EDITION)
+def copy_edition(raw_dir: Path, target_root: Path, edition: int) -> Path:
+    """A copy of one edition directory under target_root, every table a symlink to the raw file."""
+    target = target_root / str(edition)
     target.mkdir(parents=True)
-    for path in source.glob("*.xlsx"):
+    for path in (raw_dir / "ccsy_zeeny" / "key_tables" / str(edition)).glob("*.xlsx"):
         (target / path.name).symlink_to(path)
     return target
+
+
+@pytest.fixture
+def edition(raw_dir, tmp_path):
+    return copy_edition(raw_dir, tmp_path / "key_tables", EDITION)
 
 
 def damage(directory: Path, name: str, change) -> None:
@@ -178,10 +181,7 @@ def test_command_fails_cleanly(raw_dir, tmp_path, capsys):
     for edition_dir in (raw_dir / "ccsy_zeeny" / "key_tables").iterdir():
         if edition_dir.name != str(EDITION):
             (tables / edition_dir.name).symlink_to(edition_dir)
-    broken = tables / str(EDITION)
-    broken.mkdir()
-    for path in (raw_dir / "ccsy_zeeny" / "key_tables" / str(EDITION)).glob("*.xlsx"):
-        (broken / path.name).symlink_to(path)
+    broken = copy_edition(raw_dir, tables, EDITION)
     damage(broken, POP, lambda s: s.cell(find_row(s, "唐山市"), 3, "n/a"))
     before = _digest(raw)
     out = tmp_path / "out"
@@ -214,11 +214,7 @@ def test_decimal_comma_is_refused(edition, crosswalk, raw_dir):
 
 def test_stale_cell_fix_stops_the_build(raw_dir, crosswalk, tmp_path):
     """cell_fixes.csv applies only where the cell still holds the printed value it corrects."""
-    source = raw_dir / "ccsy_zeeny" / "key_tables" / "2013"
-    target = tmp_path / "key_tables" / "2013"
-    target.mkdir(parents=True)
-    for path in source.glob("*.xlsx"):
-        (target / path.name).symlink_to(path)
+    target = copy_edition(raw_dir, tmp_path / "key_tables", 2013)
     damage(target, SHARES, lambda s: s.cell(93, 7, "43.90"))  # 常州市: the misprint '0.43.90' repaired upstream
     with pytest.raises(BuildError, match=r"row 93: cell_fixes\.csv expects '0\.43\.90' in column 6"):
         extract_edition(target, 2013, crosswalk, tmp_path)
