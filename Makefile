@@ -10,7 +10,7 @@ PANEL := data/processed/panel.csv
 SET ?=
 OPTS := $(foreach s,$(SET),--set $(s))
 
-.PHONY: help all data indices models report test bench clean
+.PHONY: help all data indices models report test bench clean fetch-raw
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ report: $(STAMP) ## rendered tables (md, tex, html), comparison and audit report
 
 data: $(STAMP) ## rebuild data/processed/ from the raw files in RAW
 	$(PY) -m replication $(OPTS) panel --raw $(RAW) --out data/processed
+
+fetch-raw: $(STAMP) ## download and verify the raw files `make data` reads into RAW (MIRROR=<url> for a local copy)
+	$(PY) -m replication fetch --raw $(RAW) $(if $(MIRROR),--mirror $(MIRROR))
 
 test: $(STAMP) ## run the test suite (tests that need RAW are skipped without it, and fail under CI=true)
 	REPLICATION_RAW=$(abspath $(RAW)) $(PY) -m pytest -q

@@ -171,6 +171,20 @@ def command_bench(args: argparse.Namespace, options: Options) -> int:
     return 0
 
 
+def command_fetch(args: argparse.Namespace, options: Options) -> int:
+    """Download the raw files the panel build reads (replication/data/raw_files.csv), verified."""
+    import time
+
+    from replication.fetch import fetch_raw
+
+    start = time.monotonic()
+    done = fetch_raw(Path(args.raw), mirror=args.mirror, progress=progress)
+    print(f"fetched {len(done.downloaded)} files ({done.bytes_downloaded / 1e6:.1f} MB), extracted "
+          f"{len(done.extracted)} tables, {len(done.present)} already present and verified, into {args.raw} "
+          f"in {time.monotonic() - start:.1f} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     paths = Paths()
     parser = argparse.ArgumentParser(prog="python -m replication", description=__doc__.splitlines()[0])
@@ -186,11 +200,15 @@ def main(argv: list[str] | None = None) -> int:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--panel", default=str(paths.processed / "panel.csv"), help="the panel CSV")
         sub.add_argument("--out", default=str(paths.output), help="output directory (default output/)")
+    fetch = commands.add_parser("fetch", help="download and verify the raw files the panel build reads")
+    fetch.add_argument("--raw", default="data/raw", help="raw directory to fill (default data/raw)")
+    fetch.add_argument("--mirror", default=None, help="base URL of a copy laid out like the raw directory")
     args = parser.parse_args(argv)
     try:
         options = Options().with_overrides(args.set)
         return {"panel": command_panel, "indices": command_indices, "models": command_models,
-                "report": command_report, "all": command_all, "bench": command_bench}[args.command](args, options)
+                "report": command_report, "all": command_all, "bench": command_bench,
+                "fetch": command_fetch}[args.command](args, options)
     except (BuildError, ValueError) as exc:
         progress("")
         print(f"error: {exc}", file=sys.stderr)
