@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import http.client
 import io
 import os
 import shutil
@@ -191,6 +192,7 @@ def _download(url: str, target: Path, item: RawFile, progress: Callable[[str], N
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "replication-fetch"})
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response, partial.open("wb") as out:
+            announced = response.headers.get("Content-Length")
             digest = hashlib.sha256()
             while block := response.read(BLOCK):
                 got += len(block)
@@ -199,10 +201,16 @@ def _download(url: str, target: Path, item: RawFile, progress: Callable[[str], N
                 digest.update(block)
                 out.write(block)
                 progress(f"fetch {item.path} {got // 1024:,} / {item.bytes // 1024:,} KiB")
-        if got != item.bytes:
+        if got < item.bytes and announced == str(item.bytes):
             raise FetchError(
-                f"{item.path}: size mismatch from {url}: got {'more than ' if got > item.bytes else ''}"
-                f"{got} bytes, expected {item.bytes}; the download was deleted"
+                f"{item.path}: download from {url} interrupted after {got} of {item.bytes} bytes; "
+                "the partial file was deleted, run the fetch again to resume"
+            )
+        if got != item.bytes:
+            size = f"more than {item.bytes}" if got > item.bytes else str(got)
+            raise FetchError(
+                f"{item.path}: size mismatch from {url}: got {size} bytes, expected {item.bytes}; "
+                "the download was deleted"
             )
         if digest.hexdigest() != item.sha256:
             raise FetchError(
@@ -217,6 +225,12 @@ def _download(url: str, target: Path, item: RawFile, progress: Callable[[str], N
     except urllib.error.HTTPError as exc:
         partial.unlink(missing_ok=True)
         raise FetchError(f"{item.path}: download failed from {url}: HTTP {exc.code} {exc.reason}") from None
+    except (http.client.HTTPException, ConnectionResetError) as exc:
+        partial.unlink(missing_ok=True)
+        raise FetchError(
+            f"{item.path}: download from {url} interrupted after {got} of {item.bytes} bytes "
+            f"({type(exc).__name__}); the partial file was deleted, run the fetch again to resume"
+        ) from None
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         partial.unlink(missing_ok=True)
         reason = getattr(exc, "reason", exc)
