@@ -19,6 +19,7 @@ import pandas as pd
 from replication.config import REGIONS, YEARS, Options
 from replication.data.cities import CROSSWALK_FILES, load_crosswalk
 from replication.data.errors import BuildError
+from replication.data.plausibility import check_plausibility
 from replication.data.series import BY_NAME, EDITIONS, SERIES
 from replication.data.sources import HHWK_FILE, PKU_FILE, read_hhwk, read_pku, read_pku_names
 from replication.data.yearbook import extract_edition
@@ -95,6 +96,7 @@ def build_panel(raw: Path, options: Options, progress: Callable[[str], None] = l
     hhwk = read_hhwk(raw, crosswalk, YEARS).set_index(["entity_id", "year"])
     pku = read_pku(raw, crosswalk, YEARS).set_index(["entity_id", "year"])
     read += [raw / HHWK_FILE, raw / PKU_FILE]
+    log += check_plausibility(long, pku["pku_index"], names)
     wide["pku_index"] = pku["pku_index"].reindex(wide.index)
     wide["ict_share_whole"] = 100 * wide["emp_ict_whole"] / wide["emp_whole"]
     flags = pd.DataFrame("", index=wide.index, columns=list(REQUIRED))

@@ -13,7 +13,7 @@ from replication.data.errors import BuildError
 from replication.data.series import SERIES, Series, matches
 from replication.data.sheets import Table, read_table, squash, to_number
 
-LONG_COLUMNS = ["entity_id", "year", "series", "area", "value", "source"]
+LONG_COLUMNS = ["entity_id", "year", "series", "area", "value", "source", "unit", "name_en", "row"]
 
 
 def load_cell_fixes() -> dict[tuple, tuple[str, str]]:
@@ -69,7 +69,8 @@ def find_column(tables: list[Table], series: Series, area: str, edition: int):
 def extract_edition(
     directory: Path, edition: int, crosswalk: Crosswalk, raw_root: Path
 ) -> tuple[pd.DataFrame, list[Path], list[str]]:
-    """Every series of one edition as a long frame (entity_id, year, series, area, value, source),
+    """Every series of one edition as a long frame (entity_id, year, series, area, value, source, and
+    the unit label, printed English name and sheet row it was read from),
     with the files read and the repairs made while reading them."""
     tables = edition_tables(directory)
     fixes = load_cell_fixes()
@@ -127,7 +128,8 @@ def extract_edition(
             source = f"{table.path.relative_to(raw_root).as_posix()} col {column.index}"
             frame = pd.DataFrame(
                 {"entity_id": ids, "year": year, "series": series.name, "area": area, "value": values,
-                 "source": source}
+                 "source": source, "unit": column.unit, "name_en": table.rows["name_en"].to_numpy(),
+                 "row": [f"sheet {r.sheet!r} row {r.row}" for r in table.rows.itertuples()]}
             )
             duplicated = frame["entity_id"][frame["entity_id"].duplicated()]
             if len(duplicated):

@@ -1,0 +1,224 @@
+"""Plausibility of the extracted series across editions and cities, before they enter the panel.
+
+The reader (``yearbook.py``) checks each cell on its own: a number, a share within 0-100, a count
+not negative, a unit it knows how to convert.  A wrong number that passes all of these still
+passes silently: a header that says 亿元 over figures in 万元 rescales a whole edition by 10^4.
+These checks compare each edition with the others and each value with what a city of that size
+can hold.  Every threshold below was set from the real data (editions 2012-2022, every city the
+yearbook lists, 2,600-2,900 city-years per ratio), well outside what the data show, so that the
+real yearbook passes and a unit error (a factor of 10 at the least) does not.
+
+Errors (BuildError naming the file, the city-year or the edition, the series and the unit label):
+
+1. **Unit mislabel across editions.**  For every series and area, the cross-city median of each
+   data year is compared with the nearest earlier printed year.  The largest factor between
+   adjacent years in the real data is 1.25 (broadband subscribers, a definition change in 2012;
+   GDP 1.13, beds 1.15, expenditure 1.21, all others below 1.16); a factor above ``JUMP`` = 3
+   stops the build, naming the edition whose median lies farthest from the series' own median
+   of medians (the mislabelled one), the file and column it came from and the unit label read.
+2. **Per-capita medians.**  For each edition the cross-city median of each per-capita ratio in
+   ``PER_CAPITA`` must lie in its range: one third of the lowest to three times the highest
+   yearly median of the real data (measured values in the table).  This catches a series whose
+   conversion factor is wrong in every edition, which check 1 cannot see.
+3. **Impossible cells.**  A population (year-end or annual average) above ``POP_MAX`` = 5,000
+   (10k persons; the largest prefecture, Chongqing, prints 3,416) is refused, as is a share in
+   a column labelled % that is at most ``FRACTION_MAX`` = 1 (a fraction printed where a
+   percentage is expected: the smallest real tertiary share of GDP is 10.2 %, of employment
+   15.4 %), and a PKU index outside ``PKU_RANGE`` = (0, 1000] (real range 11.3-359.7 in
+   2011-2021; an index 100 times too large is at least 1,130).
+4. **English name contradicting the Chinese name.**  Each yearbook row prints the city's English
+   name beside the Chinese one.  The English name most often printed for a prefecture across all
+   tables and editions is its reference.  A row whose English name is another prefecture's
+   reference and is not close to its own (similarity below ``NAME_SIMILARITY`` = 0.8, so OCR
+   slips such as 'Tiding' for 'Tieling' pass) is an error: the Chinese names of two rows were
+   swapped or a row was mislabelled.  Prefectures that share a romanisation (苏州/宿州 'Suzhou',
+   台州/泰州, 抚州/福州, 伊春/宜春, 玉林/榆林) are told apart only by the Chinese name and pass;
+   renamed cities printed under their old English name (Simao for 普洱, Changdu for 昌都) pass,
+   because no other prefecture bears that name.  The real data have no row this rule refuses.
+
+Not checked here: a single implausible cell of a count (hospital beds with one extra digit, 5,357
+10k mobile subscribers in a city of 780,000 people).  The real data hold such cells (beds per
+1,000 people reach 75 in Sansha, whose registered population is a few hundred), so a per-cell
+per-capita bound would either refuse the real yearbook or be too loose to matter; they are the
+anomaly screen's job (flagged city-year outliers), and the fault suite records that they pass here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+import numpy as np
+import pandas as pd
+
+from replication.data.errors import BuildError
+from replication.data.series import BY_NAME
+from replication.data.sources import PKU_FILE
+
+JUMP = 3.0
+POP_MAX = 5000.0
+FRACTION_MAX = 1.0
+PKU_RANGE = (0.0, 1000.0)
+NAME_SIMILARITY = 0.8
+
+# ratio: (numerator column, denominator column, scale, unit, lowest and highest yearly median in
+# the real data, plausible range of a yearly median = (lowest / 3, highest * 3), rounded)
+PER_CAPITA = {
+    "GDP per person": ("gdp_whole", "pop_whole", 1e4, "yuan", 29_820, 56_060, (9_000, 170_000)),
+    "budget expenditure per person": ("expenditure_whole", "pop_whole", 1.0, "yuan", 4_906, 10_710,
+                                      (1_600, 32_000)),
+    "telecom revenue per person": ("telecom_revenue_whole", "pop_whole", 1.0, "yuan", 525.6, 718, (175, 2_150)),
+    "mobile subscribers per person": ("mobile_whole", "pop_whole", 1.0, "", 0.711, 1.001, (0.24, 3.0)),
+    "broadband subscribers per person": ("internet_whole", "pop_whole", 1.0, "", 0.0946, 0.341, (0.03, 1.0)),
+    "unit employment per person": ("emp_whole", "pop_whole", 1e-4, "", 0.0831, 0.104, (0.028, 0.31)),
+    "ICT share of unit employment": ("emp_ict_whole", "emp_whole", 1.0, "", 0.0107, 0.0115, (0.0036, 0.034)),
+    "annual average / year-end population": ("pop_avg_whole", "pop_whole", 1.0, "", 0.997, 1.0, (0.33, 3.0)),
+    "hospital beds per 1,000 (whole city)": ("beds_whole", "pop_whole", 0.1, "", 3.44, 4.87, (1.1, 15)),
+    "hospital beds per 1,000 (districts)": ("beds_district", "pop_district", 0.1, "", 6.03, 8.13, (2.0, 24)),
+    "doctors per 1,000 (whole city)": ("doctors_whole", "pop_whole", 0.1, "", 1.76, 2.62, (0.58, 7.9)),
+    "doctors per 1,000 (districts)": ("doctors_district", "pop_district", 0.1, "", 3.04, 4.23, (1.0, 13)),
+    "primary teachers per 1,000 (whole city)": ("teachers_primary_whole", "pop_whole", 0.1, "", 3.92, 4.40,
+                                                (1.3, 13)),
+    "primary teachers per 1,000 (districts)": ("teachers_primary_district", "pop_district", 0.1, "", 3.94,
+                                               4.64, (1.3, 14)),
+    "primary pupils per 1,000 (whole city)": ("pupils_primary_whole", "pop_whole", 0.1, "", 64.4, 72.7,
+                                              (21, 220)),
+    "primary pupils per 1,000 (districts)": ("pupils_primary_district", "pop_district", 0.1, "", 69.8, 83.3,
+                                             (23, 250)),
+    "library volumes per person (whole city)": ("library_whole", "pop_whole", 1.0, "", 0.284, 0.603,
+                                                (0.095, 1.8)),
+    "library volumes per person (districts)": ("library_district", "pop_district", 1.0, "", 0.541, 0.894,
+                                               (0.18, 2.7)),
+}
+
+
+def check_plausibility(long: pd.DataFrame, pku: pd.Series, names: pd.Series) -> list[str]:
+    """Raise BuildError for the first implausible input; return the build-log lines of the checks.
+
+    `long` is the frame of extracted series (entity_id, year, series, area, value, source, unit,
+    name_en, row), `pku` the PKU index by (entity_id, year), `names` the Chinese name by entity.
+    """
+    check_english_names(long, names)
+    check_cells(long, names)
+    check_pku(pku, names)
+    check_unit_jumps(long)
+    check_per_capita(long)
+    return [
+        f"plausibility: English names, populations <= {POP_MAX:g} (10k), % shares > {FRACTION_MAX:g}, "
+        f"PKU index in ({PKU_RANGE[0]:g}, {PKU_RANGE[1]:g}], year-on-year median factors < {JUMP:g}, "
+        f"{len(PER_CAPITA)} per-capita medians in range: passed"
+    ]
+
+
+def _letters(text: object) -> str:
+    return re.sub(r"[^a-z]", "", str(text).lower())
+
+
+def _file(source: str) -> str:
+    return source.rsplit(" col ", 1)[0]
+
+
+def check_english_names(long: pd.DataFrame, names: pd.Series) -> None:
+    rows = long.drop_duplicates(["source", "row"])[["entity_id", "year", "name_en", "source", "row"]].copy()
+    rows["key"] = rows["name_en"].map(_letters)
+    rows = rows[rows["key"] != ""]
+    if rows.empty:
+        return
+    reference = rows.groupby("entity_id")["key"].agg(lambda keys: keys.value_counts().index[0])
+    owners: dict[str, set] = {}
+    for entity, key in reference.items():
+        owners.setdefault(key, set()).add(entity)
+    rows["own"] = rows["entity_id"].map(reference)
+    suspect = rows[(rows["key"] != rows["own"]) & rows["key"].isin(owners)]
+    for r in suspect.itertuples():
+        others = owners[r.key] - {r.entity_id}
+        if not others or difflib.SequenceMatcher(None, r.key, r.own).ratio() >= NAME_SIMILARITY:
+            continue
+        other = sorted(others)[0]
+        raise BuildError(
+            f"{_file(r.source)} {r.row}: {names.get(r.entity_id, r.entity_id)} {r.year}: the English name "
+            f"printed beside it, {r.name_en!r}, is that of {names.get(other, other)}; "
+            f"{names.get(r.entity_id, r.entity_id)} is printed {r.own!r} elsewhere in the yearbook: "
+            "expected the English name of the city in the Chinese column (names swapped or mislabelled?)"
+        )
+
+
+def check_cells(long: pd.DataFrame, names: pd.Series) -> None:
+    """Populations no prefecture can have; percentages printed as fractions."""
+    pop = long[long["series"].isin(["pop", "pop_avg"]) & (long["value"] > POP_MAX)]
+    if len(pop):
+        r = pop.iloc[0]
+        raise BuildError(
+            f"{_file(r['source'])} {r['row']}: {names.get(r['entity_id'], r['entity_id'])} {r['year']}, "
+            f"{r['series']} ({r['area']}): {r['value']:g} 10k persons; expected at most {POP_MAX:g} (the "
+            "largest prefecture, Chongqing, prints 3416)"
+        )
+    shares = long[long["series"].map(lambda s: not BY_NAME[s].count) & (long["unit"] == "%")]
+    fraction = shares[shares["value"] <= FRACTION_MAX]
+    if len(fraction):
+        r = fraction.iloc[0]
+        raise BuildError(
+            f"{_file(r['source'])} {r['row']}: {names.get(r['entity_id'], r['entity_id'])} {r['year']}, "
+            f"{r['series']}: {r['value']:g} in a column labelled %; a fraction printed where a percentage is "
+            f"expected (the smallest real value of any city-year is above 10)"
+        )
+
+
+def check_pku(pku: pd.Series, names: pd.Series) -> None:
+    low, high = PKU_RANGE
+    bad = pku[(pku <= low) | (pku > high)]
+    if len(bad):
+        (entity, year), value = bad.index[0], bad.iloc[0]
+        raise BuildError(
+            f"{PKU_FILE}: {names.get(entity, entity)} {year}, index_aggregate: {value:g}; expected a value in "
+            f"({low:g}, {high:g}] (the real index runs from 11 to 360 in 2011-2021; 100 times too large?)"
+        )
+
+
+def check_unit_jumps(long: pd.DataFrame) -> None:
+    """A factor of JUMP or more between the cross-city medians of adjacent printed years."""
+    medians = long.dropna(subset=["value"]).groupby(["series", "area", "year"])["value"].median()
+    for (series, area), yearly in medians.groupby(level=[0, 1]):
+        yearly = yearly.droplevel([0, 1]).sort_index()
+        logs = np.log10(yearly.clip(lower=1e-300))
+        steps = logs.diff().abs()
+        if not (steps > np.log10(JUMP)).any():
+            continue
+        culprit = int((logs - logs.median()).abs().idxmax())
+        year = int(steps.idxmax())
+        before = yearly.index[yearly.index.get_loc(year) - 1]
+        cells = long[(long["series"] == series) & (long["area"] == area) & (long["year"] == culprit)]
+        unit = cells["unit"].iloc[0]
+        spec = BY_NAME[series]
+        raise BuildError(
+            f"{_file(cells['source'].iloc[0])}: edition {culprit + 1} (data year {culprit}), series {series} "
+            f"({area}), unit label read {unit!r} (converted to {spec.unit} with factor "
+            f"{spec.units.get(unit, float('nan')):g}): the cross-city median moves from {yearly[before]:.4g} in "
+            f"{before} to {yearly[year]:.4g} in {year} ({spec.unit}), a factor of "
+            f"{10 ** steps[year]:.3g}; expected less than {JUMP:g} (the largest real year-on-year factor of "
+            "any series is 1.25): the unit label does not match the figures"
+        )
+
+
+def check_per_capita(long: pd.DataFrame) -> None:
+    wide = long.pivot_table(index=["entity_id", "year"], columns=["series", "area"], values="value")
+    wide.columns = [f"{s}_{a}" for s, a in wide.columns]
+    units = long.drop_duplicates(["series", "area", "year"]).set_index(["series", "area", "year"])
+    for label, (top, bottom, scale, unit, _, _, (low, high)) in PER_CAPITA.items():
+        if top not in wide or bottom not in wide:
+            continue
+        ratio = (wide[top] * scale / wide[bottom]).replace([np.inf, -np.inf], np.nan)
+        yearly = ratio.groupby(level="year").median().dropna()
+        bad = yearly[(yearly < low) | (yearly > high)]
+        if len(bad):
+            year, value = int(bad.index[0]), float(bad.iloc[0])
+            parts = []
+            for column in (top, bottom):
+                series, _, area = column.rpartition("_")
+                row = units.loc[(series, area, year)]
+                parts.append(f"{series} ({area}) unit label {row['unit']!r} from {_file(row['source'])}")
+            raise BuildError(
+                f"edition {year + 1} (data year {year}): median {label} across cities is {value:.4g}"
+                f"{' ' + unit if unit else ''}; expected between {low:g} and {high:g}: "
+                + "; ".join(parts)
+            )
