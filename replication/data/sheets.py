@@ -10,7 +10,10 @@ label or from the page's "单位" line.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,10 +101,29 @@ def _parse_unit_line(text: str) -> str | None:
     return match.group(1).strip("()（）") if match else None
 
 
+def check_path(path: Path, what: str, directory: bool = False) -> None:
+    """BuildError naming `path` unless it is a readable file (or directory): a missing entry, a
+    dangling symlink, a symlink loop and the wrong kind of entry each say so."""
+    try:
+        mode = path.stat().st_mode  # follows symlinks
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise BuildError(f"{path}: symlink loop (the link points back to itself); expected a {what}") from None
+        if exc.errno == errno.ENOENT and path.is_symlink():
+            raise BuildError(f"{path}: dangling symlink to {os.readlink(path)}; expected a {what}") from None
+        if exc.errno == errno.ENOENT:
+            what_missing = "directory missing" if directory else "file not found"
+            raise BuildError(f"{path}: {what_missing}; expected a {what}") from None
+        raise BuildError(f"{path}: cannot be opened ({exc.strerror}); expected a {what}") from None
+    if directory and not stat.S_ISDIR(mode):
+        raise BuildError(f"{path}: not a directory; expected a {what}")
+    if not directory and not stat.S_ISREG(mode):
+        raise BuildError(f"{path}: not a regular file; expected a {what}")
+
+
 def read_table(path: Path) -> Table:
     """Read every page of one yearbook table; raise BuildError naming the file if it cannot."""
-    if not path.is_file():
-        raise BuildError(f"{path}: file not found (expected a yearbook table .xlsx)")
+    check_path(path, "yearbook table .xlsx")
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         sheets = [name for name in workbook.sheet_names if not any(junk in name for junk in JUNK_SHEETS)]
@@ -268,8 +290,7 @@ def to_number(value: object) -> float:
 
 def read_sheet(path: Path, sheet: str) -> list[list[object]]:
     """The raw cells of one named sheet (for the non-yearbook workbooks)."""
-    if not path.is_file():
-        raise BuildError(f"{path}: file not found")
+    check_path(path, ".xlsx workbook")
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         if sheet not in workbook.sheet_names:

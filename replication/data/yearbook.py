@@ -11,7 +11,7 @@ import pandas as pd
 from replication.data.cities import Crosswalk
 from replication.data.errors import BuildError
 from replication.data.series import SERIES, Series, matches
-from replication.data.sheets import Table, read_table, squash, to_number
+from replication.data.sheets import Table, check_path, read_table, squash, to_number
 
 LONG_COLUMNS = ["entity_id", "year", "series", "area", "value", "source", "unit", "name_en", "row"]
 
@@ -26,12 +26,19 @@ def load_cell_fixes() -> dict[tuple, tuple[str, str]]:
     }
 
 
-def edition_tables(directory: Path) -> list[Table]:
-    """Every table of one edition directory whose title some series looks for."""
-    if not directory.is_dir():
-        raise BuildError(f"{directory}: edition directory missing (expected key_tables/<edition>/)")
-    wanted = [p for p in sorted(directory.glob("*.xlsx")) if any(matches(s.table, p.stem) for s in SERIES)]
-    return [read_table(path) for path in wanted]
+def edition_tables(directory: Path) -> tuple[list[Table], list[str]]:
+    """Every table of one edition directory whose title some series looks for, and a log line for each
+    entry that is not a table and was ignored (Excel lock files '~$....xlsx', hidden files, other types)."""
+    check_path(directory, "edition directory (expected key_tables/<edition>/)", directory=True)
+    wanted, ignored = [], []
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith(("~$", ".")) or path.suffix.lower() != ".xlsx":
+            kind = ("an Excel lock file" if path.name.startswith("~$") else
+                    "a hidden file" if path.name.startswith(".") else "not an .xlsx table")
+            ignored.append(f"ignored {path.name} in {directory.name}/ ({kind})")
+        elif any(matches(s.table, path.stem) for s in SERIES):
+            wanted.append(path)
+    return [read_table(path) for path in wanted], ignored
 
 
 def find_column(tables: list[Table], series: Series, area: str, edition: int):
@@ -71,8 +78,8 @@ def extract_edition(
 ) -> tuple[pd.DataFrame, list[Path], list[str]]:
     """Every series of one edition as a long frame (entity_id, year, series, area, value, source, and
     the unit label, printed English name and sheet row it was read from),
-    with the files read and the repairs made while reading them."""
-    tables = edition_tables(directory)
+    with the files read and the repairs made while reading them (and the entries ignored)."""
+    tables, ignored = edition_tables(directory)
     fixes = load_cell_fixes()
     year = edition - 1
     frames = []
@@ -142,5 +149,6 @@ def extract_edition(
     out = pd.concat(frames, ignore_index=True)
     out["value"] = out["value"].astype(float)
     out.loc[~np.isfinite(out["value"]), "value"] = np.nan
-    repairs = [f"edition {edition}: {r}" for t in tables for r in t.repairs]
+    repairs = [f"edition {edition}: {r}" for r in ignored] + [
+        f"edition {edition}: {r}" for t in tables for r in t.repairs]
     return out[LONG_COLUMNS], [t.path for t in tables], repairs
