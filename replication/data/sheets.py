@@ -108,22 +108,22 @@ def check_path(path: Path, what: str, directory: bool = False) -> None:
         mode = path.stat().st_mode  # follows symlinks
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise BuildError(f"{path}: symlink loop (the link points back to itself); expected a {what}") from None
+            raise BuildError(f"{path}: symlink loop (the link points back to itself); expected {what}") from None
         if exc.errno == errno.ENOENT and path.is_symlink():
-            raise BuildError(f"{path}: dangling symlink to {os.readlink(path)}; expected a {what}") from None
+            raise BuildError(f"{path}: dangling symlink to {os.readlink(path)}; expected {what}") from None
         if exc.errno == errno.ENOENT:
             what_missing = "directory missing" if directory else "file not found"
-            raise BuildError(f"{path}: {what_missing}; expected a {what}") from None
-        raise BuildError(f"{path}: cannot be opened ({exc.strerror}); expected a {what}") from None
+            raise BuildError(f"{path}: {what_missing}; expected {what}") from None
+        raise BuildError(f"{path}: cannot be opened ({exc.strerror}); expected {what}") from None
     if directory and not stat.S_ISDIR(mode):
-        raise BuildError(f"{path}: not a directory; expected a {what}")
+        raise BuildError(f"{path}: not a directory; expected {what}")
     if not directory and not stat.S_ISREG(mode):
-        raise BuildError(f"{path}: not a regular file; expected a {what}")
+        raise BuildError(f"{path}: not a regular file; expected {what}")
 
 
 def read_table(path: Path) -> Table:
     """Read every page of one yearbook table; raise BuildError naming the file if it cannot."""
-    check_path(path, "yearbook table .xlsx")
+    check_path(path, "a yearbook table .xlsx")
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         sheets = [name for name in workbook.sheet_names if not any(junk in name for junk in JUNK_SHEETS)]
@@ -290,7 +290,7 @@ def to_number(value: object) -> float:
 
 def read_sheet(path: Path, sheet: str) -> list[list[object]]:
     """The raw cells of one named sheet (for the non-yearbook workbooks)."""
-    check_path(path, ".xlsx workbook")
+    check_path(path, "an .xlsx workbook")
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         if sheet not in workbook.sheet_names:

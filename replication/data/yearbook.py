@@ -29,7 +29,7 @@ def load_cell_fixes() -> dict[tuple, tuple[str, str]]:
 def edition_tables(directory: Path) -> tuple[list[Table], list[str]]:
     """Every table of one edition directory whose title some series looks for, and a log line for each
     entry that is not a table and was ignored (Excel lock files '~$....xlsx', hidden files, other types)."""
-    check_path(directory, "edition directory (expected key_tables/<edition>/)", directory=True)
+    check_path(directory, "an edition directory key_tables/<edition>/", directory=True)
     wanted, ignored = [], []
     for path in sorted(directory.iterdir()):
         if path.name.startswith(("~$", ".")) or path.suffix.lower() != ".xlsx":
