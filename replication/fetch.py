@@ -235,7 +235,9 @@ def _download(url: str, target: Path, item: RawFile, progress: Callable[[str], N
         partial.unlink(missing_ok=True)
         reason = getattr(exc, "reason", exc)
         host = urllib.parse.urlsplit(url).netloc
-        raise FetchError(f"{item.path}: cannot reach {host} ({reason}); check the network or --mirror") from None
+        raise FetchError(
+            f"{item.path}: cannot reach {host} ({reason}); check the network or --mirror"
+        ) from None
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise FetchError(f"{target}: cannot write ({exc.strerror or exc})") from None

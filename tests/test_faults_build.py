@@ -23,13 +23,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pyreadstat
 import pytest
 
 from replication.__main__ import main
-from replication.data import build, load_panel
+from replication.data import build, load_panel, plausibility
+from replication.data.errors import BuildError
 
 pytestmark = [pytest.mark.raw, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -317,3 +319,62 @@ def test_outcome_counts():
     """The closing note of issue 13 reports these counts."""
     counts = pd.Series([c.outcome for c in CASES]).value_counts().to_dict()
     assert counts == {"refused": 19, "accepted": 3, "accepted_unflagged": 1}
+
+
+# --- the thresholds of replication/data/plausibility.py, pinned to the real data -------------
+
+@pytest.fixture(scope="module")
+def real_long(raw_dir, crosswalk):
+    from replication.data.series import EDITIONS
+
+    frames = []
+    for edition in EDITIONS:
+        directory = (raw_dir / TABLES / str(edition)).resolve()
+        key = (edition, directory)
+        if key not in _EDITIONS:
+            _EDITIONS[key] = build.extract_edition(directory, edition, crosswalk, raw_dir)
+        frames.append(_EDITIONS[key][0])
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_measured_year_on_year_factors_match_the_docstring(real_long):
+    medians = real_long.groupby(["series", "area", "year"])["value"].median()
+    factors = medians.groupby(level=[0, 1]).apply(
+        lambda s: float((s / s.shift()).dropna().map(lambda f: max(f, 1 / f)).max()))
+    assert factors.max() == pytest.approx(1.25, abs=0.005)
+    assert factors.idxmax() == ("internet", "whole")
+    assert factors.max() * 2 < plausibility.JUMP
+
+
+def test_measured_per_capita_medians_match_the_table(real_long):
+    wide = real_long.pivot_table(index=["entity_id", "year"], columns=["series", "area"], values="value")
+    wide.columns = [f"{s}_{a}" for s, a in wide.columns]
+    for label, (top, bottom, scale, _, lowest, highest, (low, high)) in plausibility.PER_CAPITA.items():
+        yearly = (wide[top] * scale / wide[bottom]).replace([np.inf, -np.inf], np.nan).groupby(level="year").median()
+        assert yearly.min() == pytest.approx(lowest, rel=0.005), label
+        assert yearly.max() == pytest.approx(highest, rel=0.005), label
+        assert low <= lowest / 2.9 and high >= highest * 2.9, label
+
+
+def test_a_factor_wrong_in_every_edition_is_caught_by_the_per_capita_medians(real_long):
+    """Beds ten times too large in every edition: no jump between years, but the median is implausible."""
+    damaged = real_long.copy()
+    beds = damaged["series"] == "beds"
+    damaged.loc[beds, "value"] *= 10
+    plausibility.check_unit_jumps(damaged)  # nothing moves between years
+    with pytest.raises(BuildError, match=r"^edition 2012 \(data year 2011\): median hospital beds per 1,000 "
+                                         r"\(whole city\) across cities is 34\.\d+; expected between 1\.1 and 15: "
+                                         r"beds \(whole\) unit label '张' from ccsy_zeeny/key_tables/2012/"):
+        plausibility.check_per_capita(damaged)
+
+
+def test_the_real_long_frame_passes_every_check(real_long, crosswalk, raw_dir):
+    from replication.config import YEARS
+    from replication.data.sources import read_pku
+
+    pku = read_pku(raw_dir, crosswalk, YEARS).set_index(["entity_id", "year"])["pku_index"]
+    names = crosswalk.entities.set_index("entity_id")["city"]
+    assert plausibility.check_plausibility(real_long, pku, names) == [
+        "plausibility: English names, populations <= 5000 (10k), % shares > 1, PKU index in (0, 1000], "
+        "year-on-year median factors < 3, 18 per-capita medians in range: passed"
+    ]

@@ -67,7 +67,8 @@ PER_CAPITA = {
     "GDP per person": ("gdp_whole", "pop_whole", 1e4, "yuan", 29_820, 56_060, (9_000, 170_000)),
     "budget expenditure per person": ("expenditure_whole", "pop_whole", 1.0, "yuan", 4_906, 10_710,
                                       (1_600, 32_000)),
-    "telecom revenue per person": ("telecom_revenue_whole", "pop_whole", 1.0, "yuan", 525.6, 718, (175, 2_150)),
+    "telecom revenue per person": ("telecom_revenue_whole", "pop_whole", 1.0, "yuan", 525.6, 718,
+                                   (175, 2_150)),
     "mobile subscribers per person": ("mobile_whole", "pop_whole", 1.0, "", 0.711, 1.001, (0.24, 3.0)),
     "broadband subscribers per person": ("internet_whole", "pop_whole", 1.0, "", 0.0946, 0.341, (0.03, 1.0)),
     "unit employment per person": ("emp_whole", "pop_whole", 1e-4, "", 0.0831, 0.104, (0.028, 0.31)),
@@ -170,8 +171,8 @@ def check_pku(pku: pd.Series, names: pd.Series) -> None:
     if len(bad):
         (entity, year), value = bad.index[0], bad.iloc[0]
         raise BuildError(
-            f"{PKU_FILE}: {names.get(entity, entity)} {year}, index_aggregate: {value:g}; expected a value in "
-            f"({low:g}, {high:g}] (the real index runs from 11 to 360 in 2011-2021; 100 times too large?)"
+            f"{PKU_FILE}: {names.get(entity, entity)} {year}, index_aggregate: {value:g}; "
+            f"expected a value in ({low:g}, {high:g}] (the real index runs from 11 to 360 in 2011-2021; 100 times too large?)"
         )
 
 
@@ -193,8 +194,8 @@ def check_unit_jumps(long: pd.DataFrame) -> None:
         raise BuildError(
             f"{_file(cells['source'].iloc[0])}: edition {culprit + 1} (data year {culprit}), series {series} "
             f"({area}), unit label read {unit!r} (converted to {spec.unit} with factor "
-            f"{spec.units.get(unit, float('nan')):g}): the cross-city median moves from {yearly[before]:.4g} in "
-            f"{before} to {yearly[year]:.4g} in {year} ({spec.unit}), a factor of "
+            f"{spec.units.get(unit, float('nan')):g}): the cross-city median moves from "
+            f"{yearly[before]:.4g} in {before} to {yearly[year]:.4g} in {year} ({spec.unit}), a factor of "
             f"{10 ** steps[year]:.3g}; expected less than {JUMP:g} (the largest real year-on-year factor of "
             "any series is 1.25): the unit label does not match the figures"
         )

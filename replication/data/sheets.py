@@ -108,7 +108,7 @@ def check_path(path: Path, what: str, directory: bool = False) -> None:
         mode = path.stat().st_mode  # follows symlinks
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise BuildError(f"{path}: symlink loop (the link points back to itself); expected {what}") from None
+            raise BuildError(f"{path}: symlink loop (a link that leads back to itself); expected {what}") from None
         if exc.errno == errno.ENOENT and path.is_symlink():
             raise BuildError(f"{path}: dangling symlink to {os.readlink(path)}; expected {what}") from None
         if exc.errno == errno.ENOENT:
