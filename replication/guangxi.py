@@ -36,12 +36,18 @@ OVERLAP = (2018, 2019, 2020, 2021)  # the seed's Table 1 years that the panel (2
 MODEL = ["Dig", *CONTROLS]  # Table 5 column 4
 PAPER_DIG = -0.102  # the paper's Table 5 column 4 coefficient (data/reference/published.csv)
 QUANTITIES = {
-    "digital_economy_output": "China's digital-economy output", "digital_economy_share_gdp": "the digital economy's share of GDP",
-    "fibre_coverage": "fibre coverage of administrative villages", "internet_penetration": "internet penetration",
-    "ecommerce_revenue": "rural e-commerce revenue", "telemedicine_health_centres": "telemedicine health centres",
-    "telemedicine_consultations_growth": "telemedicine consultations", "cloud_classroom_students": "Cloud Classroom students",
-    "waste_management_cost_reduction": "Beihai's waste-management costs", "bus_ridership_growth": "Nanning's rural bus ridership",
-    "bus_travel_time_reduction": "Nanning's bus travel times", "digital_literacy_trainees": "digital-literacy trainees",
+    "digital_economy_output": "China's digital-economy output",
+    "digital_economy_share_gdp": "the digital economy's share of GDP",
+    "fibre_coverage": "fibre coverage of administrative villages",
+    "internet_penetration": "internet penetration",
+    "ecommerce_revenue": "rural e-commerce revenue",
+    "telemedicine_health_centres": "telemedicine health centres",
+    "telemedicine_consultations_growth": "telemedicine consultations",
+    "cloud_classroom_students": "Cloud Classroom students",
+    "waste_management_cost_reduction": "Beihai's waste-management costs",
+    "bus_ridership_growth": "Nanning's rural bus ridership",
+    "bus_travel_time_reduction": "Nanning's bus travel times",
+    "digital_literacy_trainees": "digital-literacy trainees",
 }
 GROUPS = {"guangxi": "Guangxi (14 cities)", "rest_of_west": "Rest of the West", "national": "All cities"}
 
@@ -125,7 +131,8 @@ def internet_use(panel: pd.DataFrame, years: tuple[int, ...] = OVERLAP) -> pd.Da
             row = rows[rows["city_code"] == city["city_code"]]
             rates = per_100(row).iloc[0]
             records.append({"year": year, "role": role, "area": city["city_en"], "city_code": city["city_code"],
-                            "broadband_per_100": rates["broadband_per_100"], "mobile_per_100": rates["mobile_per_100"],
+                            "broadband_per_100": rates["broadband_per_100"],
+                            "mobile_per_100": rates["mobile_per_100"],
                             "filled": fill(row)})
     return pd.DataFrame(records)
 
@@ -146,7 +153,8 @@ def seed_beside_yearbook(reference: pd.DataFrame, internet: pd.DataFrame) -> pd.
     """One row per overlapping year: the seed's Table 1 beside the yearbook's rates."""
     table1 = reference[reference["source"] == "Table 1"]
     out = pd.DataFrame({"year": sorted(internet["year"].unique())})
-    for quantity, column in (("fibre_coverage", "seed_fibre_villages"), ("internet_penetration", "seed_rural_internet")):
+    for quantity, column in (("fibre_coverage", "seed_fibre_villages"),
+                             ("internet_penetration", "seed_rural_internet")):
         values = table1[table1["quantity"] == quantity].set_index("year")["value"]
         out[column] = out["year"].map(values.to_dict()).astype(float)
     for role, prefix in (("province", "guangxi"), ("most developed", "most"), ("least developed", "least")):
@@ -200,7 +208,8 @@ def service_gap(panel: pd.DataFrame, options: Options) -> pd.DataFrame:
     order = {name: i for i, name in enumerate(DIST_FOUR)}
     out = out.sort_values(["group", "indicator", "year"], key=lambda s: s.map(order) if s.name == "indicator" else s,
                           kind="stable")
-    return out[["group", "indicator", "label", "year", "district", "nonurban", "ratio", "cities"]].reset_index(drop=True)
+    columns = ["group", "indicator", "label", "year", "district", "nonurban", "ratio", "cities"]
+    return out[columns].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------- Table 5 column 4 within Guangxi
@@ -271,7 +280,8 @@ def indices_figure(frame: pd.DataFrame) -> dict[str, bytes]:
     figure, axes = plt.subplots(1, 2, figsize=(9.5, 3.9), sharex=True)
     cities = frame[frame["kind"] == "city"]
     medians = frame[frame["kind"] == "median"]
-    styles = {f"{GROUPS['guangxi']} median": ("-", OURS, 2.2), f"{GROUPS['rest_of_west']} median": ("--", "black", 1.4),
+    styles = {f"{GROUPS['guangxi']} median": ("-", OURS, 2.2),
+              f"{GROUPS['rest_of_west']} median": ("--", "black", 1.4),
               f"{GROUPS['national']} median": (":", "black", 1.6)}
     for axis, variable in zip(axes, ("Dist", "Dig")):
         for _, city in cities.groupby("city_code"):
@@ -298,7 +308,8 @@ def internet_figure(beside: pd.DataFrame, reference: pd.DataFrame, ranking: pd.D
         axes[0].plot(part["year"], part["value"], style, color=PAPER, label=label)
     table3 = reference[(reference["source"] == "Table 3")].set_index("group")["value"]
     for group, marker, shift in (("Developed Areas", "^", 0.15), ("Underdeveloped Areas", "v", 0.15)):
-        axes[0].plot([2023 + shift], [table3[group]], marker, color="black", label=f"Seed Table 3 (2023): {group.lower()}")
+        axes[0].plot([2023 + shift], [table3[group]], marker, color="black",
+                     label=f"Seed Table 3 (2023): {group.lower()}")
     axes[0].set_ylim(0, 105)
     axes[0].set_title("Seed 000 (percent; no definition given)", fontsize=9)
     axes[0].legend(frameon=False, fontsize=7, loc="lower right")
@@ -348,9 +359,11 @@ class Section:
     paragraphs: list[str]
     grids: list = ()
     figure: str | None = None
+    headline: str = ""  # one line for the report's summary
 
 
-def build(panel: pd.DataFrame, analysis: Analysis, reference: pd.DataFrame, options: Options) -> dict[str, str | bytes]:
+def build(panel: pd.DataFrame, analysis: Analysis, reference: pd.DataFrame,
+          options: Options) -> dict[str, str | bytes]:
     """Every Guangxi output: {relative path under output/: text or bytes}."""
     data = analysis.data
     indices = indices_beside_medians(data)
@@ -406,7 +419,8 @@ def _seed_section(reference: pd.DataFrame, consistency: pd.DataFrame) -> Section
                       {"source": "Where", "quantity": "Quantity", "year": "Year", "group": "Group", "value": "Value",
                        "qualifier": "As", "unit": "Unit", "printed": "Printed"}, {"value": "{:g}"},
                       ["Table cells carry their column heading as 'printed'; text figures the phrase they stand in. "
-                       "'over' and 'nearly' are the seed's own qualifiers ('exceeding 95%', 'over 200', 'nearly 50%')."])
+                       "'over' and 'nearly' are the seed's own qualifiers ('exceeding 95%', 'over 200', "
+                       "'nearly 50%')."])
     return Section("1. What seed 000 prints", [
         f"Luo and Zhu print {len(reference)} figures: {int(is_table.sum())} in their Tables 1-3 and "
         f"{int((~is_table).sum())} in the text. They cite no source for any of them (section 3.2 names the "
@@ -420,7 +434,9 @@ def _seed_section(reference: pd.DataFrame, consistency: pd.DataFrame) -> Section
         "The City Statistical Yearbook speaks to the internet figures only, and only indirectly (section 3). "
         f"It has nothing on {', '.join(QUANTITIES.get(q, q) for q in uncovered)}: those claims cannot be "
         "checked with this package's data.",
-    ], [grid])
+    ], [grid], headline=f"Seed 000 prints {len(reference)} figures ({int(is_table.sum())} in Tables 1-3); its "
+       f"text agrees with its tables on {agree} of the {shared} figures both print; only the internet "
+       "figures have a yearbook counterpart, and a loose one.")
 
 
 def _indices_section(indices: pd.DataFrame) -> Section:
@@ -461,7 +477,12 @@ def _indices_section(indices: pd.DataFrame) -> Section:
         f"One city-year is far off the scale of the others: {top['city_en'].strip()} {int(top['year'])}, Dist "
         f"{_f(top['Dist'], 1)} (the next largest Guangxi value is {_f(second)}); the leave-one-city-out "
         "estimates of section 5 show how much single cities weigh on the regression.",
-    ], [grid], "guangxi_indices")
+    ], [grid], "guangxi_indices",
+        headline=f"{last} medians: Dist {_f(medians.loc[last, ('Dist', gx)])} in Guangxi, "
+                 f"{_f(medians.loc[last, ('Dist', rw)])} in the rest of the West, "
+                 f"{_f(medians.loc[last, ('Dist', nat)])} in all cities; "
+                 f"Dig {_f(medians.loc[last, ('Dig', gx)], 3)}, {_f(medians.loc[last, ('Dig', rw)], 3)} "
+                 f"and {_f(medians.loc[last, ('Dig', nat)], 3)}.")
 
 
 def _internet_section(reference: pd.DataFrame, ranking: pd.DataFrame, beside: pd.DataFrame, jump: dict) -> Section:
@@ -480,7 +501,8 @@ def _internet_section(reference: pd.DataFrame, ranking: pd.DataFrame, beside: pd
          "most_mobile": f"Mobile /100, {most['city_en']}", "least_broadband": f"Broadband /100, {least['city_en']}",
          "least_mobile": f"Mobile /100, {least['city_en']}", "filled": "Filled"},
         {c: "{:.1f}" for c in beside.columns},
-        ["Yearbook: year-end broadband (互联网宽带接入用户) and mobile subscribers, whole city, over year-end "
+        ["Yearbook: year-end broadband (互联网宽带接入用户) and mobile subscribers, whole city, over "
+         "year-end "
          "registered population x 100; Guangxi = its 14 cities summed. 'Filled' names interpolated cells "
          "(edition 2021 prints no telecom table, so every 2020 value is interpolated between 2019 and 2021)."])
     rank_view = ranking.assign(gdp_per_capita=ranking["gdp_per_capita"].round(0))
@@ -525,7 +547,12 @@ def _internet_section(reference: pd.DataFrame, ranking: pd.DataFrame, beside: pd
         "regional gap holds: the yearbook ends in 2021 (Table 3 is for 2023 only), its areas are whole "
         "cities, and 'developed areas' are not defined in the seed."
         + (f" The {', '.join(map(str, filled))} values are interpolated, not observed." if filled else ""),
-    ], [grid, rank_grid], "guangxi_internet")
+    ], [grid, rank_grid], "guangxi_internet",
+        headline=f"{last}: {_f(row['guangxi_broadband'], 1)} broadband and {_f(row['guangxi_mobile'], 1)} mobile "
+                 f"subscriptions per 100 registered residents in Guangxi; {least['city_en']} (lowest GDP per capita) "
+                 f"has {ratio_broadband:.2f} of {most['city_en']}'s broadband rate (the seed's Table 3, 2023: "
+                 f"{t3['Underdeveloped Areas'] / t3['Developed Areas']:.2f}); levels are not comparable with the "
+                 "seed's percentages.")
 
 
 def _gap_section(gap: pd.DataFrame) -> Section:
@@ -552,18 +579,20 @@ def _gap_section(gap: pd.DataFrame) -> Section:
     behind = [row["indicator"].lower() for _, row in table.iterrows()
               if row[f"Guangxi {pooled}"] < row[f"rest of West {pooled}"]]
     moves = [f"{row['indicator'].lower()} {_f(row[f'Guangxi {years[0]}'])} to {_f(row[f'Guangxi {years[-1]}'])} "
-             f"in Guangxi, {_f(row[f'rest of West {years[0]}'])} to {_f(row[f'rest of West {years[-1]}'])} in the rest "
-             "of the West" for _, row in table.iterrows()]
+             f"in Guangxi, {_f(row[f'rest of West {years[0]}'])} to {_f(row[f'rest of West {years[-1]}'])} "
+             "in the rest of the West" for _, row in table.iterrows()]
     return Section("4. The public-service gap by indicator, Guangxi against the rest of the West", [
         f"Median non-urban-to-district ratios over {pooled} in Guangxi against the rest of the West: "
         + "; ".join(sentences) + ". Below 1 the non-urban area has less per head than the districts.",
         f"Guangxi's ratio is below the rest of the West's, its non-urban areas relatively worse provided, on "
-        f"{len(behind)} of the {len(table)} indicators ({', '.join(behind) or 'none'}). From {years[0]} to {years[-1]} the "
-        "median ratio moved " + "; ".join(moves) + ".",
+        f"{len(behind)} of the {len(table)} indicators ({', '.join(behind) or 'none'}). From {years[0]} to "
+        f"{years[-1]} the median ratio moved " + "; ".join(moves) + ".",
         "These are ratios of public provision per registered resident in two parts of each city; they say where "
         "the gap lies, not why, and the seed's claims about telemedicine and online classes (section 4.3) "
         "are about use of services that the yearbook does not count.",
-    ], [grid], "guangxi_service_gap")
+    ], [grid], "guangxi_service_gap",
+        headline=f"Non-urban / district ratios, {pooled} medians, Guangxi against the rest of the West: "
+                 + "; ".join(sentences) + f" (Guangxi lower on {len(behind)} of {len(table)}).")
 
 
 def _model_section(model: WithinGuangxi, options: Options) -> Section:
@@ -600,7 +629,9 @@ def _model_section(model: WithinGuangxi, options: Options) -> Section:
         f"2^{g} = {w.draws:,} sign vectors enumerated, so the p-values are exact and need no seed): symmetric "
         f"p = {w.p_symmetric:.3f}, equal-tailed p = {w.p_equal_tailed:.3f}"
         + (f"; the 95% interval from inverting the bootstrap test is [{w.ci_low:.3f}, {w.ci_high:.3f}]."
-           if interval else "; the bootstrap test inverts to no finite 95% interval."))
+           if interval else "; the bootstrap test inverts to no finite 95% interval.")
+        + (" The two p-values coincide because the enumerated distribution is symmetric: the sign vectors v "
+           "and -v give t* and -t*." if w.enumerated and w.p_symmetric == w.p_equal_tailed else ""))
     paragraphs.append(
         f"Leaving out one city at a time moves the coefficient between {low['estimate']:.3f} (without "
         f"{low['city_en']}) and {high['estimate']:.3f} (without {high['city_en']}); "
@@ -624,7 +655,12 @@ def _model_section(model: WithinGuangxi, options: Options) -> Section:
         + ("; they cannot detect one of the size the paper reports, cannot tell 'no relation' from 'a small "
            "one'," if len(covers) == 2 else ",") + " and say nothing about other provinces. Like the national "
         "model this is an association net of city and year effects, not a causal estimate.")
-    return Section("5. The paper's Table 5 column 4 within Guangxi", paragraphs, [grid, coef_grid])
+    headline = (f"Table 5 column 4 within Guangxi ({fit.nobs} city-years, {g} clusters): Dig {est:.3f} "
+                f"(SE {se:.3f}); "
+                f"cluster-robust p = {p:.3f} (t({g - 1})); wild restricted bootstrap p = {w.p_symmetric:.3f} "
+                f"(all {w.draws:,} sign vectors)"
+                + (f", 95% interval [{w.ci_low:.2f}, {w.ci_high:.2f}]." if interval else "."))
+    return Section("5. The paper's Table 5 column 4 within Guangxi", paragraphs, [grid, coef_grid], headline=headline)
 
 
 def render_report(sections: list[Section]) -> tuple[str, str]:
@@ -633,8 +669,10 @@ def render_report(sections: list[Section]) -> tuple[str, str]:
              "prefecture-level cities are in this package's panel; this report puts the claims beside the "
              "yearbook's series and asks whether the paper's relation holds within the province. Written by "
              "`make guangxi` (replication/guangxi.py).")
-    md = [f"# {TITLE}", "", intro, ""]
-    body = [f"<h1>{html.escape(TITLE)}</h1>", f"<p>{html.escape(intro)}</p>"]
+    md = [f"# {TITLE}", "", intro, "", "**In brief.**", ""]
+    md += [f"- {section.headline}" for section in sections] + [""]
+    body = [f"<h1>{html.escape(TITLE)}</h1>", f"<p>{html.escape(intro)}</p>", "<p><b>In brief.</b></p><ul>",
+            *[f"<li>{html.escape(section.headline)}</li>" for section in sections], "</ul>"]
     for section in sections:
         md += [f"## {section.title}", ""]
         body.append(f"<h2>{html.escape(section.title)}</h2>")

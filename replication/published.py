@@ -54,7 +54,8 @@ def parse_guangxi_seed(text: str) -> pd.DataFrame:
             raise ValueError(f"guangxi_seed.csv line {line}: qualifier {record['qualifier']!r}; "
                              f"expected one of {QUALIFIERS}")
         if not record["printed"]:
-            raise ValueError(f"guangxi_seed.csv line {line}: column 'printed' is empty; expected the words as printed")
+            raise ValueError(f"guangxi_seed.csv line {line}: column 'printed' is empty; "
+                             "expected the words as printed")
     duplicated = frame.duplicated(["source", "quantity", "year", "group"])
     if duplicated.any():
         first = frame[duplicated].iloc[0]
