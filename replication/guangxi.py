@@ -387,7 +387,7 @@ def build(panel: pd.DataFrame, analysis: Analysis, reference: pd.DataFrame,
             out[f"figures/{name}.{kind}"] = content
     jump = largest_change(panel)
     sections = report_sections(reference, consistency, indices, ranking, beside, jump, gap, model, options)
-    out["reports/guangxi.md"], out["reports/guangxi.html"] = render_report(sections)
+    out["reports/guangxi.md"], out["reports/guangxi.html"] = render_report(sections, options)
     return out
 
 
@@ -663,12 +663,14 @@ def _model_section(model: WithinGuangxi, options: Options) -> Section:
     return Section("5. The paper's Table 5 column 4 within Guangxi", paragraphs, [grid, coef_grid], headline=headline)
 
 
-def render_report(sections: list[Section]) -> tuple[str, str]:
+def render_report(sections: list[Section], options: Options) -> tuple[str, str]:
     intro = ("Seed 000 (Luo and Zhu, 'Pathways for the Digital Economy to Drive Urban-Rural Integration in "
              "Guangxi, China', 2024) makes quantitative claims without data. All 14 of Guangxi's "
              "prefecture-level cities are in this package's panel; this report puts the claims beside the "
              "yearbook's series and asks whether the paper's relation holds within the province. Written by "
-             "`make guangxi` (replication/guangxi.py).")
+             "`make guangxi` (replication/guangxi.py). Errors are clustered by city throughout (Stata's "
+             "convention), whatever cov_type says. Non-default options: "
+             + (", ".join(f"{k}={v}" for k, v in options.non_default().items()) or "none") + ".")
     md = [f"# {TITLE}", "", intro, "", "**In brief.**", ""]
     md += [f"- {section.headline}" for section in sections] + [""]
     body = [f"<h1>{html.escape(TITLE)}</h1>", f"<p>{html.escape(intro)}</p>", "<p><b>In brief.</b></p><ul>",
