@@ -10,7 +10,7 @@ PANEL := data/processed/panel.csv
 SET ?=
 OPTS := $(foreach s,$(SET),--set $(s))
 
-.PHONY: help all data indices models report test bench clean fetch-raw
+.PHONY: help all data indices models report guangxi test bench clean fetch-raw
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
 	touch $@
 
-all: indices models report ## every table, figure and report, from the committed panel (no raw files needed)
+all: indices models report guangxi ## every table, figure and report, from the committed panel (no raw files needed)
 
 indices: $(STAMP) ## output/data/analysis.csv and Tables 1, 3, 4 (Dist, Dig, descriptives)
 	$(PY) -m replication $(OPTS) indices --panel $(PANEL) --out $(OUT)
@@ -31,6 +31,9 @@ models: $(STAMP) ## Tables 5-9 as tidy CSVs (baseline, regions, 2SLS, robustness
 
 report: $(STAMP) ## rendered tables (md, tex, html), comparison and audit reports, figures
 	$(PY) -m replication $(OPTS) report --panel $(PANEL) --out $(OUT)
+
+guangxi: $(STAMP) ## the Guangxi case: seed 000's figures beside the yearbook, Table 5 (4) within Guangxi
+	$(PY) -m replication $(OPTS) guangxi --panel $(PANEL) --out $(OUT)
 
 data: $(STAMP) ## rebuild data/processed/ from the raw files in RAW
 	$(PY) -m replication $(OPTS) panel --raw $(RAW) --out data/processed

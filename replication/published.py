@@ -2,6 +2,8 @@
 
 ``published.csv``: one row per printed number: table, column, row, stat, value, and the text as
 printed.  ``claims.csv``: the significance statements of the text, with the cell they refer to.
+``guangxi_seed.csv``: the figures of the Guangxi case study (seed 000: its Tables 1-3 and the numbers
+of its text), one row per printed figure, with the section or table and the words as printed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import pandas as pd
 
 PUBLISHED_COLUMNS = ["table", "column", "row", "stat", "value", "printed", "source"]
 CLAIM_COLUMNS = ["claim_id", "table", "column", "row", "claim", "level", "printed"]
+GUANGXI_COLUMNS = ["source", "quantity", "year", "group", "value", "qualifier", "unit", "printed"]
+QUALIFIERS = ("exact", "over", "nearly")  # "98%", "exceeding 95%" / "over 200", "nearly 50%"
 
 
 def parse_published(text: str) -> pd.DataFrame:
@@ -31,6 +35,32 @@ def parse_claims(text: str) -> pd.DataFrame:
     missing = set(CLAIM_COLUMNS) - set(frame.columns)
     if missing:
         raise ValueError(f"claims.csv: columns {sorted(missing)} missing")
+    return frame
+
+
+def parse_guangxi_seed(text: str) -> pd.DataFrame:
+    """guangxi_seed.csv: source, quantity, year (blank where the seed gives none), group, value,
+    qualifier, unit, printed (the phrase of the text, or a table's column heading)."""
+    frame = pd.read_csv(StringIO(text), dtype={"year": "Int64", "value": float, "group": str},
+                        keep_default_na=False, na_values={"year": [""], "value": [""]})
+    missing = set(GUANGXI_COLUMNS) - set(frame.columns)
+    if missing:
+        raise ValueError(f"guangxi_seed.csv: columns {sorted(missing)} missing")
+    for row, record in frame.iterrows():
+        line = row + 2  # the header is line 1
+        if pd.isna(record["value"]):
+            raise ValueError(f"guangxi_seed.csv line {line}: column 'value' is empty; expected a number")
+        if record["qualifier"] not in QUALIFIERS:
+            raise ValueError(f"guangxi_seed.csv line {line}: qualifier {record['qualifier']!r}; "
+                             f"expected one of {QUALIFIERS}")
+        if not record["printed"]:
+            raise ValueError(f"guangxi_seed.csv line {line}: column 'printed' is empty; "
+                             "expected the words as printed")
+    duplicated = frame.duplicated(["source", "quantity", "year", "group"])
+    if duplicated.any():
+        first = frame[duplicated].iloc[0]
+        raise ValueError(f"guangxi_seed.csv: {first['source']} {first['quantity']} {first['year']} "
+                         f"{first['group']} twice")
     return frame
 
 

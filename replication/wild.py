@@ -1,0 +1,334 @@
+"""Wild cluster bootstrap (WCR and WCU) of one coefficient of a fixed-effects regression.
+
+Why hand-written: the maintained Python implementation, ``wildboottest`` (also what
+pyfixest's ``Feols.wildboottest`` calls), takes the regressors as one dense matrix, so
+absorbed effects have to enter as dense dummy columns; it then loops over the clusters in
+Python and fills a G x G matrix.  Measured here: 5.6 s for 9,999 replications on the
+3,102-row panel, and killed for memory at 57,000 rows with 3,000 clusters.  Stata's
+``boottest`` and R's ``fwildclusterboot`` are not Python.  This module implements the same
+bootstrap in the space of cluster sums (Roodman, MacKinnon, Nielsen and Webb, "Fast and
+wild: bootstrap inference in Stata using boottest", Stata Journal 2019), with the effects
+partialled out once by the package's own within transformation; ``tests/test_wild.py``
+pins it to ``wildboottest`` (run on dense dummies) to 1e-12 under full enumeration.
+
+The algebra.  Let X~ and y~ be the within-transformed regressors and outcome (two-way:
+entity and time effects; the entity effects must be nested in the clusters, as city effects
+are in city and in province clusters), rho = (X~'X~)^-1 e_j for the tested coefficient j,
+and u~ the residuals of the bootstrap DGP: restricted (WCR, the null beta_j = r imposed:
+beta~ = beta^ - rho (beta^_j - r) / rho_j, u~ = y~ - X~ beta~) or unrestricted (WCU, u^).
+A draw multiplies the residuals of cluster g by v_g; y* = X~ beta~ + D alpha~ + u~ o v
+is regressed again with the effects.  Because X~ is orthogonal to the dummies D,
+
+    beta*_j - beta~_j = sum_g v_g c_g,        c_g = rho' X~_g' u~_g,
+
+and the cluster scores of the bootstrap residuals u* = M_D(u~ o v) - X~ (beta* - beta~) are
+
+    s*_g = v_g c_g - a_g' (X~'X~)^-1 S'v - q_g' b(v),
+
+with S the G x k cluster sums X~_g'u~_g, a_g = X~_g'X~_g rho, q_g the T-vector of time sums of
+X~ rho within cluster g, and b(v) the time effects of the projection of u~ o v on the dummies:
+the entity sums of u~ o v are zero (the entity effects are nested in the clusters), so
+b(v) = A_T^+ U'v with U the G x T time sums of u~ within each cluster and
+A_T = diag(N_t) - sum_i d_i d_i' / T_i the time block of D'D with the entity effects
+partialled out (d_i: the years entity i is observed).  The year term is what dense dummies
+would give for the year effects, which are not nested in the clusters.  Each draw is
+therefore a product of the draws x G weight matrix with G x (k + T) arrays computed once;
+no N x G or N x (number of effects) matrix is ever formed and the memory of the bootstrap
+grows with G (k + T), not N.  As functions of the null value r, c, S and U are affine, so
+each draw yields five numbers from which t*(r) follows in closed form: the confidence
+interval is found by test inversion at no further cost over the draws.
+
+Conventions, as ``wildboottest`` and ``fwildclusterboot`` (boottest's defaults):
+* the bootstrapped statistic is the cluster-robust t (WCR: of beta*_j - r; WCU: of
+  beta*_j - beta^_j), with the same small-sample factor in t and t* (here Stata's,
+  G/(G-1) (N-1)/(N-K) with K as in ``estimation.py``; it cancels in every p-value);
+* p_symmetric = share of draws with |t*| > |t|, p_equal_tailed = 2 min(share t* > t,
+  share t* < t), out of the draws (the original sample is not added); a draw whose |t*|
+  equals |t| to a relative 1e-9 is a tie and does not count as more extreme (under WCR the
+  all-plus and all-minus sign vectors of a full enumeration reproduce +-t exactly, and
+  floating rounding would otherwise decide them);
+* Rademacher weights +-1 and Webb's six points +-sqrt(1/2), +-1, +-sqrt(3/2), equally
+  likely; full enumeration of the 2^G Rademacher sign vectors when 2^G <= draws ('auto', as
+  boottest and wildboottest decide it: every G <= 13 at 9,999 draws), which makes the
+  p-value exact and free of the seed;
+* the confidence interval is the set of nulls r with p_symmetric(r) > 1 - level, each end
+  found by bisection between the estimate and the first rejected point of a doubling
+  search (in steps of the cluster-robust standard error).
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy import stats
+
+from replication.estimation import within
+
+WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
+TIE = 1e-9  # relative tolerance under which |t*| and |t| are the same number
+MAX_ENUMERATION = 24  # 2^24 sign vectors; beyond that enumeration is a mistake
+CHUNK_CELLS = 4_000_000  # draws x clusters per block of weights (32 MB of float64)
+
+
+@dataclass(frozen=True)
+class WildResult:
+    term: str
+    estimate: float
+    std_error: float  # cluster-robust, Stata's small-sample factor
+    t_stat: float
+    p_t: float  # the cluster-robust t test's p-value, t(G-1)
+    p_symmetric: float
+    p_equal_tailed: float
+    ci_low: float
+    ci_high: float
+    level: float
+    draws: int
+    enumerated: bool
+    nclusters: int
+    nobs: int
+    weights: str
+    restricted: bool
+    cluster: str
+
+    def as_rows(self, suffix: str) -> list[tuple[str, float]]:
+        """(stat, value) pairs for a table's stats: wild_p_<suffix>, wild_p_et_<suffix>,
+        wild_ci_low_<suffix>, wild_ci_high_<suffix>, wild_draws_<suffix>, wild_G_<suffix>."""
+        return [(f"wild_p_{suffix}", self.p_symmetric), (f"wild_p_et_{suffix}", self.p_equal_tailed),
+                (f"wild_ci_low_{suffix}", self.ci_low), (f"wild_ci_high_{suffix}", self.ci_high),
+                (f"wild_draws_{suffix}", self.draws), (f"wild_G_{suffix}", self.nclusters)]
+
+
+# ---------------------------------------------------------------------------- cluster-level pieces
+
+
+@dataclass(frozen=True)
+class ClusterPieces:
+    """Everything a draw needs, as G-row arrays; c, M affine in the null value r (c0 + r c1)."""
+
+    estimate: float
+    scale: float  # sqrt(sum_g (rho' X~_g' u^_g)^2): the unadjusted cluster-robust SE
+    ssc: float
+    c0: np.ndarray  # G
+    c1: np.ndarray  # G
+    m0: np.ndarray  # G x m: [S (X~'X~)^-1, U A_T^+]
+    m1: np.ndarray  # G x m
+    n: np.ndarray  # G x m: [a, q]
+    nobs: int
+
+    @property
+    def nclusters(self) -> int:
+        return len(self.c0)
+
+    def draw_moments(self, v: np.ndarray) -> np.ndarray:
+        """For a block of weights (draws x G): per draw the numerator (a + r d) and the sums of
+        squares of the bootstrap scores (pp + 2 r pq + r^2 qq) -> draws x 5 [a, d, pp, pq, qq]."""
+        p = v * self.c0 - (v @ self.m0) @ self.n.T
+        out = np.empty((len(v), 5))
+        out[:, 0] = v @ self.c0
+        out[:, 1] = v @ self.c1
+        out[:, 2] = np.einsum("bg,bg->b", p, p)
+        if np.any(self.c1) or np.any(self.m1):
+            q = v * self.c1 - (v @ self.m1) @ self.n.T
+            out[:, 3] = np.einsum("bg,bg->b", p, q)
+            out[:, 4] = np.einsum("bg,bg->b", q, q)
+        else:
+            out[:, 3:] = 0.0
+        return out
+
+
+def cluster_pieces(data: pd.DataFrame, y: str, x: list[str], term: str, cluster: str, entity: str,
+                   time: str, effects: str, restricted: bool) -> ClusterPieces:
+    """Partial out the effects once and reduce the regression to G-row arrays."""
+    if term not in x:
+        raise ValueError(f"wild bootstrap: term {term!r} is not among the regressors {x}")
+    if effects not in ("twoway", "entity"):
+        raise ValueError(f"wild bootstrap: effects={effects!r}; expected 'twoway' or 'entity'")
+    columns = [y, *x, cluster, entity, time]
+    missing = [c for c in dict.fromkeys(columns) if c not in data.columns]
+    if missing:
+        raise ValueError(f"wild bootstrap: columns {missing} not in the data")
+    values = data[[y, *x]].to_numpy(float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(f"wild bootstrap: column {[y, *x][col]!r} is missing or infinite in "
+                         f"{int(bad.any(axis=1).sum())} rows (first: {data.iloc[row][[entity, time]].to_dict()})")
+    ent = pd.factorize(data[entity])[0]
+    per_entity = pd.DataFrame({"e": ent, "g": pd.factorize(data[cluster])[0]}).groupby("e")["g"].nunique()
+    if (per_entity > 1).any():
+        raise ValueError(f"wild bootstrap: the {entity} effects must be nested in the {cluster} clusters; "
+                         f"{int((per_entity > 1).sum())} {entity} values lie in more than one cluster")
+    g_index, _ = pd.factorize(data[cluster])
+    t_index, _ = pd.factorize(data[time], sort=True)
+    n_obs, k = len(data), len(x)
+    n_g, n_t = g_index.max() + 1, t_index.max() + 1
+    transformed = within(values, data[entity].to_numpy(), data[time].to_numpy(), effects)
+    yt, xt = transformed[:, 0], transformed[:, 1:]
+    j = x.index(term)
+    xx_inv = np.linalg.inv(xt.T @ xt)
+    beta = xx_inv @ (xt.T @ yt)
+    rho = xx_inv[:, j]
+    resid = yt - xt @ beta
+    x_rho = xt @ rho
+    by_cluster = sp.csr_matrix((np.ones(n_obs), (g_index, np.arange(n_obs))), shape=(n_g, n_obs))
+
+    def sums(column: np.ndarray) -> np.ndarray:  # G-vector of cluster sums
+        return by_cluster @ column
+
+    def time_sums(column: np.ndarray) -> np.ndarray:  # G x T sums within cluster and period
+        return sp.csr_matrix((column, (g_index, t_index)), shape=(n_g, n_t)).toarray()
+
+    score_scale = float(np.sqrt(np.sum(sums(x_rho * resid) ** 2)))
+    # bootstrap DGP residuals u~(r) = base + r slope
+    if restricted:
+        z = x_rho / rho[j]
+        base, slope = resid + beta[j] * z, -z
+    else:
+        base, slope = resid, np.zeros(n_obs)
+    n_cols = [by_cluster @ (xt * x_rho[:, None])]
+    m0 = [by_cluster @ (xt * base[:, None]) @ xx_inv]
+    m1 = [by_cluster @ (xt * slope[:, None]) @ xx_inv]
+    if effects == "twoway":
+        a_inv = np.linalg.pinv(_time_block(ent, t_index, n_t))
+        n_cols.append(time_sums(x_rho))
+        m0.append(time_sums(base) @ a_inv)
+        m1.append(time_sums(slope) @ a_inv)
+    absorbed_time = n_t - 1 if effects == "twoway" else 0
+    big_k = k + 1 + absorbed_time
+    ssc = n_g / (n_g - 1) * (n_obs - 1) / (n_obs - big_k)
+    return ClusterPieces(
+        estimate=float(beta[j]), scale=score_scale, ssc=ssc, c0=sums(x_rho * base), c1=sums(x_rho * slope),
+        m0=np.hstack(m0), m1=np.hstack(m1), n=np.hstack(n_cols), nobs=n_obs,
+    )
+
+
+def _time_block(entity_index: np.ndarray, t_index: np.ndarray, n_t: int) -> np.ndarray:
+    """A_T = diag(N_t) - sum_i d_i d_i' / T_i: the time-effect block of D'D with the entity effects
+    partialled out (T x T, from a sparse entity-by-time incidence matrix)."""
+    n_e = entity_index.max() + 1
+    incidence = sp.csr_matrix((np.ones(len(t_index)), (t_index, entity_index)), shape=(n_t, n_e))
+    per_entity = np.asarray(incidence.sum(axis=0)).ravel()
+    per_time = np.asarray(incidence.sum(axis=1)).ravel()
+    scaled = incidence @ sp.diags(1.0 / per_entity)
+    return np.diag(per_time) - (scaled @ incidence.T).toarray()
+
+
+# ---------------------------------------------------------------------------- weights
+
+
+def weight_blocks(n_clusters: int, weights: str, draws: int, seed: int, enumerate_all: bool):
+    """Blocks (draws x G) of wild weights; the same draws whatever the block size."""
+    block = max(1, CHUNK_CELLS // max(n_clusters, 1))
+    if enumerate_all:
+        total = 2**n_clusters
+        bits = np.arange(n_clusters)
+        for start in range(0, total, block):
+            codes = np.arange(start, min(total, start + block))
+            yield 1.0 - 2.0 * ((codes[:, None] >> bits) & 1)
+        return
+    rng = np.random.default_rng(seed)
+    for start in range(0, draws, block):
+        u = rng.random((min(block, draws - start), n_clusters))
+        yield np.where(u < 0.5, 1.0, -1.0) if weights == "rademacher" else WEBB[(u * 6).astype(int)]
+
+
+# ---------------------------------------------------------------------------- p-values and inversion
+
+
+def _t_boot(moments: np.ndarray, ssc: float, r: float) -> np.ndarray:
+    a, d, pp, pq, qq = moments.T
+    denom = ssc * (pp + 2 * r * pq + r * r * qq)
+    return (a + r * d) / np.sqrt(np.maximum(denom, 0.0))
+
+
+def _p_values(t: float, t_boot: np.ndarray) -> tuple[float, float]:
+    tol = TIE * max(abs(t), 1e-300)
+    p_sym = float(np.mean(np.abs(t_boot) > abs(t) + tol))
+    above = np.mean(t_boot > t + tol)
+    below = np.mean(t_boot < t - tol)
+    return p_sym, float(2 * min(above, below))
+
+
+def _invert(pieces: ClusterPieces, moments: np.ndarray, alpha: float) -> tuple[float, float]:
+    se = pieces.scale * np.sqrt(pieces.ssc)
+
+    def accepted(r: float) -> bool:
+        t = (pieces.estimate - r) / se
+        return _p_values(t, _t_boot(moments, pieces.ssc, r))[0] > alpha
+
+    if not accepted(pieces.estimate):
+        return float("nan"), float("nan")
+    ends = []
+    for sign in (-1.0, 1.0):
+        inside, step = pieces.estimate, se
+        outside = pieces.estimate + sign * step
+        while accepted(outside):
+            inside, step = outside, step * 2
+            outside = pieces.estimate + sign * step
+            if step > 1e12 * max(se, 1e-300):
+                outside = float(sign * np.inf)
+                break
+        if np.isinf(outside):
+            ends.append(outside)
+            continue
+        for _ in range(200):
+            middle = 0.5 * (inside + outside)
+            if middle in (inside, outside) or abs(outside - inside) <= 1e-13 * max(se, abs(middle)):
+                break
+            if accepted(middle):
+                inside = middle
+            else:
+                outside = middle
+        ends.append(0.5 * (inside + outside))
+    return float(ends[0]), float(ends[1])
+
+
+# ---------------------------------------------------------------------------- the public function
+
+
+def wild_bootstrap(data: pd.DataFrame, y: str, x: list[str], term: str = "Dig", cluster: str = "city_code",
+                   entity: str = "city_code", time: str = "year", effects: str = "twoway",
+                   restricted: bool = True, weights: str = "rademacher", draws: int = 9999,
+                   seed: int = 20240517, enumerate: str | bool = "auto", ci: bool = True,
+                   level: float = 0.95) -> WildResult:
+    """Wild cluster bootstrap test of `term` = 0 in the regression of y on x with absorbed effects.
+
+    ``restricted`` True is WCR (the null imposed on the bootstrap DGP), False WCU.  ``weights``
+    'rademacher' or 'webb'.  ``enumerate`` 'auto' enumerates all 2^G Rademacher sign vectors when
+    2^G <= draws; True forces it (Rademacher only); False never.  The confidence interval (by test
+    inversion of the symmetric p-value) is NaN when ``ci`` is False.
+    """
+    if weights not in ("rademacher", "webb"):
+        raise ValueError(f"wild bootstrap: weights={weights!r}; expected 'rademacher' or 'webb'")
+    if enumerate not in ("auto", True, False):
+        raise ValueError(f"wild bootstrap: enumerate={enumerate!r}; expected 'auto', True or False")
+    if not 0 < level < 1:
+        raise ValueError(f"wild bootstrap: level={level}; expected a number in (0, 1)")
+    pieces = cluster_pieces(data, y, list(x), term, cluster, entity, time, effects, restricted)
+    n_g = pieces.nclusters
+    if n_g < 2:
+        raise ValueError(f"wild bootstrap: {n_g} cluster in {cluster!r}; need at least 2")
+    if enumerate is True and weights != "rademacher":
+        raise ValueError("wild bootstrap: full enumeration needs Rademacher weights")
+    if enumerate is True and n_g > MAX_ENUMERATION:
+        raise ValueError(f"wild bootstrap: full enumeration of 2^{n_g} sign vectors is too many "
+                         f"(at most 2^{MAX_ENUMERATION})")
+    enumerated = bool(enumerate is True or (enumerate == "auto" and weights == "rademacher"
+                                            and n_g <= MAX_ENUMERATION and 2**n_g <= draws))
+    if not enumerated and draws < 1:
+        raise ValueError(f"wild bootstrap: draws={draws}; expected a positive number")
+    moments = np.vstack([pieces.draw_moments(v) for v in weight_blocks(n_g, weights, draws, seed, enumerated)])
+    se = pieces.scale * np.sqrt(pieces.ssc)
+    t = pieces.estimate / se
+    p_sym, p_et = _p_values(t, _t_boot(moments, pieces.ssc, 0.0))
+    low, high = _invert(pieces, moments, 1 - level) if ci else (float("nan"), float("nan"))
+    return WildResult(
+        term=term, estimate=pieces.estimate, std_error=float(se), t_stat=float(t),
+        p_t=float(2 * stats.t.sf(abs(t), n_g - 1)), p_symmetric=p_sym, p_equal_tailed=p_et,
+        ci_low=low, ci_high=high, level=level, draws=len(moments), enumerated=enumerated,
+        nclusters=n_g, nobs=pieces.nobs, weights=weights, restricted=restricted, cluster=cluster,
+    )
