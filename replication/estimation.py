@@ -25,6 +25,7 @@ Covariances (``cov_type``):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -87,29 +88,63 @@ class FitResult:
 EXACT_MAX_LEVELS = 2_000
 
 
-def is_balanced(entity: np.ndarray, time: np.ndarray) -> bool:
-    g, t = len(np.unique(entity)), len(np.unique(time))
-    return len(entity) == g * t and not pd.DataFrame({"e": entity, "t": time}).duplicated().any()
+def level_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes 0..n-1 of the levels of `values` (in order of appearance; hashing, not sorting)."""
+    index, levels = pd.factorize(values)
+    return index, len(levels)
+
+
+def group_sums(index: np.ndarray, matrix: np.ndarray, n_groups: int) -> np.ndarray:
+    """Column sums of `matrix` (rows x k) by group code -> n_groups x k."""
+    return np.column_stack([np.bincount(index, weights=matrix[:, j], minlength=n_groups)
+                            for j in range(matrix.shape[1])]) if matrix.shape[1] else np.zeros((n_groups, 0))
+
+
+Codes = tuple[tuple[np.ndarray, int], tuple[np.ndarray, int]]  # (entity codes, levels), (time codes, levels)
+
+
+def panel_codes(entity: np.ndarray, time: np.ndarray) -> Codes:
+    return level_codes(entity), level_codes(time)
+
+
+def is_balanced(entity: np.ndarray, time: np.ndarray, codes: Codes | None = None) -> bool:
+    (e_index, g), (t_index, t) = codes or panel_codes(entity, time)
+    if len(entity) != g * t:
+        return False
+    return bool((np.bincount(e_index * t + t_index, minlength=g * t) == 1).all())
 
 
 def within_balanced(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray, effects: str) -> np.ndarray:
-    """Closed-form within transformation of a balanced panel (rows in any order)."""
-    e_codes, e_index = np.unique(entity, return_inverse=True)
-    t_codes, t_index = np.unique(time, return_inverse=True)
-    grid = np.full((len(e_codes), len(t_codes), matrix.shape[1]), np.nan)
-    grid[e_index, t_index] = matrix
+    """Closed-form within transformation of a balanced panel (rows in any order; rows sorted by
+    entity and time are reshaped in place of the scatter into the grid, with the same arithmetic)."""
+    e_index, e_codes = pd.factorize(entity, sort=True)
+    t_index, t_codes = pd.factorize(time, sort=True)
+    g, t = len(e_codes), len(t_codes)
+    in_order = (len(matrix) == g * t and (e_index == np.repeat(np.arange(g), t)).all()
+                and (t_index == np.tile(np.arange(t), g)).all())
+    if in_order:
+        grid = np.full((g, t, matrix.shape[1]), np.nan)
+        grid[...] = matrix.reshape(g, t, matrix.shape[1])
+    else:
+        grid = np.full((g, t, matrix.shape[1]), np.nan)
+        grid[e_index, t_index] = matrix
     out = grid - grid.mean(axis=1, keepdims=True)
     if effects == "twoway":
         out = out - grid.mean(axis=0, keepdims=True) + grid.mean(axis=(0, 1), keepdims=True)
-    return out[e_index, t_index]
+    return out.reshape(g * t, -1) if in_order else out[e_index, t_index]
 
 
 def group_demean(matrix: np.ndarray, index: np.ndarray, n_groups: int) -> np.ndarray:
     """matrix minus its group means (`index` holds group codes 0..n_groups-1)."""
+    if len(index) and n_groups and (index[1:] >= index[:-1]).all() and index[0] == 0:
+        # rows sorted by group (the usual layout): contiguous sums and a repeat, no scatter
+        counts = np.bincount(index, minlength=n_groups)
+        if counts.all():
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            means = np.add.reduceat(matrix, starts, axis=0) / counts[:, None]
+            return matrix - np.repeat(means, counts, axis=0)
     counts = np.bincount(index, minlength=n_groups).astype(float)
-    sums = np.zeros((n_groups, matrix.shape[1]))
-    np.add.at(sums, index, matrix)
-    return matrix - (sums / np.maximum(counts, 1)[:, None])[index]
+    return matrix - (group_sums(index, matrix, n_groups) / np.maximum(counts, 1)[:, None])[index]
 
 
 def symmetric_pinv_apply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -120,7 +155,7 @@ def symmetric_pinv_apply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (v[:, keep] / w[keep]) @ (v[:, keep].T @ b)
 
 
-def within_exact(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray) -> np.ndarray:
+def within_exact(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray, codes: Codes | None = None) -> np.ndarray:
     """Exact two-way within transformation of any panel, without iteration (Frisch-Waugh-Lovell).
 
     The dimension with more levels ("units") is swept out by group means; the other ("periods",
@@ -129,32 +164,29 @@ def within_exact(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray) -> np
     D~'D~ = diag(count_p) - sum_i o_i o_i' / n_i (o_i: the unit's rows per period, n_i its rows).
     Cost O(N k + G P^2 + P^3); rows may repeat a (unit, period) pair.
     """
-    e_codes, e_index = np.unique(entity, return_inverse=True)
-    t_codes, t_index = np.unique(time, return_inverse=True)
-    if len(t_codes) > len(e_codes):  # sweep the larger dimension by means, solve in the smaller
-        e_codes, e_index, t_codes, t_index = t_codes, t_index, e_codes, e_index
-    g, p = len(e_codes), len(t_codes)
+    (e_index, g), (t_index, p) = codes or panel_codes(entity, time)
+    if p > g:  # sweep the larger dimension by means, solve in the smaller
+        e_index, g, t_index, p = t_index, p, e_index, g
     demeaned = group_demean(matrix, e_index, g)
-    occupancy = np.zeros((g, p))
-    np.add.at(occupancy, (e_index, t_index), 1.0)
+    occupancy = np.bincount(e_index * p + t_index, minlength=g * p).reshape(g, p).astype(float)
     size = occupancy.sum(axis=1)
     system = np.diag(occupancy.sum(axis=0)) - (occupancy / size[:, None]).T @ occupancy
-    by_period = np.zeros((p, matrix.shape[1]))
-    np.add.at(by_period, t_index, demeaned)
+    by_period = group_sums(t_index, demeaned, p)
     effect = symmetric_pinv_apply(system, by_period)  # P x k period coefficients
     unit_mean = (occupancy / size[:, None]) @ effect  # the unit means of D effect
     return demeaned - effect[t_index] + unit_mean[e_index]
 
 
-def within_general(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray, effects: str) -> np.ndarray:
+def within_general(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray, effects: str,
+                   codes: Codes | None = None) -> np.ndarray:
     """Within transformation of any panel: exact (group means, or `within_exact`) when the smaller
     absorbed dimension has at most EXACT_MAX_LEVELS levels, else pyhdfe's alternating projections
     (the algorithm of reghdfe) at a tolerance that agrees with the exact result to about 1e-12."""
+    codes = codes or panel_codes(entity, time)
     if effects == "entity":
-        _, index = np.unique(entity, return_inverse=True)
-        return group_demean(matrix, index, index.max() + 1)
-    if min(len(np.unique(entity)), len(np.unique(time))) <= EXACT_MAX_LEVELS:
-        return within_exact(matrix, entity, time)
+        return group_demean(matrix, *codes[0])
+    if min(codes[0][1], codes[1][1]) <= EXACT_MAX_LEVELS:
+        return within_exact(matrix, entity, time, codes)
     return within_pyhdfe(matrix, entity, time, effects)
 
 
@@ -166,24 +198,25 @@ def within_pyhdfe(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray, effe
     return algorithm.residualize(matrix)
 
 
-def within(matrix, entity, time, effects="twoway"):
-    if is_balanced(entity, time):
+def within(matrix, entity, time, effects="twoway", codes: Codes | None = None):
+    """Within transformation (entity, or entity and time): the closed form on a balanced panel,
+    `within_general` otherwise.  `codes` (panel_codes) may be passed to save recomputing them."""
+    codes = codes or panel_codes(entity, time)
+    if is_balanced(entity, time, codes):
         return within_balanced(matrix, entity, time, effects)
-    return within_general(matrix, entity, time, effects)
+    return within_general(matrix, entity, time, effects, codes)
 
 
-def singletons(entity: np.ndarray, time: np.ndarray, effects: str) -> np.ndarray:
+def singletons(entity: np.ndarray, time: np.ndarray, effects: str, codes: Codes | None = None) -> np.ndarray:
     """Rows reghdfe drops as singletons: alone in a level of an absorbed effect, iterated until
     none is left (dropping a one-row city can leave a one-row year).  Boolean mask."""
     drop = np.zeros(len(entity), dtype=bool)
     if effects == "none":
         return drop
-    codes = [np.unique(entity, return_inverse=True)[1]]
-    if effects == "twoway":
-        codes.append(np.unique(time, return_inverse=True)[1])
+    both = codes or panel_codes(entity, time)
     while True:
         changed = False
-        for index in codes:
+        for index, _ in both[: 2 if effects == "twoway" else 1]:
             counts = np.bincount(index[~drop], minlength=index.max() + 1)
             alone = ~drop & (counts[index] == 1)
             if alone.any():
@@ -199,10 +232,8 @@ def singletons(entity: np.ndarray, time: np.ndarray, effects: str) -> np.ndarray
 def sandwich(z: np.ndarray, resid: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Unadjusted cluster sandwich (Z'Z)^-1 sum_g s_g s_g' (Z'Z)^-1."""
     bread = np.linalg.inv(z.T @ z)
-    scores = z * resid[:, None]
     _, index = np.unique(groups, return_inverse=True)
-    sums = np.zeros((index.max() + 1, z.shape[1]))
-    np.add.at(sums, index, scores)
+    sums = group_sums(index, z * resid[:, None], index.max() + 1)
     return bread @ (sums.T @ sums) @ bread
 
 
@@ -246,6 +277,10 @@ class Design:
             n_dropped_missing=int((~keep).sum()),
         )
 
+    @cached_property
+    def codes(self) -> Codes:
+        return panel_codes(self.entity, self.time)
+
     def subset(self, keep: np.ndarray) -> Design:
         return Design(self.y[keep], self.x[keep], self.names, self.entity[keep], self.time[keep],
                       None if self.cluster is None else self.cluster[keep], self.n_dropped_missing)
@@ -254,7 +289,7 @@ class Design:
 def transform(matrix: np.ndarray, design: Design, effects: str) -> np.ndarray:
     if effects == "none":
         return matrix - matrix.mean(axis=0)
-    return within(matrix, design.entity, design.time, effects)
+    return within(matrix, design.entity, design.time, effects, design.codes)
 
 
 def fit_fe(design: Design, cov_type: str = "cluster", effects: str = "twoway", bandwidth: int = 2,
@@ -268,7 +303,7 @@ def fit_fe(design: Design, cov_type: str = "cluster", effects: str = "twoway", b
     """
     n_singletons = 0
     if drop_singletons:
-        alone = singletons(design.entity, design.time, effects)
+        alone = singletons(design.entity, design.time, effects, design.codes)
         n_singletons = int(alone.sum())
         if n_singletons:
             design = design.subset(~alone)
@@ -289,8 +324,8 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
     resid = yt - xt @ beta
     params = pd.Series(np.append(beta, means[0] - means[1:] @ beta), index=[*design.names, CONSTANT])
     z = np.column_stack([regressors + means[1:], np.ones(n)])
-    n_entity = len(np.unique(design.entity)) if effects != "none" else 1
-    n_time = len(np.unique(design.time))
+    n_entity = design.codes[0][1] if effects != "none" else 1
+    n_time = design.codes[1][1]
     absorbed_time = n_time - 1 if effects == "twoway" else 0
     absorbed_all = absorbed_time + n_entity - 1
     nclusters = None
@@ -304,7 +339,7 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
         df = n - big_k
     elif cov_type == "cluster":
         groups = design.entity if design.cluster is None else design.cluster
-        nclusters = len(np.unique(groups))
+        nclusters = level_codes(groups)[1]
         big_k = k + 1 + absorbed_time
         factor = nclusters / (nclusters - 1) * (n - 1) / (n - big_k) if small else 1.0
         cov = sandwich(z, resid, groups) * factor
@@ -319,7 +354,7 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
     if effects == "none":
         by_entity = overall
     else:
-        by_entity = design.y - pd.Series(design.y).groupby(design.entity).transform("mean").to_numpy()
+        by_entity = group_demean(design.y[:, None], *design.codes[0])[:, 0]
     return FitResult(
         params=params, cov=pd.DataFrame(cov, index=params.index, columns=params.index), nobs=n,
         df_resid=df if small else 10**9, rsquared_within=float(1 - ssr / (yt @ yt)),

@@ -40,6 +40,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from replication.estimation import group_demean, group_sums
+
 
 @dataclass(frozen=True)
 class BalancedMoments:
@@ -97,19 +99,18 @@ class PanelMoments:
         cities, e_index = np.unique(data[entity].to_numpy(), return_inverse=True)
         _, t_index = np.unique(data[time].to_numpy(), return_inverse=True)
         g, t, v = len(cities), t_index.max() + 1, len(variables)
-        counts = np.bincount(e_index, minlength=g).astype(float)
-        sums = np.zeros((g, v))
-        np.add.at(sums, e_index, values)
-        demeaned = values - (sums / counts[:, None])[e_index]
+        demeaned = group_demean(values, e_index, g)
         upper = np.triu_indices(v)
-        cross = np.einsum("nv,nw->nvw", demeaned, demeaned)[:, upper[0], upper[1]]
-        packed = np.zeros((g, len(upper[0])))
-        np.add.at(packed, e_index, cross)
-        by_period = np.zeros((g, t, v))
-        np.add.at(by_period, (e_index, t_index), demeaned)
-        occupancy = np.zeros((g, t))
-        np.add.at(occupancy, (e_index, t_index), 1.0)
-        unique, pattern_index = np.unique(occupancy, axis=0, return_inverse=True)
+        packed = np.column_stack([np.bincount(e_index, weights=demeaned[:, i] * demeaned[:, j], minlength=g)
+                                  for i, j in zip(*upper)])
+        by_period = group_sums(e_index * t + t_index, demeaned, g * t).reshape(g, t, v)
+        occupancy = np.bincount(e_index * t + t_index, minlength=g * t).reshape(g, t).astype(float)
+        if t <= 52 and occupancy.max() <= 1:  # one row per city-period: patterns as bit codes
+            bits = occupancy @ (2.0 ** np.arange(t))
+            _, first, pattern_index = np.unique(bits, return_index=True, return_inverse=True)
+            unique = occupancy[first]
+        else:
+            unique, pattern_index = np.unique(occupancy, axis=0, return_inverse=True)
         pattern_index = pattern_index.ravel()
         systems = np.stack([np.diag(o) - np.outer(o, o) / o.sum() for o in unique])
         indicator = sparse.csr_matrix((np.ones(g), (np.arange(g), pattern_index)), shape=(g, len(unique)))
