@@ -1,11 +1,28 @@
 """Fixed-effects OLS and 2SLS with Stata's inference conventions.
 
 The slopes are OLS on the within-transformed data: a closed form for a
-balanced panel (x - x_i. - x_.t + x..), pyhdfe's alternating projections
-(the algorithm of reghdfe) for an unbalanced one; ``tests/`` shows both agree
-with each other and with linearmodels' PanelOLS.  The constant is Stata's
-fixed-effects constant, ybar - xbar'b, from the regression of the
-within-transformed data with the grand means added back (as ``xtreg, fe``).
+balanced panel (x - x_i. - x_.t + x..) and, for an unbalanced one, an exact
+transformation without iteration (`within_exact`: city means, then the year
+effects from the T x T system of city-demeaned year indicators, by
+Frisch-Waugh-Lovell).  It is hand-written because pyhdfe and pyfixest iterate
+to a tolerance (1e-8 by default, visible in the fifth significant digit of a
+standard error) and are slower on few periods; pyhdfe's alternating
+projections (reghdfe's algorithm) remain the fallback when both dimensions have
+more than EXACT_MAX_LEVELS levels.  ``tests/test_fast.py`` pins the exact path
+to pyhdfe, linearmodels' PanelOLS and pyfixest at 1e-10 on ragged panels.  The
+constant is Stata's fixed-effects constant, ybar - xbar'b, from the regression
+of the within-transformed data with the grand means added back (as ``xtreg, fe``).
+
+Samples: rows with a missing value in a model variable are dropped and counted
+(``n_dropped_missing``); with ``drop_singletons`` (the tables) rows alone in a
+city or a year are dropped, iteratively, as reghdfe does (``n_singletons``).
+
+R-squared: ``rsquared_within`` is reghdfe's and fixest's within R², 1 - SSR over
+the sum of squares of y with every absorbed effect partialled out;
+``rsquared_within_entity`` partials out the entity only (``xtreg, fe``'s
+"within", which counts the year effects as explained); ``rsquared`` is the
+overall R² about the mean with the dummies counted (LSDV, ``ivregress`` with
+``i.city i.year``).
 
 Covariances (``cov_type``):
 

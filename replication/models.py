@@ -57,7 +57,10 @@ def estimation_sample(data: pd.DataFrame, variables: list[str], options: Options
 def complete_sample(data: pd.DataFrame, variables: list[str], options: Options) -> tuple[pd.DataFrame, int, int]:
     """The estimation sample with the rows missing a model variable and then the singletons
     (reghdfe's rule, city and year) dropped: (sample, rows dropped as missing, singletons)."""
-    sample = estimation_sample(data, variables, options)
+    return drop_incomplete(estimation_sample(data, variables, options), variables)
+
+
+def drop_incomplete(sample: pd.DataFrame, variables: list[str]) -> tuple[pd.DataFrame, int, int]:
     missing = ~np.isfinite(sample[variables].to_numpy(float)).all(axis=1)
     if missing.any():
         sample = sample[~missing]
@@ -271,8 +274,10 @@ def bootstrap_indirect(sample: pd.DataFrame, x: list[str], options: Options) -> 
 
 def indirect_draws(sample: pd.DataFrame, x: list[str], options: Options) -> np.ndarray:
     """a*b in each of `bootstrap_draws` cluster-bootstrap samples, from the cities' sufficient
-    statistics (closed form on any panel, resampling.py); `sample` has no missing values."""
+    statistics (closed form on any panel, resampling.py); rows missing a variable, and singletons,
+    are left out first (mediation's sample has none left)."""
     rng = np.random.default_rng(options.seed)
+    sample, _, _ = drop_incomplete(sample, ["Dist", "Isu", *x])
     moments = panel_moments(sample, ["Dist", "Isu", *x])
     weights = bootstrap_weights(len(moments.cities), options.bootstrap_draws, rng)
     a = moments.coefficients(weights, "Isu", x)[:, 0]
