@@ -5,8 +5,8 @@ balanced panel (x - x_i. - x_.t + x..) and, for an unbalanced one, an exact
 transformation without iteration (`within_exact`: city means, then the year
 effects from the T x T system of city-demeaned year indicators, by
 Frisch-Waugh-Lovell).  It is hand-written because pyhdfe and pyfixest iterate
-to a tolerance (1e-8 by default, visible in the fifth significant digit of a
-standard error) and are slower on few periods; pyhdfe's alternating
+to a tolerance (pyfixest's default 1e-8 leaves differences near 1e-8 in the
+Table 5-9 standard errors on unbalanced samples) and are slower on few periods; pyhdfe's alternating
 projections (reghdfe's algorithm) remain the fallback when both dimensions have
 more than EXACT_MAX_LEVELS levels.  ``tests/test_fast.py`` pins the exact path
 to pyhdfe, linearmodels' PanelOLS and pyfixest at 1e-10 on ragged panels.  The
