@@ -171,12 +171,9 @@ def interacted_test(data: pd.DataFrame, y: str, x: list[str], a: str, b: str) ->
     return float(r @ beta), f_stat, float(stats.f.sf(f_stat, 1, g - 1))
 
 
-def permutation_test(data, y, x, a, b, options, rng) -> float:
-    """Two-sided permutation p-value of Dig(a) - Dig(b) (see `permutation_differences`)."""
-    return permutation_p(*permutation_differences(data, y, x, a, b, options, rng))
-
-
 def permutation_p(observed: float, permuted: np.ndarray) -> float:
+    """Two-sided permutation p-value: the share of draws at least as far from 0 as the observed,
+    the observed counted among them."""
     return float((1 + np.sum(np.abs(permuted) >= abs(observed))) / (1 + len(permuted)))
 
 
