@@ -225,3 +225,15 @@ def test_balanced_table9_draws_are_kept(data):
     table = mediation(data, Options(bootstrap_draws=100))
     values = table.stats.set_index("stat")["value"]
     assert values["boot_ci_low"] == pytest.approx(np.percentile(table.draws["bootstrap_ab"], 2.5), rel=1e-14)
+
+
+def test_many_levels_in_both_dimensions_fall_back_to_pyhdfe(monkeypatch):
+    frame = ragged(seed=3, cities=40)
+    matrix = frame[["Dist", "Dig"]].to_numpy()
+    entity, time = frame["city_code"].to_numpy(), frame["year"].to_numpy()
+    exact = within_general(matrix, entity, time, "twoway")
+    calls = []
+    monkeypatch.setattr(estimation, "EXACT_MAX_LEVELS", 5)
+    monkeypatch.setattr(estimation, "within_pyhdfe", lambda *args: calls.append(1) or within_pyhdfe(*args))
+    assert np.abs(within_general(matrix, entity, time, "twoway") - exact).max() < 1e-10
+    assert calls == [1]
