@@ -172,7 +172,8 @@ def symmetric_pinv_apply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (v[:, keep] / w[keep]) @ (v[:, keep].T @ b)
 
 
-def within_exact(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray, codes: Codes | None = None) -> np.ndarray:
+def within_exact(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray,
+                 codes: Codes | None = None) -> np.ndarray:
     """Exact two-way within transformation of any panel, without iteration (Frisch-Waugh-Lovell).
 
     The dimension with more levels ("units") is swept out by group means; the other ("periods",

@@ -54,7 +54,8 @@ def estimation_sample(data: pd.DataFrame, variables: list[str], options: Options
     return data[~filled]
 
 
-def complete_sample(data: pd.DataFrame, variables: list[str], options: Options) -> tuple[pd.DataFrame, int, int]:
+def complete_sample(data: pd.DataFrame, variables: list[str],
+                    options: Options) -> tuple[pd.DataFrame, int, int]:
     """The estimation sample with the rows missing a model variable and then the singletons
     (reghdfe's rule, city and year) dropped: (sample, rows dropped as missing, singletons)."""
     return drop_incomplete(estimation_sample(data, variables, options), variables)

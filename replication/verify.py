@@ -27,7 +27,8 @@ import pandas as pd
 from replication.config import Options
 from replication.estimation import CONSTANT
 from replication.models import (
-    CONTROLS, INSTRUMENT, REGIONS, STEPS, TABLES, complete_sample, cov_spec, estimation_sample, with_instrument,
+    CONTROLS, INSTRUMENT, REGIONS, STEPS, TABLES, complete_sample, cov_spec, estimation_sample,
+    with_instrument,
 )
 
 ENGINES = ("linearmodels", "pyfixest")
@@ -96,7 +97,8 @@ def pyfixest_fit(spec: dict, cluster: str) -> tuple[pd.Series, pd.Series]:
     """Coefficients and CRV1 standard errors from pyfixest (names with dots are renamed)."""
     import pyfixest as pf
 
-    rename = {name: name.replace(".", "_") for name in [spec["y"], *spec["x"], spec["instrument"] or ""] if name}
+    names = [spec["y"], *spec["x"]] + ([spec["instrument"]] if spec["instrument"] else [])
+    rename = {name: name.replace(".", "_") for name in names}
     sample = spec["sample"].rename(columns=rename)
     x = [rename[name] for name in spec["x"]]
     if spec["instrument"] is None:
@@ -116,8 +118,8 @@ def verify(data: pd.DataFrame, options: Options) -> pd.DataFrame:
     coefficient) and each engine: one row per table and engine (table, engine, cells, max_abs_diff)."""
     cov_type, cluster = cov_spec(options)
     if cov_type != "cluster":
-        raise ValueError(f"verify: option cov_type={options.cov_type!r}: expected cluster_city or cluster_province "
-                         "(the other covariances are pinned to linearmodels in the tests)")
+        raise ValueError(f"verify: option cov_type={options.cov_type!r}: expected cluster_city or "
+                         "cluster_province (the other covariances are pinned to linearmodels in the tests)")
     cluster = cluster or "city_code"
     ours = {name: function(data, options).coefficients for name, function in TABLES.items()
             if name in ("table5", "table6", "table7", "table8", "table9")}
@@ -129,8 +131,10 @@ def verify(data: pd.DataFrame, options: Options) -> pd.DataFrame:
             params, errors = function(spec, cluster)
             errors = pd.Series(np.asarray(errors), index=params.index)
             terms = [t for t in params.index if t in mine.index]
-            if set(spec["x"]) - set(terms):
-                raise ValueError(f"verify: {spec['table']} {spec['column']}: {engine} lacks {set(spec['x']) - set(terms)}")
+            lacking = set(spec["x"]) - set(terms)
+            if lacking:
+                raise ValueError(f"verify: {spec['table']} {spec['column']}: "
+                                 f"{engine} lacks {sorted(lacking)}")
             differences = np.concatenate([
                 np.abs(params[terms].to_numpy() - mine.loc[terms, "estimate"].to_numpy()),
                 np.abs(errors[terms].to_numpy() - mine.loc[terms, "std_error"].to_numpy()),

@@ -19,7 +19,9 @@ from replication.models import (
     CONTROLS, TABLES, baseline, complete_sample, heterogeneity, indirect_draws, interacted_test, mediation,
     permutation_differences,
 )
-from replication.resampling import BalancedMoments, PanelMoments, bootstrap_weights, panel_moments, permutation_weights
+from replication.resampling import (
+    BalancedMoments, PanelMoments, bootstrap_weights, panel_moments, permutation_weights,
+)
 
 X = ["Dig", *CONTROLS]
 VARIABLES = ["Dist", "Isu", *X]
@@ -133,7 +135,8 @@ def test_panel_moments_agree_with_balanced_moments_and_dispatch(data):
     balanced = BalancedMoments.from_frame(data, VARIABLES)
     general = PanelMoments.from_frame(data, VARIABLES)
     weights = bootstrap_weights(len(balanced.cities), 50, np.random.default_rng(1))
-    assert np.abs(balanced.coefficients(weights, "Isu", X) - general.coefficients(weights, "Isu", X)).max() < 1e-10
+    difference = balanced.coefficients(weights, "Isu", X) - general.coefficients(weights, "Isu", X)
+    assert np.abs(difference).max() < 1e-10
     assert isinstance(panel_moments(data, VARIABLES), BalancedMoments)
     assert isinstance(panel_moments(data.iloc[1:], VARIABLES), PanelMoments)
 

@@ -41,7 +41,8 @@ def current_cells() -> pd.DataFrame:
     frames = []
     for table, function in TABLES.items():
         result = function(data, options)
-        coefficients = result.coefficients.melt(id_vars=["column", "term"], value_vars=["estimate", "std_error"],
+        coefficients = result.coefficients.melt(id_vars=["column", "term"],
+                                                value_vars=["estimate", "std_error"],
                                                 var_name="field", value_name="value")
         frames.append(coefficients.rename(columns={"term": "name"}).assign(table=table))
         frames.append(result.stats.rename(columns={"stat": "name"}).assign(table=table, field="stat"))
@@ -68,7 +69,8 @@ def read_headline() -> tuple[str, dict[str, str], pd.DataFrame]:
     frame = pd.read_csv(io.StringIO(HEADLINE.read_text(encoding="utf-8")), dtype=str, keep_default_na=False)
     meta = frame[frame["table"] == "_meta"]
     sha = meta.loc[meta["name"] == "panel_sha256", "value"].iloc[0]
-    options = dict(zip(meta.loc[meta["name"] == "option", "field"], meta.loc[meta["name"] == "option", "value"]))
+    rows = meta[meta["name"] == "option"]
+    options = dict(zip(rows["field"], rows["value"]))
     cells = frame[frame["table"] != "_meta"].assign(value=lambda d: d["value"].astype(float))
     return sha, options, cells
 
@@ -80,9 +82,11 @@ def explain(recorded_sha: str, recorded_options: dict[str, str]) -> str:
         reasons.append(f"data/processed/panel.csv changed (sha256 {panel_sha256()[:12]} != recorded "
                        f"{recorded_sha[:12]}): if the panel was rebuilt on purpose, rerun `{REGENERATE}`")
     now = default_options()
-    moved = sorted(name for name in set(now) | set(recorded_options) if now.get(name) != recorded_options.get(name))
+    names = set(now) | set(recorded_options)
+    moved = sorted(name for name in names if now.get(name) != recorded_options.get(name))
     if moved:
-        described = ", ".join(f"{n}: {recorded_options.get(n, '(absent)')} -> {now.get(n, '(absent)')}" for n in moved)
+        described = ", ".join(f"{n}: {recorded_options.get(n, '(absent)')} -> {now.get(n, '(absent)')}"
+                              for n in moved)
         reasons.append(f"default options changed ({described}): if intended, rerun `{REGENERATE}`")
     if not reasons:
         reasons.append("same panel and same default options: the code changed the estimates")
@@ -104,9 +108,10 @@ def test_tables_5_to_9_match_the_pinned_headline_numbers():
         lines = [f"{r.table} {r.column} {r.name} {r.field}: pinned {r.value_pinned!r}, now {r.value_now!r}"
                  for r in moved.head(10).itertuples()]
         lines += [f"{r.table} {r.column} {r.name} {r.field}: only in the "
-                  f"{'pinned file' if r.side == 'left_only' else 'current tables'}" for r in missing.head(10).itertuples()]
-        raise AssertionError(f"{len(moved)} headline cells moved, {len(missing)} appeared or disappeared. Cause: "
-                             f"{explain(recorded_sha, recorded_options)}\n" + "\n".join(lines))
+                  f"{'pinned file' if r.side == 'left_only' else 'current tables'}"
+                  for r in missing.head(10).itertuples()]
+        raise AssertionError(f"{len(moved)} headline cells moved, {len(missing)} appeared or disappeared. "
+                             f"Cause: {explain(recorded_sha, recorded_options)}\n" + "\n".join(lines))
 
 
 def test_the_failure_message_names_the_cause():
