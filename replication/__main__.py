@@ -176,7 +176,9 @@ def command_verify(args: argparse.Namespace, options: Options) -> int:
     from replication.verify import verify
 
     _, analysis = _analysis(args, options)
+    progress("verify: Tables 5-9 in linearmodels and pyfixest")
     frame = verify(analysis.data, options)
+    progress("")
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.2e}"))
     failed = frame[frame["max_abs_diff"] > 1e-8]
     if len(failed):
