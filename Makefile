@@ -10,7 +10,7 @@ PANEL := data/processed/panel.csv
 SET ?=
 OPTS := $(foreach s,$(SET),--set $(s))
 
-.PHONY: help all data indices models report guangxi test bench clean fetch-raw
+.PHONY: help all data indices models report guangxi test bench clean fetch-raw verify
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ test: $(STAMP) ## run the test suite (tests that need RAW are skipped without it
 
 bench: $(STAMP) ## time the resampling and Tables 5-9; writes output/bench.json
 	$(PY) -m replication $(OPTS) bench --panel $(PANEL) --out $(OUT)
+
+verify: $(STAMP) ## Tables 5-9 recomputed by linearmodels and pyfixest; fails above 1e-8
+	$(PY) -m replication $(OPTS) verify --panel $(PANEL) --out $(OUT)
 
 clean: ## remove output/ and the virtual environment
 	rm -rf $(OUT) $(VENV) .pytest_cache

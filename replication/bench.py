@@ -40,4 +40,5 @@ def run_benchmark(data: pd.DataFrame, options: Options, draws: int = 20_000, rep
         "tables_5_9_resampling": f"{options.bootstrap_draws} bootstrap draws, "
                                  f"3 x {options.permutation_draws} permutation draws",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "fast": __import__("replication.bench_fast", fromlist=["benchmark_fast"]).benchmark_fast(),
     }

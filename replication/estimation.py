@@ -1,11 +1,28 @@
 """Fixed-effects OLS and 2SLS with Stata's inference conventions.
 
 The slopes are OLS on the within-transformed data: a closed form for a
-balanced panel (x - x_i. - x_.t + x..), pyhdfe's alternating projections
-(the algorithm of reghdfe) for an unbalanced one; ``tests/`` shows both agree
-with each other and with linearmodels' PanelOLS.  The constant is Stata's
-fixed-effects constant, ybar - xbar'b, from the regression of the
-within-transformed data with the grand means added back (as ``xtreg, fe``).
+balanced panel (x - x_i. - x_.t + x..) and, for an unbalanced one, an exact
+transformation without iteration (`within_exact`: city means, then the year
+effects from the T x T system of city-demeaned year indicators, by
+Frisch-Waugh-Lovell).  It is hand-written because pyhdfe and pyfixest iterate
+to a tolerance (pyfixest's default 1e-8 leaves differences near 1e-8 in the
+Table 5-9 standard errors on unbalanced samples) and are slower on few periods; pyhdfe's alternating
+projections (reghdfe's algorithm) remain the fallback when both dimensions have
+more than EXACT_MAX_LEVELS levels.  ``tests/test_fast.py`` pins the exact path
+to pyhdfe, linearmodels' PanelOLS and pyfixest at 1e-10 on ragged panels.  The
+constant is Stata's fixed-effects constant, ybar - xbar'b, from the regression
+of the within-transformed data with the grand means added back (as ``xtreg, fe``).
+
+Samples: rows with a missing value in a model variable are dropped and counted
+(``n_dropped_missing``); with ``drop_singletons`` (the tables) rows alone in a
+city or a year are dropped, iteratively, as reghdfe does (``n_singletons``).
+
+R-squared: ``rsquared_within`` is reghdfe's and fixest's within R², 1 - SSR over
+the sum of squares of y with every absorbed effect partialled out;
+``rsquared_within_entity`` partials out the entity only (``xtreg, fe``'s
+"within", which counts the year effects as explained); ``rsquared`` is the
+overall R² about the mean with the dummies counted (LSDV, ``ivregress`` with
+``i.city i.year``).
 
 Covariances (``cov_type``):
 
@@ -24,7 +41,8 @@ Covariances (``cov_type``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -42,10 +60,15 @@ class FitResult:
     cov: pd.DataFrame
     nobs: int
     df_resid: int  # denominator degrees of freedom of t and F
-    rsquared_within: float
+    rsquared_within: float  # 1 - SSR / (y after partialling out every absorbed effect)^2, as reghdfe/fixest
     cov_type: str
     nclusters: int | None
     extra: dict = field(default_factory=dict)
+    rsquared: float = float("nan")  # overall: 1 - SSR / TSS about the mean, the dummies counted (LSDV)
+    rsquared_within_entity: float = float("nan")  # 1 - SSR / (y demeaned by entity)^2, as xtreg, fe
+    mean_dep: float = float("nan")  # mean of the dependent variable in the estimation sample
+    n_dropped_missing: int = 0  # rows dropped for a missing value in a model variable
+    n_singletons: int = 0  # rows dropped as singletons (reghdfe's rule)
 
     @property
     def std_errors(self) -> pd.Series:
@@ -77,36 +100,148 @@ class FitResult:
 
 # ---------------------------------------------------------------------------- within transformation
 
+#: Above this many levels in the smaller of the two absorbed dimensions the exact T x T system is
+#: no longer cheap (T^3 and a T x T dense matrix); pyhdfe's alternating projections take over.
+EXACT_MAX_LEVELS = 2_000
 
-def is_balanced(entity: np.ndarray, time: np.ndarray) -> bool:
-    g, t = len(np.unique(entity)), len(np.unique(time))
-    return len(entity) == g * t and not pd.DataFrame({"e": entity, "t": time}).duplicated().any()
+
+def level_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes 0..n-1 of the levels of `values` (in order of appearance; hashing, not sorting)."""
+    index, levels = pd.factorize(values)
+    return index, len(levels)
+
+
+def group_sums(index: np.ndarray, matrix: np.ndarray, n_groups: int) -> np.ndarray:
+    """Column sums of `matrix` (rows x k) by group code -> n_groups x k."""
+    return np.column_stack([np.bincount(index, weights=matrix[:, j], minlength=n_groups)
+                            for j in range(matrix.shape[1])]) if matrix.shape[1] else np.zeros((n_groups, 0))
+
+
+Codes = tuple[tuple[np.ndarray, int], tuple[np.ndarray, int]]  # (entity codes, levels), (time codes, levels)
+
+
+def panel_codes(entity: np.ndarray, time: np.ndarray) -> Codes:
+    return level_codes(entity), level_codes(time)
+
+
+def is_balanced(entity: np.ndarray, time: np.ndarray, codes: Codes | None = None) -> bool:
+    (e_index, g), (t_index, t) = codes or panel_codes(entity, time)
+    if len(entity) != g * t:
+        return False
+    return bool((np.bincount(e_index * t + t_index, minlength=g * t) == 1).all())
 
 
 def within_balanced(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray, effects: str) -> np.ndarray:
-    """Closed-form within transformation of a balanced panel (rows in any order)."""
-    e_codes, e_index = np.unique(entity, return_inverse=True)
-    t_codes, t_index = np.unique(time, return_inverse=True)
-    grid = np.full((len(e_codes), len(t_codes), matrix.shape[1]), np.nan)
-    grid[e_index, t_index] = matrix
+    """Closed-form within transformation of a balanced panel (rows in any order; rows sorted by
+    entity and time are reshaped in place of the scatter into the grid, with the same arithmetic)."""
+    e_index, e_codes = pd.factorize(entity, sort=True)
+    t_index, t_codes = pd.factorize(time, sort=True)
+    g, t = len(e_codes), len(t_codes)
+    in_order = (len(matrix) == g * t and (e_index == np.repeat(np.arange(g), t)).all()
+                and (t_index == np.tile(np.arange(t), g)).all())
+    if in_order:
+        grid = np.full((g, t, matrix.shape[1]), np.nan)
+        grid[...] = matrix.reshape(g, t, matrix.shape[1])
+    else:
+        grid = np.full((g, t, matrix.shape[1]), np.nan)
+        grid[e_index, t_index] = matrix
     out = grid - grid.mean(axis=1, keepdims=True)
     if effects == "twoway":
         out = out - grid.mean(axis=0, keepdims=True) + grid.mean(axis=(0, 1), keepdims=True)
-    return out[e_index, t_index]
+    return out.reshape(g * t, -1) if in_order else out[e_index, t_index]
 
 
-def within_general(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray, effects: str) -> np.ndarray:
-    """Within transformation by alternating projections (pyhdfe), for any panel."""
+def group_demean(matrix: np.ndarray, index: np.ndarray, n_groups: int) -> np.ndarray:
+    """matrix minus its group means (`index` holds group codes 0..n_groups-1)."""
+    if len(index) and n_groups and (index[1:] >= index[:-1]).all() and index[0] == 0:
+        # rows sorted by group (the usual layout): contiguous sums and a repeat, no scatter
+        counts = np.bincount(index, minlength=n_groups)
+        if counts.all():
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            means = np.add.reduceat(matrix, starts, axis=0) / counts[:, None]
+            return matrix - np.repeat(means, counts, axis=0)
+    counts = np.bincount(index, minlength=n_groups).astype(float)
+    return matrix - (group_sums(index, matrix, n_groups) / np.maximum(counts, 1)[:, None])[index]
+
+
+def symmetric_pinv_apply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A^+ b for a symmetric positive semi-definite A (its null space, e.g. the constant vector of
+    a two-way design, is cut by an eigenvalue threshold far below any real eigenvalue)."""
+    w, v = np.linalg.eigh(a)
+    keep = w > w.max() * 1e-11 if w.size else w > 0
+    return (v[:, keep] / w[keep]) @ (v[:, keep].T @ b)
+
+
+def within_exact(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray,
+                 codes: Codes | None = None) -> np.ndarray:
+    """Exact two-way within transformation of any panel, without iteration (Frisch-Waugh-Lovell).
+
+    The dimension with more levels ("units") is swept out by group means; the other ("periods",
+    P levels) through the P x P system of the unit-demeaned period indicators D~:
+    x.. = x~ - D~ (D~'D~)^+ D~'x~, where x~ is x demeaned by unit, D~'x~ sums x~ by period and
+    D~'D~ = diag(count_p) - sum_i o_i o_i' / n_i (o_i: the unit's rows per period, n_i its rows).
+    Cost O(N k + G P^2 + P^3); rows may repeat a (unit, period) pair.
+    """
+    (e_index, g), (t_index, p) = codes or panel_codes(entity, time)
+    if p > g:  # sweep the larger dimension by means, solve in the smaller
+        e_index, g, t_index, p = t_index, p, e_index, g
+    demeaned = group_demean(matrix, e_index, g)
+    occupancy = np.bincount(e_index * p + t_index, minlength=g * p).reshape(g, p).astype(float)
+    size = occupancy.sum(axis=1)
+    system = np.diag(occupancy.sum(axis=0)) - (occupancy / size[:, None]).T @ occupancy
+    by_period = group_sums(t_index, demeaned, p)
+    effect = symmetric_pinv_apply(system, by_period)  # P x k period coefficients
+    unit_mean = (occupancy / size[:, None]) @ effect  # the unit means of D effect
+    return demeaned - effect[t_index] + unit_mean[e_index]
+
+
+def within_general(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray, effects: str,
+                   codes: Codes | None = None) -> np.ndarray:
+    """Within transformation of any panel: exact (group means, or `within_exact`) when the smaller
+    absorbed dimension has at most EXACT_MAX_LEVELS levels, else pyhdfe's alternating projections
+    (the algorithm of reghdfe) at a tolerance that agrees with the exact result to about 1e-12."""
+    codes = codes or panel_codes(entity, time)
+    if effects == "entity":
+        return group_demean(matrix, *codes[0])
+    if min(codes[0][1], codes[1][1]) <= EXACT_MAX_LEVELS:
+        return within_exact(matrix, entity, time, codes)
+    return within_pyhdfe(matrix, entity, time, effects)
+
+
+def within_pyhdfe(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray, effects: str) -> np.ndarray:
+    """Alternating projections (pyhdfe), the fallback of `within_general` and its reference in tests."""
     ids = np.column_stack([entity, time]) if effects == "twoway" else entity[:, None]
     algorithm = pyhdfe.create(ids, drop_singletons=False, residualize_method="map",
                               options={"tol": 1e-14, "iteration_limit": 100_000})
     return algorithm.residualize(matrix)
 
 
-def within(matrix, entity, time, effects="twoway"):
-    if is_balanced(entity, time):
+def within(matrix, entity, time, effects="twoway", codes: Codes | None = None):
+    """Within transformation (entity, or entity and time): the closed form on a balanced panel,
+    `within_general` otherwise.  `codes` (panel_codes) may be passed to save recomputing them."""
+    codes = codes or panel_codes(entity, time)
+    if is_balanced(entity, time, codes):
         return within_balanced(matrix, entity, time, effects)
-    return within_general(matrix, entity, time, effects)
+    return within_general(matrix, entity, time, effects, codes)
+
+
+def singletons(entity: np.ndarray, time: np.ndarray, effects: str, codes: Codes | None = None) -> np.ndarray:
+    """Rows reghdfe drops as singletons: alone in a level of an absorbed effect, iterated until
+    none is left (dropping a one-row city can leave a one-row year).  Boolean mask."""
+    drop = np.zeros(len(entity), dtype=bool)
+    if effects == "none":
+        return drop
+    both = codes or panel_codes(entity, time)
+    while True:
+        changed = False
+        for index, _ in both[: 2 if effects == "twoway" else 1]:
+            counts = np.bincount(index[~drop], minlength=index.max() + 1)
+            alone = ~drop & (counts[index] == 1)
+            if alone.any():
+                drop |= alone
+                changed = True
+        if not changed:
+            return drop
 
 
 # ---------------------------------------------------------------------------- covariance
@@ -115,10 +250,8 @@ def within(matrix, entity, time, effects="twoway"):
 def sandwich(z: np.ndarray, resid: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Unadjusted cluster sandwich (Z'Z)^-1 sum_g s_g s_g' (Z'Z)^-1."""
     bread = np.linalg.inv(z.T @ z)
-    scores = z * resid[:, None]
     _, index = np.unique(groups, return_inverse=True)
-    sums = np.zeros((index.max() + 1, z.shape[1]))
-    np.add.at(sums, index, scores)
+    sums = group_sums(index, z * resid[:, None], index.max() + 1)
     return bread @ (sums.T @ sums) @ bread
 
 
@@ -144,33 +277,60 @@ class Design:
     entity: np.ndarray
     time: np.ndarray
     cluster: np.ndarray | None = None  # defaults to the entity
+    n_dropped_missing: int = 0  # rows of the source frame left out for a missing value
 
     @classmethod
     def from_frame(cls, data: pd.DataFrame, y: str, x: list[str], entity="city_code", time="year",
                    cluster: str | None = None) -> Design:
+        """The design of y on x; rows with a missing value in y, x or an identifier are dropped
+        (counted in `n_dropped_missing`), as reghdfe and pyfixest do."""
+        ids = [entity, time] + ([cluster] if cluster is not None else [])
+        keep = (np.isfinite(data[[y, *x]].to_numpy(float)).all(axis=1)
+                & data[ids].notna().all(axis=1).to_numpy())
+        frame = data[keep] if not keep.all() else data
         return cls(
-            y=data[y].to_numpy(float), x=data[x].to_numpy(float), names=list(x),
-            entity=data[entity].to_numpy(), time=data[time].to_numpy(),
-            cluster=None if cluster is None else data[cluster].to_numpy(),
+            y=frame[y].to_numpy(float), x=frame[x].to_numpy(float), names=list(x),
+            entity=frame[entity].to_numpy(), time=frame[time].to_numpy(),
+            cluster=None if cluster is None else frame[cluster].to_numpy(),
+            n_dropped_missing=int((~keep).sum()),
         )
+
+    @cached_property
+    def codes(self) -> Codes:
+        return panel_codes(self.entity, self.time)
+
+    def subset(self, keep: np.ndarray) -> Design:
+        return Design(self.y[keep], self.x[keep], self.names, self.entity[keep], self.time[keep],
+                      None if self.cluster is None else self.cluster[keep], self.n_dropped_missing)
 
 
 def transform(matrix: np.ndarray, design: Design, effects: str) -> np.ndarray:
     if effects == "none":
         return matrix - matrix.mean(axis=0)
-    return within(matrix, design.entity, design.time, effects)
+    return within(matrix, design.entity, design.time, effects, design.codes)
 
 
 def fit_fe(design: Design, cov_type: str = "cluster", effects: str = "twoway", bandwidth: int = 2,
-           small: bool = True) -> FitResult:
+           small: bool = True, drop_singletons: bool = False) -> FitResult:
     """Fixed-effects OLS with Stata's constant and one of the covariances of the module docstring.
 
     ``effects`` is 'twoway' (entity and time), 'entity' or 'none' (plain OLS with a constant);
-    ``small=False`` gives Stata's large-sample variants (no degrees-of-freedom factor, z tests).
+    ``small=False`` gives Stata's large-sample variants (no degrees-of-freedom factor, z tests);
+    ``drop_singletons`` drops the rows alone in a level of an absorbed effect first (reghdfe; they
+    add nothing to the slopes but count in N, K and the clusters), ``xtreg, fe`` keeps them.
     """
+    n_singletons = 0
+    if drop_singletons:
+        alone = singletons(design.entity, design.time, effects, design.codes)
+        n_singletons = int(alone.sum())
+        if n_singletons:
+            design = design.subset(~alone)
+    if len(design.y) == 0:
+        raise ValueError("no observations left in the estimation sample (missing values or singletons)")
     data = np.column_stack([design.y, design.x])
-    return _solve(transform(data, design, effects), data.mean(axis=0), design, cov_type, effects,
-                  bandwidth, small)
+    result = _solve(transform(data, design, effects), data.mean(axis=0), design, cov_type, effects,
+                    bandwidth, small)
+    return replace(result, n_singletons=n_singletons)
 
 
 def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitted=None):
@@ -182,8 +342,8 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
     resid = yt - xt @ beta
     params = pd.Series(np.append(beta, means[0] - means[1:] @ beta), index=[*design.names, CONSTANT])
     z = np.column_stack([regressors + means[1:], np.ones(n)])
-    n_entity = len(np.unique(design.entity)) if effects != "none" else 1
-    n_time = len(np.unique(design.time))
+    n_entity = design.codes[0][1] if effects != "none" else 1
+    n_time = design.codes[1][1]
     absorbed_time = n_time - 1 if effects == "twoway" else 0
     absorbed_all = absorbed_time + n_entity - 1
     nclusters = None
@@ -197,7 +357,7 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
         df = n - big_k
     elif cov_type == "cluster":
         groups = design.entity if design.cluster is None else design.cluster
-        nclusters = len(np.unique(groups))
+        nclusters = level_codes(groups)[1]
         big_k = k + 1 + absorbed_time
         factor = nclusters / (nclusters - 1) * (n - 1) / (n - big_k) if small else 1.0
         cov = sandwich(z, resid, groups) * factor
@@ -207,14 +367,19 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
         df = n_time - 1
     else:
         raise ValueError(f"cov_type {cov_type!r}: expected unadjusted, robust, cluster or driscoll_kraay")
+    ssr = float(resid @ resid)
+    overall = design.y - design.y.mean()
     if effects == "none":
-        centered = design.y - design.y.mean()
+        by_entity = overall
     else:
-        centered = design.y - pd.Series(design.y).groupby(design.entity).transform("mean").to_numpy()
+        by_entity = group_demean(design.y[:, None], *design.codes[0])[:, 0]
     return FitResult(
         params=params, cov=pd.DataFrame(cov, index=params.index, columns=params.index), nobs=n,
-        df_resid=df if small else 10**9, rsquared_within=float(1 - resid @ resid / (centered @ centered)),
-        cov_type=cov_type, nclusters=nclusters, extra={"resid": resid, "ssr": float(resid @ resid)},
+        df_resid=df if small else 10**9, rsquared_within=float(1 - ssr / (yt @ yt)),
+        cov_type=cov_type, nclusters=nclusters, extra={"resid": resid, "ssr": ssr},
+        rsquared=float(1 - ssr / (overall @ overall)),
+        rsquared_within_entity=float(1 - ssr / (by_entity @ by_entity)), mean_dep=float(design.y.mean()),
+        n_dropped_missing=design.n_dropped_missing,
     )
 
 
@@ -232,9 +397,27 @@ class IVResult:
 
 def fit_iv(data: pd.DataFrame, y: str, endog: str, instruments: list[str], exog: list[str],
            cov_type: str = "cluster", effects: str = "twoway", bandwidth: int = 2, cluster: str | None = None,
-           small: bool = True, entity: str = "city_code", time: str = "year") -> IVResult:
+           small: bool = True, entity: str = "city_code", time: str = "year",
+           drop_singletons: bool = False) -> IVResult:
     """2SLS with one endogenous regressor, the effects partialled out; first stage, reduced form,
-    and the diagnostics of Table 7 (the rank statistics for one excluded instrument)."""
+    and the diagnostics of Table 7 (the rank statistics for one excluded instrument).
+
+    Rows with a missing value in a model variable, and with ``drop_singletons`` the singletons,
+    are dropped first, so that every stage uses one sample; each FitResult counts them."""
+    columns = [y, endog, *instruments, *exog]
+    ids = [entity, time] + ([cluster] if cluster is not None else [])
+    keep = np.isfinite(data[columns].to_numpy(float)).all(axis=1) & data[ids].notna().all(axis=1).to_numpy()
+    n_missing = int((~keep).sum())
+    data = data[keep]
+    n_singletons = 0
+    if drop_singletons:
+        alone = singletons(data[entity].to_numpy(), data[time].to_numpy(), effects)
+        n_singletons = int(alone.sum())
+        data = data[~alone]
+    if len(data) == 0:
+        raise ValueError("no observations left in the 2SLS sample (missing values or singletons)")
+    counts = {"n_dropped_missing": n_missing, "n_singletons": n_singletons}
+
     def design(frame, dep, regs):
         return Design.from_frame(frame, dep, regs, entity=entity, time=time, cluster=cluster)
 
@@ -290,7 +473,8 @@ def fit_iv(data: pd.DataFrame, y: str, endog: str, instruments: list[str], exog:
         "r2_within_first": first.rsquared_within,
         "r2_lsdv_first": _lsdv_r2(data[endog].to_numpy(float), first.extra["ssr"]),
     }
-    return IVResult(second=second, first=first, reduced_form=reduced, control_function=control,
+    return IVResult(second=replace(second, **counts), first=replace(first, **counts),
+                    reduced_form=replace(reduced, **counts), control_function=replace(control, **counts),
                     diagnostics=diagnostics)
 
 

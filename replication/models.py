@@ -8,7 +8,7 @@ t_stat, p_value) and one row per statistic (column, stat, value).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 
 import numpy as np
@@ -16,8 +16,8 @@ import pandas as pd
 from scipy import stats
 
 from replication.config import Options
-from replication.estimation import CONSTANT, Design, FitResult, fit_fe, fit_iv, sandwich, within_balanced
-from replication.resampling import BalancedMoments, bootstrap_weights, permutation_weights
+from replication.estimation import CONSTANT, Design, FitResult, fit_fe, fit_iv, sandwich, singletons, within
+from replication.resampling import bootstrap_weights, panel_moments, permutation_weights
 
 CONTROLS = ["Ur", "Stru", "lnexpense", "lnper_gdp"]
 STEPS = {"(1)": ["Dig"], "(2)": ["Dig", "Ur"], "(3)": ["Dig", "Ur", "Stru"], "(4)": ["Dig", *CONTROLS]}
@@ -30,6 +30,7 @@ class TableResult:
     coefficients: pd.DataFrame  # column, term, estimate, std_error, t_stat, p_value
     stats: pd.DataFrame  # column, stat, value
     fits: dict = field(default_factory=dict)  # column -> FitResult
+    draws: dict[str, np.ndarray] = field(default_factory=dict)  # resampling draws: bootstrap_ab, perm_<A>_<B>
 
 
 def cov_spec(options: Options) -> tuple[str, str | None]:
@@ -53,24 +54,48 @@ def estimation_sample(data: pd.DataFrame, variables: list[str], options: Options
     return data[~filled]
 
 
+def complete_sample(data: pd.DataFrame, variables: list[str],
+                    options: Options) -> tuple[pd.DataFrame, int, int]:
+    """The estimation sample with the rows missing a model variable and then the singletons
+    (reghdfe's rule, city and year) dropped: (sample, rows dropped as missing, singletons)."""
+    return drop_incomplete(estimation_sample(data, variables, options), variables)
+
+
+def drop_incomplete(sample: pd.DataFrame, variables: list[str]) -> tuple[pd.DataFrame, int, int]:
+    missing = ~np.isfinite(sample[variables].to_numpy(float)).all(axis=1)
+    if missing.any():
+        sample = sample[~missing]
+    alone = singletons(sample["city_code"].to_numpy(), sample["year"].to_numpy(), "twoway")
+    if alone.any():
+        sample = sample[~alone]
+    return sample, int(missing.sum()), int(alone.sum())
+
+
 def fit(data: pd.DataFrame, y: str, x: list[str], options: Options) -> FitResult:
+    """Two-way FE of y on x: rows missing a variable and singletons dropped (and counted)."""
     cov_type, cluster = cov_spec(options)
     sample = estimation_sample(data, [y, *x], options)
     design = Design.from_frame(sample, y, x, cluster=cluster)
-    return fit_fe(design, cov_type, "twoway", options.dk_bandwidth)
+    return fit_fe(design, cov_type, "twoway", options.dk_bandwidth, drop_singletons=True)
 
 
-def collect(fits: dict[str, FitResult], extra: list[tuple[str, str, float]] = ()) -> TableResult:
+def collect(fits: dict[str, FitResult], extra: list[tuple[str, str, float]] = (),
+            draws: dict[str, np.ndarray] | None = None) -> TableResult:
+    """Tidy coefficients and the statistics of every column: N, within R² (both effects partialled
+    out, as reghdfe/fixest), overall R² (dummies counted), mean of y, clusters, rows dropped."""
     coefficients = pd.concat(
         [f.tidy().assign(column=column) for column, f in fits.items()], ignore_index=True
     )[["column", "term", "estimate", "std_error", "t_stat", "p_value"]]
     rows = []
     for column, f in fits.items():
-        rows += [(column, "nobs", f.nobs), (column, "r2_within", f.rsquared_within)]
+        rows += [(column, "nobs", f.nobs), (column, "r2_within", f.rsquared_within),
+                 (column, "r2_overall", f.rsquared), (column, "mean_dep", f.mean_dep)]
         if f.nclusters is not None:
             rows.append((column, "nclusters", f.nclusters))
+        rows += [(column, "n_dropped_missing", f.n_dropped_missing), (column, "n_singletons", f.n_singletons)]
     rows += list(extra)
-    return TableResult(coefficients, pd.DataFrame(rows, columns=["column", "stat", "value"]), dict(fits))
+    return TableResult(coefficients, pd.DataFrame(rows, columns=["column", "stat", "value"]), dict(fits),
+                       dict(draws or {}))
 
 
 # ---------------------------------------------------------------------------- Table 5, Table 8
@@ -98,7 +123,7 @@ def heterogeneity(data: pd.DataFrame, options: Options) -> TableResult:
     fits = {"All": fit(data, "Dist", x, options)}
     for region in REGIONS:
         fits[region] = fit(data[data["region"] == region], "Dist", x, options)
-    extra = []
+    extra, draws = [], {}
     rng = np.random.default_rng(options.seed)
     for a, b in combinations(REGIONS, 2):
         pair = f"{a}_{b}"
@@ -106,9 +131,11 @@ def heterogeneity(data: pd.DataFrame, options: Options) -> TableResult:
         _, f_stat, p = interacted_test(estimation_sample(data, ["Dist", *x], options), "Dist", x, a, b)
         extra += [("tests", f"diff_{pair}", diff), ("tests", f"interact_F_{pair}", f_stat),
                   ("tests", f"interact_p_{pair}", p)]
-        extra.append(("tests", f"perm_p_{pair}", permutation_test(data, "Dist", x, a, b, options, rng)))
+        observed, permuted = permutation_differences(data, "Dist", x, a, b, options, rng)
+        extra.append(("tests", f"perm_p_{pair}", permutation_p(observed, permuted)))
+        draws[f"perm_{pair}"] = permuted
     extra.append(("tests", "permutation_draws", options.permutation_draws))
-    return collect(fits, extra)
+    return collect(fits, extra, draws)
 
 
 def interacted_test(data: pd.DataFrame, y: str, x: list[str], a: str, b: str) -> tuple[float, float, float]:
@@ -121,10 +148,14 @@ def interacted_test(data: pd.DataFrame, y: str, x: list[str], a: str, b: str) ->
     """
     blocks, ys, groups = [], [], []
     k = len(x)
+    big_k = 0
     for position, region in enumerate((a, b)):
         part = data[data["region"] == region]
-        values = within_balanced(part[[y, *x]].to_numpy(float), part["city_code"].to_numpy(),
-                                 part["year"].to_numpy(), "twoway")
+        part = part[np.isfinite(part[[y, *x]].to_numpy(float)).all(axis=1)]
+        part = part[~singletons(part["city_code"].to_numpy(), part["year"].to_numpy(), "twoway")]
+        values = within(part[[y, *x]].to_numpy(float), part["city_code"].to_numpy(),
+                        part["year"].to_numpy(), "twoway")
+        big_k += k + 1 + part["year"].nunique() - 1
         block = np.zeros((len(part), 2 * k))
         block[:, position * k : (position + 1) * k] = values[:, 1:]
         blocks.append(block)
@@ -134,8 +165,6 @@ def interacted_test(data: pd.DataFrame, y: str, x: list[str], a: str, b: str) ->
     beta = np.linalg.lstsq(z, yt, rcond=None)[0]
     resid = yt - z @ beta
     n, g = len(yt), len(np.unique(g_ids))
-    n_time = data["year"].nunique()
-    big_k = 2 * (k + 1 + n_time - 1)
     cov = sandwich(z, resid, g_ids) * g / (g - 1) * (n - 1) / (n - big_k)
     r = np.zeros(2 * k)
     r[0], r[k] = 1.0, -1.0
@@ -143,15 +172,19 @@ def interacted_test(data: pd.DataFrame, y: str, x: list[str], a: str, b: str) ->
     return float(r @ beta), f_stat, float(stats.f.sf(f_stat, 1, g - 1))
 
 
-def permutation_test(data, y, x, a, b, options, rng) -> float:
-    """Two-sided permutation p-value of Dig(a) - Dig(b): region labels reshuffled among the cities
-    of a and b (group sizes kept), both regressions refitted in closed form for every draw."""
-    sample = estimation_sample(data, [y, *x], options)
+def permutation_p(observed: float, permuted: np.ndarray) -> float:
+    """Two-sided permutation p-value: the share of draws at least as far from 0 as the observed,
+    the observed counted among them."""
+    return float((1 + np.sum(np.abs(permuted) >= abs(observed))) / (1 + len(permuted)))
+
+
+def permutation_differences(data, y, x, a, b, options, rng) -> tuple[float, np.ndarray]:
+    """Dig(a) - Dig(b) and its value under `permutation_draws` relabellings of the cities of a and b
+    (group sizes kept), both regressions refitted from the cities' sufficient statistics for every
+    draw (exact on balanced and unbalanced panels alike; resampling.py)."""
+    sample, _, _ = complete_sample(data, [y, *x], options)
     pair = sample[sample["region"].isin((a, b))]
-    try:
-        moments = BalancedMoments.from_frame(pair, [y, *x])
-    except ValueError:
-        return float("nan")  # unbalanced (drop_filled): no closed form; the interacted test remains
+    moments = panel_moments(pair, [y, *x])
     labels = pair.drop_duplicates("city_code").set_index("city_code").loc[moments.cities, "region"]
     in_a = (labels == a).to_numpy(float)
     size_a = int(in_a.sum())
@@ -162,8 +195,7 @@ def permutation_test(data, y, x, a, b, options, rng) -> float:
 
     observed = difference(in_a[None, :])[0]
     draws = permutation_weights(size_a, len(in_a), options.permutation_draws, rng)
-    permuted = difference(draws)
-    return float((1 + np.sum(np.abs(permuted) >= abs(observed))) / (1 + len(permuted)))
+    return float(observed), difference(draws)
 
 
 # ---------------------------------------------------------------------------- Table 7
@@ -183,7 +215,7 @@ def instrumental(data: pd.DataFrame, options: Options) -> TableResult:
     cov_type, cluster = cov_spec(options)
     sample = estimation_sample(with_instrument(data), ["Dist", "Dig", *CONTROLS], options)
     result = fit_iv(sample, "Dist", "Dig", [INSTRUMENT], CONTROLS, cov_type, "twoway",
-                    options.dk_bandwidth, cluster)
+                    options.dk_bandwidth, cluster, drop_singletons=True)
     diagnostics = {k: v for k, v in result.diagnostics.items() if not k.startswith("r2_")}
     extra = [("first_stage", name, value) for name, value in diagnostics.items()]
     extra += [("first_stage", "r2_lsdv", result.diagnostics["r2_lsdv_first"]),
@@ -208,11 +240,12 @@ def sobel(a: float, sa: float, b: float, sb: float) -> dict[str, float]:
 def mediation(data: pd.DataFrame, options: Options) -> TableResult:
     """Table 9: paths c, a, b and c' through Isu; Sobel-type tests; cluster bootstrap of a*b."""
     x = ["Dig", *CONTROLS]
-    sample = estimation_sample(data, ["Dist", "Isu", *x], options)  # one sample for all paths
+    sample, missing, alone = complete_sample(data, ["Dist", "Isu", *x], options)  # one sample for all paths
+    counts = {"n_dropped_missing": missing, "n_singletons": alone}
     fits = {
-        "c": fit(sample, "Dist", x, options),
-        "a": fit(sample, "Isu", x, options),
-        "b_cprime": fit(sample, "Dist", ["Dig", "Isu", *CONTROLS], options),
+        "c": replace(fit(sample, "Dist", x, options), **counts),
+        "a": replace(fit(sample, "Isu", x, options), **counts),
+        "b_cprime": replace(fit(sample, "Dist", ["Dig", "Isu", *CONTROLS], options), **counts),
     }
     a, sa = fits["a"].params["Dig"], fits["a"].std_errors["Dig"]
     b, sb = fits["b_cprime"].params["Isu"], fits["b_cprime"].std_errors["Isu"]
@@ -220,43 +253,34 @@ def mediation(data: pd.DataFrame, options: Options) -> TableResult:
     extra = [("mediation", "ab", a * b), ("mediation", "share_mediated", a * b / c),
              ("mediation", "identity_c_minus_cprime_minus_ab", c - c_prime - a * b)]
     extra += [("mediation", name, value) for name, value in sobel(a, sa, b, sb).items()]
-    low, high = bootstrap_indirect(sample, x, options)
+    ab_draws = indirect_draws(sample, x, options)
+    low, high = percentile_interval(ab_draws)
     extra += [("mediation", "boot_ci_low", low), ("mediation", "boot_ci_high", high),
               ("mediation", "boot_draws", options.bootstrap_draws)]
-    return collect(fits, extra)
+    return collect(fits, extra, {"bootstrap_ab": ab_draws})
+
+
+def percentile_interval(draws: np.ndarray) -> tuple[float, float]:
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def bootstrap_indirect(sample: pd.DataFrame, x: list[str], options: Options) -> tuple[float, float]:
     """Percentile 95% interval of a*b from a cluster bootstrap resampling cities (seeded)."""
-    low, high = np.percentile(indirect_draws(sample, x, options), [2.5, 97.5])
-    return float(low), float(high)
+    return percentile_interval(indirect_draws(sample, x, options))
 
 
 def indirect_draws(sample: pd.DataFrame, x: list[str], options: Options) -> np.ndarray:
-    """a*b in each of `bootstrap_draws` cluster-bootstrap samples (closed form when balanced)."""
+    """a*b in each of `bootstrap_draws` cluster-bootstrap samples, from the cities' sufficient
+    statistics (closed form on any panel, resampling.py); rows missing a variable, and singletons,
+    are left out first (mediation's sample has none left)."""
     rng = np.random.default_rng(options.seed)
-    try:
-        moments = BalancedMoments.from_frame(sample, ["Dist", "Isu", *x])
-    except ValueError:
-        return bootstrap_indirect_general(sample, x, options, rng)
+    sample, _, _ = drop_incomplete(sample, ["Dist", "Isu", *x])
+    moments = panel_moments(sample, ["Dist", "Isu", *x])
     weights = bootstrap_weights(len(moments.cities), options.bootstrap_draws, rng)
     a = moments.coefficients(weights, "Isu", x)[:, 0]
     b = moments.coefficients(weights, "Dist", ["Dig", "Isu", *x[1:]])[:, 1]
     return a * b
-
-
-def bootstrap_indirect_general(sample, x, options, rng) -> np.ndarray:
-    """The same bootstrap for an unbalanced panel, refitting through the general within path."""
-    cities = sample["city_code"].unique()
-    groups = {c: part for c, part in sample.groupby("city_code")}
-    draws = []
-    for _ in range(options.bootstrap_draws):
-        chosen = rng.choice(cities, size=len(cities), replace=True)
-        frame = pd.concat([groups[c].assign(city_code=i) for i, c in enumerate(chosen)], ignore_index=True)
-        a = fit_fe(Design.from_frame(frame, "Isu", x), "cluster").params["Dig"]
-        b = fit_fe(Design.from_frame(frame, "Dist", ["Dig", "Isu", *x[1:]]), "cluster").params["Isu"]
-        draws.append(a * b)
-    return np.array(draws)
 
 
 TABLES = {"table5": baseline, "table6": heterogeneity, "table7": instrumental, "table8": robustness,

@@ -68,7 +68,7 @@ def test_two_way_clustering_equals_xtreg_with_year_dummies(data):
                     effects="entity")
     assert oneway.params["Dig"] == pytest.approx(twoway.params["Dig"], rel=1e-10)
     assert oneway.std_errors["Dig"] == pytest.approx(twoway.std_errors["Dig"], rel=1e-10)
-    assert oneway.rsquared_within == pytest.approx(twoway.rsquared_within, rel=1e-10)
+    assert oneway.rsquared_within_entity == pytest.approx(twoway.rsquared_within_entity, rel=1e-10)
 
 
 @pytest.mark.slow
