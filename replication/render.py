@@ -366,7 +366,8 @@ def _html_cell(cell: Cell, left: int, right: int) -> str:
 HTML_CSS = """#{id} .dec{{display:inline-block;white-space:nowrap;font-variant-numeric:tabular-nums}}
 #{id} .dec .l{{display:inline-block;text-align:right}}
 #{id} .dec .r{{display:inline-block;text-align:left}}
-#{id} .gt_table{{font-family:Georgia,serif}}"""
+#{id} .gt_table{{font-family:Georgia,serif}}
+#{id} sup{{line-height:0}}"""
 
 
 def to_html(grid: Grid, standalone: bool = True) -> str:
@@ -383,7 +384,8 @@ def to_html(grid: Grid, standalone: bool = True) -> str:
              .cols_label(**dict(zip(names, grid.header[1:])))
              .fmt_passthrough(columns=names, escape=False)
              .cols_align("center", columns=names)
-             .tab_options(stub_indent_length="1em", table_font_size="14px", source_notes_font_size="12px")
+             .tab_options(stub_indent_length="1em", table_font_size="14px", source_notes_font_size="12px",
+                          table_body_hlines_style="none", stub_border_style="none", data_row_padding="3px")
              .opt_css(HTML_CSS.format(id=grid.name)))
     for level in sorted({r.indent for r in grid.rows if r.indent}):
         table = table.tab_stub_indent(rows=[i for i, r in enumerate(grid.rows) if r.indent == level],
