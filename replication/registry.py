@@ -8,7 +8,7 @@ grid into Markdown, LaTeX and HTML.  A table reads only the tidy files its entry
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from replication import models, tables
@@ -162,14 +162,10 @@ class Entry:
     sources: tuple[str, ...]  # tidy files (stems) the table reads, the first one laid out
     layout: RegressionLayout | FrameLayout
     notes: tuple[str, ...] = ()  # str.format templates over the facts render.facts() collects
-    regression: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "regression", isinstance(self.layout, RegressionLayout))
 
     @property
-    def title(self) -> str:
-        return f"Table {self.number}. {self.caption}"
+    def regression(self) -> bool:
+        return isinstance(self.layout, RegressionLayout)
 
 
 SAMPLE = "Sample: {rows} city-years ({cities} cities), 2011-2021."

@@ -16,6 +16,7 @@ no decimal alignment and no fragment without the table environment.  It writes t
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from dataclasses import dataclass
 
@@ -109,7 +110,7 @@ def common_notes(options: Options) -> list[str]:
 
 def facts(entry: Entry, frames: dict[str, pd.DataFrame], data: pd.DataFrame | None, options: Options) -> dict:
     """What a note template may name: the options, the sample, and the table-level statistics."""
-    out: dict = {f: getattr(options, f) for f in options.__dataclass_fields__}
+    out: dict = dataclasses.asdict(options)
     if data is not None:
         out.update(rows=len(data), cities=data["city_code"].nunique())
     keys = {key for key, _ in entry.layout.columns} if entry.regression else set()
