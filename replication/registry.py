@@ -67,10 +67,12 @@ LABELS = {
     "boot_ci_low": "Bootstrap 95% CI of a × b, low",
     "boot_ci_high": "Bootstrap 95% CI of a × b, high",
     "share_mediated": "Share mediated, a × b / c",
-    # wild cluster bootstrap (any stat named wild_<what>_<level>; see wild_label)
-    "wild_p": "Wild cluster bootstrap p",
+    # wild cluster bootstrap rows (stats wild_<term>_<level>_<what>; see parse_wild)
+    "wild_term": "Wild bootstrap: coefficient tested",
+    "wild_p": "Wild bootstrap p",
     "wild_ci_low": "95% CI, low",
     "wild_ci_high": "95% CI, high",
+    "wild_G": "Clusters",
 }
 
 SE_TYPES = {"cluster_city": "cluster (city)", "cluster_province": "cluster (province)",
@@ -91,30 +93,30 @@ STAT_NOTES = {
     "r2_lsdv": "R² with city and year dummies: the effects entered as regressors (as the paper's "
                "0.83-0.86 suggests it reports).",
     "mean_dep": "Mean of dependent variable: over the estimation sample of the column.",
-    "wild": "Wild cluster bootstrap: p-value and 95% confidence interval (test inversion) of the "
-            "coefficient of interest under the null that it is zero, clustered at the level named in "
-            "the row.",
+    "wild": "Wild bootstrap: the wild cluster restricted bootstrap (WCR) of H0: coefficient = 0 for the "
+            "coefficient named in its first row, clustered as each p row says; symmetric p-value and the 95% "
+            "interval by test inversion ({wild_draws}). The equal-tailed p and the cluster-robust t test's p with "
+            "the same clusters are in the table's _stats.csv.",
 }
 
 
-def wild_label(stat: str) -> tuple[str, int] | None:
-    """(label, indent) of a wild-bootstrap statistic `wild_<what>_<level>`; None for other stats."""
+WILD_LEVELS = ("city", "province")  # clustering levels, in the order shown
+WILD_ROWS = ("p", "ci_low", "ci_high", "G")  # shown as rows (the others stay in the CSV and the note)
+
+
+def parse_wild(stat: str) -> tuple[str, str, str] | None:
+    """(term, level, what) of a wild-bootstrap statistic: wild_<term>_<level>_<what> (term may hold
+    underscores, as Dig_entropy) or wild_<what>_<level> (term ""); None for any other statistic."""
     if not stat.startswith("wild_"):
         return None
-    for what in ("wild_ci_low", "wild_ci_high", "wild_p"):
-        if stat.startswith(what + "_"):
-            level = stat[len(what) + 1:]
-            return (f"{LABELS[what]} ({level})", 0) if what == "wild_p" else (LABELS[what], 1)
-    return stat.replace("_", " "), 0
-
-
-def wild_order(stat: str) -> tuple:
-    """p, then the interval, per clustering level (city before province), then any other wild stat."""
-    for rank, what in enumerate(("wild_p_", "wild_ci_low_", "wild_ci_high_")):
-        if stat.startswith(what):
-            level = stat[len(what):]
-            return (0, {"city": 0, "province": 1}.get(level, 2), level, rank)
-    return (1, stat, "", 0)
+    tokens = stat[len("wild_"):].split("_")
+    found = [i for i, token in enumerate(tokens) if token in WILD_LEVELS]
+    if not found:
+        return None
+    i = found[-1]
+    if i == len(tokens) - 1:
+        return "", tokens[i], "_".join(tokens[:i])
+    return "_".join(tokens[:i]), tokens[i], "_".join(tokens[i + 1:])
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from replication.config import STAR_THRESHOLDS, Options
 from replication.registry import (
-    COLUMN_STATS, LABELS, SE_TYPES, STAT_NOTES, Entry, FrameLayout, RegressionLayout, wild_label, wild_order,
+    COLUMN_STATS, LABELS, SE_TYPES, STAT_NOTES, Entry, FrameLayout, RegressionLayout, WILD_LEVELS, WILD_ROWS, parse_wild,
 )
 
 MINUS = "\u2212"
@@ -88,6 +88,10 @@ def stars(p: float, thresholds: tuple[float, float, float]) -> int:
 
 def _se_type(options: Options) -> str:
     return SE_TYPES[options.cov_type].format(dk_bandwidth=options.dk_bandwidth)
+
+
+# counts shown as a row only when some column has a non-zero one; otherwise one sentence in the notes
+HIDDEN_WHEN_ZERO = {"n_dropped_missing": "for a missing value", "n_singletons": "as a singleton"}
 
 
 def common_notes(options: Options) -> list[str]:
@@ -161,36 +165,67 @@ def regression_grid(entry: Entry, coefficients: pd.DataFrame, stats_: pd.DataFra
                           else number(row["std_error"], layout.decimals, paren=True))
         rows += [Row(LABELS.get(term, term), tuple(top)), Row("", tuple(bottom))]
     section = [Row(label, tuple(Cell(m) for m in marks)) for label, marks in layout.indicators]
-    shown = set()
+    shown, zero = set(), []
     for stat, decimals in COLUMN_STATS:
+        present = [values[(k, stat)] for k in keys if (k, stat) in values.index and np.isfinite(values[(k, stat)])]
         if stat == "se_type":
             section.append(Row(LABELS[stat], (Cell(_se_type(options)),) * width))
-        elif any((k, stat) in values.index for k in keys):
+        elif stat in HIDDEN_WHEN_ZERO and present and not any(present):
+            zero.append(stat)
+        elif present:
             shown.add(stat)
             section.append(Row(LABELS[stat], tuple(number(values.get((k, stat), np.nan), decimals) for k in keys)))
-    wild_in_columns = sorted({s for k, s in values.index if k in keys and s.startswith("wild_")}, key=wild_order)
-    for stat in wild_in_columns:
-        label, indent = wild_label(stat)
-        section.append(Row(label, tuple(number(values.get((k, stat), np.nan), 3) for k in keys), indent))
     rows += _ruled(section)
+    rows += _ruled(_wild_rows(values, keys))
     extra = [Row(e.label or LABELS.get(e.stat, e.stat), (number(values[(e.column, e.stat)], e.decimals),
                                                          *[Cell()] * (width - 1)), e.indent)
              for e in layout.extra if (e.column, e.stat) in values.index]
     listed = {(e.column, e.stat) for e in layout.extra}
-    wild_elsewhere = sorted(((c, s) for c, s in values.index if c not in keys and s.startswith("wild_")
-                             and (c, s) not in listed), key=lambda cs: (cs[0], wild_order(cs[1])))
-    for column, stat in wild_elsewhere:
-        label, indent = wild_label(stat)
-        extra.append(Row(f"{label}, {column}" if not indent else label,
-                         (number(values[(column, stat)], 3), *[Cell()] * (width - 1)), indent))
+    unparsed = [(c, s) for c, s in values.index
+                if s.startswith("wild_") and (c, s) not in listed and (c not in keys or parse_wild(s) is None)]
+    for column, stat in unparsed:  # a wild statistic of another shape: shown as it is named
+        extra.append(Row(f"{stat} ({column})", (number(values[(column, stat)], 3), *[Cell()] * (width - 1))))
     rows += _ruled(extra)
     defined = [STAT_NOTES[s] for s in STAT_NOTES if s in shown]
-    if wild_in_columns or wild_elsewhere:
-        defined.append(STAT_NOTES["wild"])
+    if zero:
+        defined.append("No observation was dropped " + " or ".join(HIDDEN_WHEN_ZERO[s] for s in zero) + ".")
+    wild = {s for k, s in values.index if k in keys and parse_wild(s)}
+    if wild:
+        draws = sorted({int(values[(k, s)]) for k, s in values.index
+                        if k in keys and s in wild and parse_wild(s)[2] == "draws" and np.isfinite(values[(k, s)])})
+        text = (f"{draws[-1]} draws" + (f"; {', '.join(map(str, draws[:-1]))} where all 2^G sign vectors were "
+                                        "enumerated" if len(draws) > 1 else "") if draws else "draws in the CSV")
+        defined.append(STAT_NOTES["wild"].format(wild_draws=text))
     return Grid(entry.name, entry.number, entry.caption, ("", *[h for _, h in layout.columns]), tuple(rows),
                 tuple(common_notes(options) + defined + list(notes or [])), thresholds,
                 " (the paper's thresholds)." if options.stars == "paper" else
                 " (the paper mostly uses 0.05/0.01/0.001; compare through t and p, not stars).")
+
+
+def _wild_rows(values: pd.Series, keys: list[str]) -> list[Row]:
+    """The wild-bootstrap rows of a table: the coefficient each column tests, then per clustering level
+    the p-value, the interval and the number of clusters (WILD_ROWS), from stats wild_<term>_<level>_<what>."""
+    found: dict[tuple[str, str], dict[str, float]] = {}
+    terms: dict[str, str] = {}
+    for column, stat in values.index:
+        parsed = parse_wild(stat) if column in keys else None
+        if parsed and parsed[2] in WILD_ROWS:
+            term, level, what = parsed
+            found.setdefault((level, what), {})[column] = values[(column, stat)]
+            if term:
+                terms[column] = term
+    if not found:
+        return []
+    rows = [Row(LABELS["wild_term"], tuple(Cell(terms.get(k, "")) for k in keys))] if terms else []
+    levels = sorted({level for level, _ in found}, key=lambda v: (WILD_LEVELS.index(v), v))
+    for level in levels:
+        for what in WILD_ROWS:
+            if (level, what) not in found:
+                continue
+            label = f"{LABELS['wild_p']} ({level} clusters)" if what == "p" else LABELS[f"wild_{what}"]
+            cells = tuple(number(found[(level, what)].get(k, np.nan), 0 if what == "G" else 3) for k in keys)
+            rows.append(Row(label, cells, 0 if what == "p" else 1))
+    return rows
 
 
 def _ruled(rows: list[Row]) -> list[Row]:

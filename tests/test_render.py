@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from replication.config import Options
-from replication.registry import LABELS, REGISTRY, TIDY
+from replication.registry import LABELS, REGISTRY, TIDY, parse_wild
 from replication.render import (
     MINUS, grid, to_html, to_latex, to_markdown, to_tabular,
 )
@@ -31,8 +31,9 @@ COEFFICIENTS = pd.DataFrame([
 ], columns=["column", "term", "estimate", "std_error", "t_stat", "p_value"])
 NEW_STATS = [("nobs", 2838, 2700), ("nclusters", 258, 25), ("r2_within", 0.0023, 0.0101),
              ("r2_overall", 0.5312, 0.5401), ("mean_dep", 0.31415, 0.27183), ("n_singletons", 0, 3),
-             ("n_dropped_missing", 12, 0), ("wild_p_city", 0.0412, 0.3333), ("wild_ci_low_city", -0.9, -0.2),
-             ("wild_ci_high_city", -0.05, 0.8), ("wild_p_province", 0.121, 0.456)]
+             ("n_dropped_missing", 12, 0), ("wild_Dig_city_p", 0.0412, 0.3333), ("wild_Dig_city_ci_low", -0.9, -0.2),
+             ("wild_Dig_city_ci_high", -0.05, 0.8), ("wild_Dig_city_G", 258, 25), ("wild_Dig_city_draws", 9999, 9999),
+             ("wild_Dig_city_p_et", 0.0555, 0.3), ("wild_p_province", 0.121, 0.456)]  # both shapes of name
 STATS = pd.DataFrame([(c, s, v) for s, a, b in NEW_STATS for c, v in (("(1)", a), ("(2)", b))],
                      columns=["column", "stat", "value"])
 
@@ -77,15 +78,35 @@ def test_new_statistics_rows_and_their_definitions():
     assert md_row(markdown, "Mean of dependent variable")[:2] == ["0.314", "0.272"]
     assert md_row(markdown, "Singleton observations dropped")[:2] == ["0", "3"]
     assert md_row(markdown, "Observations dropped (missing values)")[:2] == ["12", "0"]
-    assert md_row(markdown, "Wild cluster bootstrap p (city)")[:2] == ["0.041", "0.333"]
+    assert md_row(markdown, "Wild bootstrap: coefficient tested") == ["Dig", "Dig", "", ""]
+    assert md_row(markdown, "Wild bootstrap p (city clusters)")[:2] == ["0.041", "0.333"]
     assert md_row(markdown, "95% CI, low")[:2] == [f"{MINUS}0.900", f"{MINUS}0.200"]
-    assert md_row(markdown, "Wild cluster bootstrap p (province)")[:2] == ["0.121", "0.456"]
+    assert md_row(markdown, "Wild bootstrap p (province clusters)")[:2] == ["0.121", "0.456"]
+    assert "0.056" not in markdown  # the equal-tailed p stays in the CSV
     order = [markdown.index(f"| {label}") for label in ("Standard errors", "Clusters", "N ", "Within R²",
-                                                          "Overall R²", "Wild cluster bootstrap p (city)",
-                                                          "Wild cluster bootstrap p (province)")]
+                                                          "Overall R²", "Wild bootstrap: coefficient tested",
+                                                          "Wild bootstrap p (city clusters)", "\u00a0\u00a095% CI, low",
+                                                          "Wild bootstrap p (province clusters)")]
     assert order == sorted(order)
     assert "reghdfe's 'Within R-sq.'" in markdown and "reghdfe's 'R-squared'" in markdown
-    assert "Wild cluster bootstrap: p-value" in markdown
+    assert "wild cluster restricted bootstrap (WCR)" in markdown and "(9999 draws)" in markdown
+
+
+def test_wild_statistics_are_parsed_by_term_level_and_kind():
+    assert parse_wild("wild_Dig_entropy_province_ci_low") == ("Dig_entropy", "province", "ci_low")
+    assert parse_wild("wild_Isu_city_p_et") == ("Isu", "city", "p_et")
+    assert parse_wild("wild_p_city") == ("", "city", "p")
+    assert parse_wild("nobs") is None and parse_wild("wild_draws") is None
+    # Table 8: one row per statistic, the coefficient of each column named above it
+    stats = pd.DataFrame([("(1)", "wild_Dig_city_p", 0.2), ("(2)", "wild_Dig_entropy_city_p", 0.3),
+                          ("(1)", "wild_Dig_city_draws", 9999), ("(2)", "wild_Dig_entropy_city_draws", 1024),
+                          ("(1)", "nobs", 2838), ("(2)", "nobs", 2838)], columns=["column", "stat", "value"])
+    coefficients = pd.DataFrame([("(1)", "Dig", 0.1, 0.1, 1.0, 0.3), ("(2)", "Dig_entropy", 0.1, 0.1, 1.0, 0.3)],
+                                columns=COEFFICIENTS.columns)
+    markdown = to_markdown(grid(REGISTRY["table8"], {"table8": coefficients, "table8_stats": stats}, None, Options()))
+    assert md_row(markdown, "Wild bootstrap: coefficient tested") == ["Dig", "Dig_entropy"]
+    assert md_row(markdown, "Wild bootstrap p (city clusters)") == ["0.200", "0.300"]
+    assert "(9999 draws; 1024 where all 2^G sign vectors were enumerated)" in markdown
 
 
 def test_rows_only_for_the_statistics_present():
@@ -93,6 +114,12 @@ def test_rows_only_for_the_statistics_present():
     markdown = to_markdown(table5(stats=old))
     assert "Overall R²" not in markdown and "Wild" not in markdown and "Mean of dependent" not in markdown
     assert "reghdfe's 'R-squared'" not in markdown  # no definition of a statistic that is not shown
+    assert "dropped" not in markdown
+    zeros = pd.concat([old, pd.DataFrame([(c, s, 0) for c in ("(1)", "(2)") for s in ("n_singletons", "n_dropped_missing")],
+                                         columns=old.columns)])
+    markdown = to_markdown(table5(stats=zeros))  # all zero: one sentence, no rows of zeros
+    assert "| Singleton" not in markdown and "| Observations dropped" not in markdown
+    assert "No observation was dropped as a singleton or for a missing value." in markdown
     robust = to_markdown(table5(Options(cov_type="robust"), old[old["stat"] != "nclusters"]))
     assert md_row(robust, "Standard errors") == ["robust (HC1)"] * 4 and "| Clusters" not in robust
 
@@ -123,7 +150,7 @@ def test_table6_gives_the_clusters_of_every_column():
     markdown = to_markdown(rendered)
     assert md_row(markdown, "Clusters") == ["258", "85", "93", "80"]
     assert md_row(markdown, "p, interacted model") == ["0.112", "", "", ""]
-    assert md_row(markdown, "Wild cluster bootstrap p (city), tests")[0] == "0.250"  # a wild stat off the columns
+    assert md_row(markdown, "wild_p_city (tests)")[0] == "0.250"  # a wild statistic off the columns, as named
     assert "(1000 draws, seeded)" in markdown  # the draws models used, not 1000.0
     # the sub-row keeps its indent: non-breaking spaces, \hspace, great-tables' stub indent
     assert "| \u00a0\u00a0p, interacted model" in markdown
@@ -254,3 +281,8 @@ def test_real_table6_shows_clusters_per_region(outputs):
     stats = pd.read_csv(outputs / "tables" / "table6_stats.csv").set_index(["column", "stat"])["value"]
     assert md_row(markdown, "Clusters") == [f"{stats[(c, 'nclusters')]:.0f}" for c in ("All", "East", "Central", "West")]
     assert "cities)" not in markdown
+    diff = f"{stats[('tests', 'diff_East_Central')]:.3f}".replace("-", MINUS)
+    assert md_row(markdown, "Dig difference East − Central") == [diff, "", "", ""]
+    table9 = (outputs / "tables" / "table9.md").read_text(encoding="utf-8")
+    sobel = pd.read_csv(outputs / "tables" / "table9_stats.csv").set_index("stat")["value"]["sobel_z"]
+    assert md_row(table9, "Sobel z")[0] == f"{sobel:.3f}".replace("-", MINUS)
