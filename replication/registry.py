@@ -81,8 +81,10 @@ SE_TYPES = {"cluster_city": "cluster (city)", "cluster_province": "cluster (prov
 # Statistics shown under the coefficients of every regression column, in this order, when the
 # tidy stats frame has them: (stat, decimals).  se_type is not a stat but the Options' cov_type.
 COLUMN_STATS = (("se_type", None), ("nclusters", 0), ("nobs", 0), ("n_singletons", 0),
-                ("n_dropped_missing", 0), ("mean_dep", 3), ("r2_within", 3), ("r2_overall", 3),
-                ("r2_lsdv", 3))
+                ("n_dropped_missing", 0), ("mean_dep", 3), ("r2_within", 4), ("r2_overall", 4),
+                ("r2_lsdv", 4))
+# a statistic not shown when another one is, with the same values in every column
+SAME_AS = {"r2_lsdv": "r2_overall"}
 
 # What each R² is, said once in the notes of every table that shows it.
 STAT_NOTES = {
@@ -90,13 +92,12 @@ STAT_NOTES = {
                  "(reghdfe's 'Within R-sq.', fixest's r2_within).",
     "r2_overall": "Overall R²: 1 − SSR/TSS of the dependent variable around its mean, with the city and "
                   "year effects counted as regressors (reghdfe's 'R-squared', fixest's r2).",
-    "r2_lsdv": "R² with city and year dummies: the effects entered as regressors (as the paper's "
-               "0.83-0.86 suggests it reports).",
+    "r2_lsdv": "R² with city and year dummies: the effects entered as regressors.",
     "mean_dep": "Mean of dependent variable: over the estimation sample of the column.",
     "wild": "Wild bootstrap: the wild cluster restricted bootstrap (WCR) of H0: coefficient = 0 for the "
             "coefficient named in its first row, clustered as each p row says; symmetric p-value and the 95% "
             "interval by test inversion ({wild_draws}). The equal-tailed p and the cluster-robust t test's p with "
-            "the same clusters are in the table's _stats.csv.",
+            "the same clusters are in {stats_file}.",
 }
 
 
@@ -239,7 +240,8 @@ REGISTRY: dict[str, Entry] = {e.name: e for e in (
                             Extra("first_stage", "ar_F", 2), Extra("first_stage", "ar_F_p", label="p", indent=1),
                             Extra("first_stage", "endog_F", 2),
                             Extra("first_stage", "endog_F_p", label="p", indent=1))),
-          ("City and year effects are partialled out (within transformation). Sample 2013-2021: the instrument "
+          ("City and year effects are partialled out (within transformation); the R² that counts them as "
+           "regressors is the one the paper's 0.83-0.86 suggests it reports. Sample 2013-2021: the instrument "
            "is Dig two years earlier. The KP rk Wald F is reported as the cluster-robust first-stage F (one "
            "instrument, one endogenous regressor); ivreg2 scales it by a slightly different finite-sample factor.",)),
     Entry("table8", "8", "Robustness: entropy-weighted Dig", models.robustness, ("table8", "table8_stats"),

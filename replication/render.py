@@ -25,7 +25,7 @@ import pandas as pd
 
 from replication.config import STAR_THRESHOLDS, Options
 from replication.registry import (
-    COLUMN_STATS, LABELS, SE_TYPES, STAT_NOTES, Entry, FrameLayout, RegressionLayout, WILD_LEVELS, WILD_ROWS, parse_wild,
+    COLUMN_STATS, LABELS, SAME_AS, SE_TYPES, STAT_NOTES, Entry, FrameLayout, RegressionLayout, WILD_LEVELS, WILD_ROWS, parse_wild,
 )
 
 MINUS = "\u2212"
@@ -172,6 +172,10 @@ def regression_grid(entry: Entry, coefficients: pd.DataFrame, stats_: pd.DataFra
             section.append(Row(LABELS[stat], (Cell(_se_type(options)),) * width))
         elif stat in HIDDEN_WHEN_ZERO and present and not any(present):
             zero.append(stat)
+        elif stat in SAME_AS and SAME_AS[stat] in shown and all(
+                np.isclose(values.get((k, stat), np.nan), values.get((k, SAME_AS[stat]), np.nan), rtol=0, atol=1e-9,
+                           equal_nan=True) for k in keys):
+            continue
         elif present:
             shown.add(stat)
             section.append(Row(LABELS[stat], tuple(number(values.get((k, stat), np.nan), decimals) for k in keys)))
@@ -195,7 +199,7 @@ def regression_grid(entry: Entry, coefficients: pd.DataFrame, stats_: pd.DataFra
                         if k in keys and s in wild and parse_wild(s)[2] == "draws" and np.isfinite(values[(k, s)])})
         text = (f"{draws[-1]} draws" + (f"; {', '.join(map(str, draws[:-1]))} where all 2^G sign vectors were "
                                         "enumerated" if len(draws) > 1 else "") if draws else "draws in the CSV")
-        defined.append(STAT_NOTES["wild"].format(wild_draws=text))
+        defined.append(STAT_NOTES["wild"].format(wild_draws=text, stats_file=f"{entry.name}_stats.csv"))
     return Grid(entry.name, entry.number, entry.caption, ("", *[h for _, h in layout.columns]), tuple(rows),
                 tuple(common_notes(options) + defined + list(notes or [])), thresholds,
                 " (the paper's thresholds)." if options.stars == "paper" else

@@ -73,8 +73,8 @@ def test_new_statistics_rows_and_their_definitions():
     assert md_row(markdown, "Standard errors") == ["cluster (city)"] * 4
     assert md_row(markdown, "Clusters")[:2] == ["258", "25"]
     assert md_row(markdown, "N")[:2] == ["2838", "2700"]
-    assert md_row(markdown, "Within R²")[:2] == ["0.002", "0.010"]
-    assert md_row(markdown, "Overall R²")[:2] == ["0.531", "0.540"]
+    assert md_row(markdown, "Within R²")[:2] == ["0.0023", "0.0101"]
+    assert md_row(markdown, "Overall R²")[:2] == ["0.5312", "0.5401"]
     assert md_row(markdown, "Mean of dependent variable")[:2] == ["0.314", "0.272"]
     assert md_row(markdown, "Singleton observations dropped")[:2] == ["0", "3"]
     assert md_row(markdown, "Observations dropped (missing values)")[:2] == ["12", "0"]
@@ -90,6 +90,7 @@ def test_new_statistics_rows_and_their_definitions():
     assert order == sorted(order)
     assert "reghdfe's 'Within R-sq.'" in markdown and "reghdfe's 'R-squared'" in markdown
     assert "wild cluster restricted bootstrap (WCR)" in markdown and "(9999 draws)" in markdown
+    assert "are in table5_stats.csv." in markdown
 
 
 def test_wild_statistics_are_parsed_by_term_level_and_kind():
@@ -122,6 +123,22 @@ def test_rows_only_for_the_statistics_present():
     assert "No observation was dropped as a singleton or for a missing value." in markdown
     robust = to_markdown(table5(Options(cov_type="robust"), old[old["stat"] != "nclusters"]))
     assert md_row(robust, "Standard errors") == ["robust (HC1)"] * 4 and "| Clusters" not in robust
+
+
+def test_table7_shows_the_dummies_r2_once():
+    coefficients = pd.DataFrame([("first_stage", "L2.Dig", 0.17, 0.04, 3.84, 0.0002),
+                                 ("second_stage", "Dig", 0.63, 1.3, 0.48, 0.63)], columns=COEFFICIENTS.columns)
+    rows = [(c, s, v) for c in ("first_stage", "second_stage") for s, v in (("nobs", 2322), ("r2_within", 0.06))]
+    same = pd.DataFrame(rows + [("first_stage", "r2_overall", 0.9378), ("second_stage", "r2_overall", 0.2951),
+                                ("first_stage", "r2_lsdv", 0.9378), ("second_stage", "r2_lsdv", 0.2951)],
+                        columns=["column", "stat", "value"])
+    frames = {"table7": coefficients, "table7_stats": same}
+    markdown = to_markdown(grid(REGISTRY["table7"], frames, None, Options()))
+    assert md_row(markdown, "Overall R²") == ["0.9378", "0.2951"] and "| R² with city and year dummies" not in markdown
+    differ = same.assign(value=same["value"].where(same["stat"] != "r2_lsdv", 0.5))
+    markdown = to_markdown(grid(REGISTRY["table7"], {**frames, "table7_stats": differ}, None, Options()))
+    assert md_row(markdown, "R² with city and year dummies") == ["0.5000", "0.5000"]
+    assert "0.83-0.86" in markdown  # the note says which R² the paper's numbers suggest
 
 
 def test_province_clusters_are_not_called_cities():
