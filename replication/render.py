@@ -25,7 +25,8 @@ import pandas as pd
 
 from replication.config import STAR_THRESHOLDS, Options
 from replication.registry import (
-    COLUMN_STATS, LABELS, SAME_AS, SE_TYPES, STAT_NOTES, Entry, FrameLayout, RegressionLayout, WILD_LEVELS, WILD_ROWS, parse_wild,
+    COLUMN_STATS, LABELS, SAME_AS, SE_TYPES, STAT_NOTES, WILD_LEVELS, WILD_ROWS, Entry, FrameLayout,
+    RegressionLayout, parse_wild,
 )
 
 MINUS = "\u2212"
