@@ -193,7 +193,7 @@ REGISTRY: dict[str, Entry] = {e.name: e for e in (
                        FrameColumn("weight", "Weight (used)"), FrameColumn("weight_six", "Six-indicator option"),
                        FrameColumn("weight_paper", "Paper"))),
           (SAMPLE, "Pooled entropy weights over the district and non-urban rows of every city-year; indicators "
-           "winsorised at the {winsorize:g} and 1 − {winsorize:g} quantiles before min-max scaling. Mobile and "
+           "winsorised at {winsorize:.0%} in each tail before min-max scaling. Mobile and "
            "broadband users exist for the whole city only and are used only in the six-indicator option, where "
            "both areas take the whole-city rate.")),
     Entry("table3", "3", "Principal components of the digital-technology indicators (Dig)", tables.table3,

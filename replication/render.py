@@ -396,8 +396,9 @@ def latex_document(grids: list[Grid]) -> str:
 
 
 def _html_cell(cell: Cell, left: int, right: int) -> str:
-    if not cell.numeric:
-        return f'<span class="txt">{html.escape(cell.text)}</span>' if cell.text else ""
+    if not cell.numeric or "." not in cell.text:  # text and counts are centred (as in LaTeX)
+        text = cell.text.replace("-", MINUS) if cell.numeric else cell.text
+        return f'<span class="txt">{html.escape(text)}</span>' if text else ""
     a, b = cell.parts()
     sup = f"<sup>{'*' * cell.stars}</sup>" if cell.stars else ""
     return (f'<span class="dec"><span class="l" style="width:{left}ch">{html.escape(a.replace("-", MINUS))}'
@@ -415,7 +416,7 @@ def to_html(grid: Grid, standalone: bool = True) -> str:
     """great-tables HTML with a fixed id (reruns are byte-identical)."""
     import great_tables as gt
 
-    widths = _widths(grid)
+    widths = _widths(grid, integers=False)
     names = [f"c{j}" for j in range(1, len(grid.header))]
     frame = pd.DataFrame({"label": [r.label for r in grid.rows],
                           **{n: [_html_cell(r.cells[j], *widths[j]) for r in grid.rows] for j, n in enumerate(names)}})
@@ -426,7 +427,10 @@ def to_html(grid: Grid, standalone: bool = True) -> str:
              .fmt_passthrough(columns=names, escape=False)
              .cols_align("center", columns=names)
              .tab_options(stub_indent_length="1em", table_font_size="14px", source_notes_font_size="12px",
-                          table_body_hlines_style="none", stub_border_style="none", data_row_padding="3px")
+                          table_body_hlines_style="none", stub_border_style="none", data_row_padding="3px",
+                          table_border_top_style="none", heading_border_bottom_color="#333333",
+                          heading_border_bottom_width="2px", column_labels_border_bottom_color="#333333",
+                          table_body_border_bottom_color="#333333", table_body_border_bottom_width="2px")
              .opt_css(HTML_CSS.format(id=grid.name)))
     for level in sorted({r.indent for r in grid.rows if r.indent}):
         table = table.tab_stub_indent(rows=[i for i, r in enumerate(grid.rows) if r.indent == level],
@@ -448,10 +452,9 @@ def to_html(grid: Grid, standalone: bool = True) -> str:
 STYLE = """body{font-family:Georgia,serif;max-width:70em;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-variant-numeric:tabular-nums}
 caption{font-weight:bold;text-align:left;padding-bottom:.5em}
-thead th{border-top:2px solid #222;border-bottom:1px solid #222;padding:.3em .8em}
-tbody tr:last-child td{border-bottom:2px solid #222}
-tr.rule td{border-bottom:1px solid #999}
-td{padding:.15em .8em}td.num{text-align:right;white-space:nowrap}
+table:not(.gt_table) thead th{border-top:2px solid #222;border-bottom:1px solid #222;padding:.3em .8em}
+table:not(.gt_table) tbody tr:last-child td{border-bottom:2px solid #222}
+table:not(.gt_table) td{padding:.15em .8em}td.num{text-align:right;white-space:nowrap}
 p.note{font-size:.85em;margin:.2em 0}
 .inconsistent{color:#a00;font-weight:bold}.consistent{color:#070}"""
 
