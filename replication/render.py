@@ -375,13 +375,14 @@ def _latex_notes(grid: Grid) -> list[str]:
 
 
 def to_latex(grid: Grid) -> str:
-    """A table environment (caption without the number, a label, the tabular, the notes) for ``\\input``."""
+    """A table environment (caption without the number, a label, the tabular, the notes as wide as the
+    tabular: it is set in box 0 first, as threeparttable would, without needing that package) for ``\\input``."""
     return "\n".join([
         f"% {latex_escape(grid.title)}; requires {LATEX_PACKAGES}",
         r"\begin{table}[htbp]", r"\centering", r"\small",
         r"\caption{" + latex_escape(grid.caption) + "}", r"\label{tab:" + grid.name + "}",
-        to_tabular(grid).split("\n", 1)[1].rstrip("\n"),
-        r"\par\smallskip", r"\begin{minipage}{\linewidth}\footnotesize",
+        r"\sbox0{" + to_tabular(grid).split("\n", 1)[1].rstrip("\n") + "}",
+        r"\usebox0\par\smallskip", r"\begin{minipage}{\wd0}\footnotesize\raggedright",
         *[n + r"\par" for n in _latex_notes(grid)], r"\end{minipage}", r"\end{table}"]) + "\n"
 
 
