@@ -96,8 +96,8 @@ STAT_NOTES = {
     "mean_dep": "Mean of dependent variable: over the estimation sample of the column.",
     "wild": "Wild bootstrap: the wild cluster restricted bootstrap (WCR) of H0: coefficient = 0 for the "
             "coefficient named in its first row, clustered as each p row says; symmetric p-value and the 95% "
-            "interval by test inversion ({wild_draws}). The equal-tailed p and the cluster-robust t test's p with "
-            "the same clusters are in {stats_file}.",
+            "interval by test inversion ({wild_draws}). The equal-tailed p and the cluster-robust t test's p "
+            "with the same clusters are in {stats_file}.",
 }
 
 
@@ -122,7 +122,8 @@ def parse_wild(stat: str) -> tuple[str, str, str] | None:
 
 @dataclass(frozen=True)
 class Extra:
-    """One statistic shown once under a table (in its first column): Table 6's tests, Table 7's diagnostics."""
+    """One statistic shown once under a table (in its first column): Table 6's tests, Table 7's
+    diagnostics, Table 9's indirect effect."""
 
     column: str
     stat: str
@@ -172,91 +173,111 @@ class Entry:
 
 
 SAMPLE = "Sample: {rows} city-years ({cities} cities), 2011-2021."
-YES = ("Yes",) * 4
-FE = (("City fixed effects", YES), ("Year fixed effects", YES))
+CONTROL_TERMS = ("Ur", "Stru", "lnexpense", "lnper_gdp", "_cons")
 
 
-def _fe(n: int) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    return tuple((label, marks[:n]) for label, marks in FE)
+def _marks(n: int, controls: tuple[str, ...] | None = None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The indicator rows: controls, city and year fixed effects, 'Yes' in each of n columns."""
+    return (("Controls", controls or ("Yes",) * n), ("City fixed effects", ("Yes",) * n),
+            ("Year fixed effects", ("Yes",) * n))
 
 
 def _pair_tests(a: str, b: str) -> tuple[Extra, ...]:
-    return (Extra("tests", f"diff_{a}_{b}"), Extra("tests", f"interact_p_{a}_{b}", label=LABELS["interact_p"], indent=1),
+    return (Extra("tests", f"diff_{a}_{b}"),
+            Extra("tests", f"interact_p_{a}_{b}", label=LABELS["interact_p"], indent=1),
             Extra("tests", f"perm_p_{a}_{b}", label=LABELS["perm_p"], indent=1))
 
 
-CONTROL_TERMS = ("Ur", "Stru", "lnexpense", "lnper_gdp", "_cons")
+def _p(column: str, stat: str) -> Extra:
+    return Extra(column, stat, label="p", indent=1)
+
 
 REGISTRY: dict[str, Entry] = {e.name: e for e in (
-    Entry("table1", "1", "Entropy weights of the public-service indicators (Dist)", tables.table1, ("table1",),
-          FrameLayout((FrameColumn("indicator", "Indicator", None, labelled=True),
-                       FrameColumn("weight", "Weight (used)"), FrameColumn("weight_six", "Six-indicator option"),
-                       FrameColumn("weight_paper", "Paper"))),
-          (SAMPLE, "Pooled entropy weights over the district and non-urban rows of every city-year; indicators "
-           "winsorised at {winsorize:.0%} in each tail before min-max scaling. Mobile and "
-           "broadband users exist for the whole city only and are used only in the six-indicator option, where "
-           "both areas take the whole-city rate.")),
-    Entry("table3", "3", "Principal components of the digital-technology indicators (Dig)", tables.table3,
-          ("table3", "table3_stats"),
-          FrameLayout((FrameColumn("component", "Component", None), FrameColumn("eigenvalue", "Eigenvalue"),
-                       FrameColumn("variance_share", "Share"), FrameColumn("cumulative_share", "Cumulative"),
-                       FrameColumn("kept", "Kept", None), FrameColumn("eigenvalue_paper", "Paper eigenvalue"),
-                       FrameColumn("cumulative_share_paper", "Paper cumulative"))),
-          (SAMPLE, "KMO = {kmo:.3f} (paper 0.773); Bartlett chi2({bartlett_df:.0f}) = {bartlett_chi2:.1f}, "
-           "p = {bartlett_p:.3g}. Components kept up to {pca_variance_target:.0%} cumulative variance.")),
-    Entry("table3_weights", "3b", "Indicator weights of Dig (PCA) and Dig_entropy", tables.table3,
-          ("table3_weights",),
-          FrameLayout((FrameColumn("indicator", "Indicator", None, labelled=True),
-                       FrameColumn("weight_pca", "PCA weight"), FrameColumn("weight_entropy", "Entropy weight"),
-                       FrameColumn("kmo_item", "KMO (item)"))),
-          (SAMPLE,)),
-    Entry("table4", "4", "Descriptive statistics", tables.table4, ("table4",),
-          FrameLayout((FrameColumn("variable", "Variable", None, labelled=True), FrameColumn("mean", "Mean"),
-                       FrameColumn("sd", "SD"), FrameColumn("min", "Min"), FrameColumn("max", "Max"),
-                       FrameColumn("n", "N", 0), FrameColumn("mean_paper", "Paper mean"),
-                       FrameColumn("sd_paper", "Paper SD"), FrameColumn("min_paper", "Paper min"),
-                       FrameColumn("max_paper", "Paper max"))),
-          (SAMPLE, "Ur is a proxy: district population / whole-city population. The paper's 'financial "
-           "pressure' is defined nowhere and used in no model; it is not constructed.")),
-    Entry("table5", "5", "Baseline regression", models.baseline, ("table5", "table5_stats"),
-          RegressionLayout((("(1)", "(1)"), ("(2)", "(2)"), ("(3)", "(3)"), ("(4)", "(4)")), ("Dist",) * 4,
-                           ("Dig", *CONTROL_TERMS),
-                           (("Controls", ("none", "Ur", "Ur, Stru", "all four")), *_fe(4)))),
-    Entry("table6", "6", "Heterogeneity by region", models.heterogeneity, ("table6", "table6_stats"),
-          RegressionLayout((("All", "All"), ("East", "East"), ("Central", "Central"), ("West", "West")),
-                           ("Dist",) * 4, ("Dig", *CONTROL_TERMS), (("Controls", YES), *_fe(4)),
-                           (*_pair_tests("East", "Central"), *_pair_tests("East", "West"),
-                            *_pair_tests("Central", "West"))),
-          ("Differences: fully interacted model (region-specific slopes and year effects, equal to the separate "
-           "regressions) with city-clustered errors, F(1, G−1); and a permutation test reassigning region labels "
-           "across the cities of the two regions ({permutation_draws} draws, seeded).",)),
-    Entry("table7", "7", "Instrumental variable (2SLS)", models.instrumental, ("table7", "table7_stats"),
-          RegressionLayout((("first_stage", "First stage"), ("second_stage", "Second stage")), ("Dig", "Dist"),
-                           ("L2.Dig", "Dig", *CONTROL_TERMS),
-                           (("Controls", ("Yes", "Yes")), ("City and year fixed effects", ("Yes", "Yes"))),
-                           (Extra("first_stage", "first_stage_F_kp", 2), Extra("first_stage", "cd_F", 2),
-                            Extra("first_stage", "stock_yogo_10", 2), Extra("first_stage", "underid_kp_lm", 2),
-                            Extra("first_stage", "underid_kp_lm_p", label="p", indent=1),
-                            Extra("first_stage", "ar_F", 2), Extra("first_stage", "ar_F_p", label="p", indent=1),
-                            Extra("first_stage", "endog_F", 2),
-                            Extra("first_stage", "endog_F_p", label="p", indent=1))),
-          ("City and year effects are partialled out (within transformation); the R² that counts them as "
-           "regressors is the one the paper's 0.83-0.86 suggests it reports. Sample 2013-2021: the instrument "
-           "is Dig two years earlier. The KP rk Wald F is reported as the cluster-robust first-stage F (one "
-           "instrument, one endogenous regressor); ivreg2 scales it by a slightly different finite-sample factor.",)),
-    Entry("table8", "8", "Robustness: entropy-weighted Dig", models.robustness, ("table8", "table8_stats"),
-          RegressionLayout((("(1)", "PCA Dig"), ("(2)", "Entropy Dig")), ("Dist", "Dist"),
-                           ("Dig", "Dig_entropy", *CONTROL_TERMS), (("Controls", ("Yes", "Yes")), *_fe(2)))),
-    Entry("table9", "9", "Mediation through industrial structure upgrading", models.mediation,
-          ("table9", "table9_stats"),
-          RegressionLayout((("c", "Path c"), ("a", "Path a"), ("b_cprime", "Paths b and c′")), ("Dist", "Isu", "Dist"),
-                           ("Dig", "Isu", *CONTROL_TERMS), (("Controls", ("Yes",) * 3), *_fe(3)),
-                           (Extra("mediation", "ab", 4), Extra("mediation", "sobel_z"),
-                            Extra("mediation", "sobel_p", label="p", indent=1), Extra("mediation", "aroian_z"),
-                            Extra("mediation", "goodman_z"), Extra("mediation", "boot_ci_low", 4),
-                            Extra("mediation", "boot_ci_high", 4), Extra("mediation", "share_mediated"))),
-          ("Sobel-type tests use the standard errors of a and b shown in the table; the bootstrap resamples "
-           "cities with replacement ({bootstrap_draws} draws, percentile interval, seeded).",)),
+    Entry(name="table1", number="1", caption="Entropy weights of the public-service indicators (Dist)",
+          compute=tables.table1, sources=("table1",),
+          layout=FrameLayout((FrameColumn("indicator", "Indicator", None, labelled=True),
+                              FrameColumn("weight", "Weight (used)"),
+                              FrameColumn("weight_six", "Six-indicator option"),
+                              FrameColumn("weight_paper", "Paper"))),
+          notes=(SAMPLE,
+                 "Pooled entropy weights over the district and non-urban rows of every city-year; indicators "
+                 "winsorised at {winsorize:.0%} in each tail before min-max scaling. Mobile and broadband users "
+                 "exist for the whole city only and are used only in the six-indicator option, where both areas "
+                 "take the whole-city rate.")),
+    Entry(name="table3", number="3", caption="Principal components of the digital-technology indicators (Dig)",
+          compute=tables.table3, sources=("table3", "table3_stats"),
+          layout=FrameLayout((FrameColumn("component", "Component", None),
+                              FrameColumn("eigenvalue", "Eigenvalue"), FrameColumn("variance_share", "Share"),
+                              FrameColumn("cumulative_share", "Cumulative"), FrameColumn("kept", "Kept", None),
+                              FrameColumn("eigenvalue_paper", "Paper eigenvalue"),
+                              FrameColumn("cumulative_share_paper", "Paper cumulative"))),
+          notes=(SAMPLE,
+                 "KMO = {kmo:.3f} (paper 0.773); Bartlett chi2({bartlett_df:.0f}) = {bartlett_chi2:.1f}, "
+                 "p = {bartlett_p:.3g}. Components kept up to {pca_variance_target:.0%} cumulative variance.")),
+    Entry(name="table3_weights", number="3b", caption="Indicator weights of Dig (PCA) and Dig_entropy",
+          compute=tables.table3, sources=("table3_weights",),
+          layout=FrameLayout((FrameColumn("indicator", "Indicator", None, labelled=True),
+                              FrameColumn("weight_pca", "PCA weight"),
+                              FrameColumn("weight_entropy", "Entropy weight"),
+                              FrameColumn("kmo_item", "KMO (item)"))),
+          notes=(SAMPLE,)),
+    Entry(name="table4", number="4", caption="Descriptive statistics", compute=tables.table4, sources=("table4",),
+          layout=FrameLayout((FrameColumn("variable", "Variable", None, labelled=True), FrameColumn("mean", "Mean"),
+                              FrameColumn("sd", "SD"), FrameColumn("min", "Min"), FrameColumn("max", "Max"),
+                              FrameColumn("n", "N", 0), FrameColumn("mean_paper", "Paper mean"),
+                              FrameColumn("sd_paper", "Paper SD"), FrameColumn("min_paper", "Paper min"),
+                              FrameColumn("max_paper", "Paper max"))),
+          notes=(SAMPLE,
+                 "Ur is a proxy: district population / whole-city population. The paper's 'financial pressure' is "
+                 "defined nowhere and used in no model; it is not constructed.")),
+    Entry(name="table5", number="5", caption="Baseline regression",
+          compute=models.baseline, sources=("table5", "table5_stats"),
+          layout=RegressionLayout(columns=(("(1)", "(1)"), ("(2)", "(2)"), ("(3)", "(3)"), ("(4)", "(4)")),
+                                  dependent=("Dist",) * 4, terms=("Dig", *CONTROL_TERMS),
+                                  indicators=_marks(4, ("none", "Ur", "Ur, Stru", "all four")))),
+    Entry(name="table6", number="6", caption="Heterogeneity by region",
+          compute=models.heterogeneity, sources=("table6", "table6_stats"),
+          layout=RegressionLayout(columns=(("All", "All"), ("East", "East"), ("Central", "Central"),
+                                           ("West", "West")),
+                                  dependent=("Dist",) * 4, terms=("Dig", *CONTROL_TERMS), indicators=_marks(4),
+                                  extra=(*_pair_tests("East", "Central"), *_pair_tests("East", "West"),
+                                         *_pair_tests("Central", "West"))),
+          notes=("Differences: fully interacted model (region-specific slopes and year effects, equal to the "
+                 "separate regressions) with city-clustered errors, F(1, G−1); and a permutation test reassigning "
+                 "region labels across the cities of the two regions ({permutation_draws} draws, seeded).",)),
+    Entry(name="table7", number="7", caption="Instrumental variable (2SLS)",
+          compute=models.instrumental, sources=("table7", "table7_stats"),
+          layout=RegressionLayout(columns=(("first_stage", "First stage"), ("second_stage", "Second stage")),
+                                  dependent=("Dig", "Dist"), terms=("L2.Dig", "Dig", *CONTROL_TERMS),
+                                  indicators=(("Controls", ("Yes", "Yes")),
+                                              ("City and year fixed effects", ("Yes", "Yes"))),
+                                  extra=(Extra("first_stage", "first_stage_F_kp", 2),
+                                         Extra("first_stage", "cd_F", 2), Extra("first_stage", "stock_yogo_10", 2),
+                                         Extra("first_stage", "underid_kp_lm", 2),
+                                         _p("first_stage", "underid_kp_lm_p"), Extra("first_stage", "ar_F", 2),
+                                         _p("first_stage", "ar_F_p"), Extra("first_stage", "endog_F", 2),
+                                         _p("first_stage", "endog_F_p"))),
+          notes=("City and year effects are partialled out (within transformation); the R² that counts them as "
+                 "regressors is the one the paper's 0.83-0.86 suggests it reports. Sample 2013-2021: the "
+                 "instrument is Dig two years earlier. The KP rk Wald F is reported as the cluster-robust "
+                 "first-stage F (one instrument, one endogenous regressor); ivreg2 scales it by a slightly "
+                 "different finite-sample factor.",)),
+    Entry(name="table8", number="8", caption="Robustness: entropy-weighted Dig",
+          compute=models.robustness, sources=("table8", "table8_stats"),
+          layout=RegressionLayout(columns=(("(1)", "PCA Dig"), ("(2)", "Entropy Dig")), dependent=("Dist", "Dist"),
+                                  terms=("Dig", "Dig_entropy", *CONTROL_TERMS), indicators=_marks(2))),
+    Entry(name="table9", number="9", caption="Mediation through industrial structure upgrading",
+          compute=models.mediation, sources=("table9", "table9_stats"),
+          layout=RegressionLayout(columns=(("c", "Path c"), ("a", "Path a"), ("b_cprime", "Paths b and c′")),
+                                  dependent=("Dist", "Isu", "Dist"), terms=("Dig", "Isu", *CONTROL_TERMS),
+                                  indicators=_marks(3),
+                                  extra=(Extra("mediation", "ab", 4), Extra("mediation", "sobel_z"),
+                                         _p("mediation", "sobel_p"), Extra("mediation", "aroian_z"),
+                                         Extra("mediation", "goodman_z"), Extra("mediation", "boot_ci_low", 4),
+                                         Extra("mediation", "boot_ci_high", 4),
+                                         Extra("mediation", "share_mediated"))),
+          notes=("Sobel-type tests use the standard errors of a and b shown in the table; the bootstrap resamples "
+                 "cities with replacement ({boot_draws} draws, percentile interval, seeded).",)),
 )}
 
 # every tidy file the rendered tables read (the report step requires them)

@@ -106,7 +106,8 @@ def common_notes(options: Options) -> list[str]:
     }[options.cov_type]
     inside = "t statistics" if options.parentheses == "t" else "Standard errors"
     non_default = options.non_default()
-    return [f"{inside} in parentheses. Standard errors {se}; the Clusters row counts the clusters of each column.",
+    return [f"{inside} in parentheses. Standard errors {se}; the Clusters row counts the clusters of each "
+            "column.",
             "The constant is Stata's fixed-effects constant (ȳ − x̄′b). Ur is a proxy: district population / "
             "whole-city population.",
             "Non-default options: " + (", ".join(f"{k}={v}" for k, v in non_default.items()) if non_default
@@ -144,13 +145,28 @@ def grid(entry: Entry, frames: dict[str, pd.DataFrame], data: pd.DataFrame | Non
 
 def regression_grid(entry: Entry, coefficients: pd.DataFrame, stats_: pd.DataFrame, options: Options,
                     notes: list[str] | None = None) -> Grid:
+    """Coefficients with stars over t (or SE) in parentheses; the indicator and statistic rows of every
+    column; the wild-bootstrap rows; the table-level statistics of the layout; notes naming each statistic."""
     layout: RegressionLayout = entry.layout
-    thresholds = STAR_THRESHOLDS[options.stars]
     keys = [key for key, _ in layout.columns]
-    cells = coefficients.set_index(["column", "term"])
     values = stats_.set_index(["column", "stat"])["value"]
-    width = len(keys)
-    rows = [Row("Dependent variable", tuple(Cell(d) for d in layout.dependent))]
+    rows = [Row("Dependent variable", tuple(Cell(d) for d in layout.dependent)),
+            *_coefficient_rows(layout, keys, coefficients.set_index(["column", "term"]), options)]
+    indicators = [Row(label, tuple(Cell(m) for m in marks)) for label, marks in layout.indicators]
+    statistics, defined = _column_stat_rows(values, keys, options)
+    rows += _ruled(indicators + statistics) + _ruled(_wild_rows(values, keys))
+    rows += _ruled(_extra_rows(layout, values, keys))
+    notes = common_notes(options) + defined + _wild_note(values, keys, entry.name) + list(notes or [])
+    return Grid(entry.name, entry.number, entry.caption, ("", *[h for _, h in layout.columns]), tuple(rows),
+                tuple(notes), STAR_THRESHOLDS[options.stars],
+                " (the paper's thresholds)." if options.stars == "paper" else
+                " (the paper mostly uses 0.05/0.01/0.001; compare through t and p, not stars).")
+
+
+def _coefficient_rows(layout: RegressionLayout, keys: list[str], cells: pd.DataFrame,
+                      options: Options) -> list[Row]:
+    thresholds = STAR_THRESHOLDS[options.stars]
+    rows = []
     for term in layout.terms:
         if not any((key, term) in cells.index for key in keys):
             continue
@@ -165,51 +181,62 @@ def regression_grid(entry: Entry, coefficients: pd.DataFrame, stats_: pd.DataFra
             bottom.append(number(row["t_stat"], 2, paren=True) if options.parentheses == "t"
                           else number(row["std_error"], layout.decimals, paren=True))
         rows += [Row(LABELS.get(term, term), tuple(top)), Row("", tuple(bottom))]
-    section = [Row(label, tuple(Cell(m) for m in marks)) for label, marks in layout.indicators]
-    shown, zero = set(), []
+    return rows
+
+
+def _column_stat_rows(values: pd.Series, keys: list[str], options: Options) -> tuple[list[Row], list[str]]:
+    """The COLUMN_STATS rows the stats frame has, and the notes that define them."""
+    rows, shown, zero = [], set(), []
     for stat, decimals in COLUMN_STATS:
-        present = [values[(k, stat)] for k in keys if (k, stat) in values.index and np.isfinite(values[(k, stat)])]
+        column_values = [values.get((k, stat), np.nan) for k in keys]
+        present = [v for v in column_values if np.isfinite(v)]
         if stat == "se_type":
-            section.append(Row(LABELS[stat], (Cell(_se_type(options)),) * width))
+            rows.append(Row(LABELS[stat], (Cell(_se_type(options)),) * len(keys)))
         elif stat in HIDDEN_WHEN_ZERO and present and not any(present):
             zero.append(stat)
-        elif stat in SAME_AS and SAME_AS[stat] in shown and all(
-                np.isclose(values.get((k, stat), np.nan), values.get((k, SAME_AS[stat]), np.nan), rtol=0, atol=1e-9,
-                           equal_nan=True) for k in keys):
+        elif stat in SAME_AS and SAME_AS[stat] in shown and np.allclose(
+                column_values, [values.get((k, SAME_AS[stat]), np.nan) for k in keys], rtol=0, atol=1e-9,
+                equal_nan=True):
             continue
         elif present:
             shown.add(stat)
-            section.append(Row(LABELS[stat], tuple(number(values.get((k, stat), np.nan), decimals) for k in keys)))
-    rows += _ruled(section)
-    rows += _ruled(_wild_rows(values, keys))
-    extra = [Row(e.label or LABELS.get(e.stat, e.stat), (number(values[(e.column, e.stat)], e.decimals),
-                                                         *[Cell()] * (width - 1)), e.indent)
-             for e in layout.extra if (e.column, e.stat) in values.index]
-    listed = {(e.column, e.stat) for e in layout.extra}
-    unparsed = [(c, s) for c, s in values.index
-                if s.startswith("wild_") and (c, s) not in listed and (c not in keys or parse_wild(s) is None)]
-    for column, stat in unparsed:  # a wild statistic of another shape: shown as it is named
-        extra.append(Row(f"{stat} ({column})", (number(values[(column, stat)], 3), *[Cell()] * (width - 1))))
-    rows += _ruled(extra)
-    defined = [STAT_NOTES[s] for s in STAT_NOTES if s in shown]
+            rows.append(Row(LABELS[stat], tuple(number(v, decimals) for v in column_values)))
+    notes = [STAT_NOTES[s] for s in STAT_NOTES if s in shown]
     if zero:
-        defined.append("No observation was dropped " + " or ".join(HIDDEN_WHEN_ZERO[s] for s in zero) + ".")
-    wild = {s for k, s in values.index if k in keys and parse_wild(s)}
-    if wild:
-        draws = sorted({int(values[(k, s)]) for k, s in values.index
-                        if k in keys and s in wild and parse_wild(s)[2] == "draws" and np.isfinite(values[(k, s)])})
-        text = (f"{draws[-1]} draws" + (f"; {', '.join(map(str, draws[:-1]))} where all 2^G sign vectors were "
-                                        "enumerated" if len(draws) > 1 else "") if draws else "draws in the CSV")
-        defined.append(STAT_NOTES["wild"].format(wild_draws=text, stats_file=f"{entry.name}_stats.csv"))
-    return Grid(entry.name, entry.number, entry.caption, ("", *[h for _, h in layout.columns]), tuple(rows),
-                tuple(common_notes(options) + defined + list(notes or [])), thresholds,
-                " (the paper's thresholds)." if options.stars == "paper" else
-                " (the paper mostly uses 0.05/0.01/0.001; compare through t and p, not stars).")
+        notes.append("No observation was dropped " + " or ".join(HIDDEN_WHEN_ZERO[s] for s in zero) + ".")
+    return rows, notes
+
+
+def _extra_rows(layout: RegressionLayout, values: pd.Series, keys: list[str]) -> list[Row]:
+    """The layout's table-level statistics (in the first column), then any wild statistic whose name or
+    column the wild rows do not know, as it is named."""
+    blank = (Cell(),) * (len(keys) - 1)
+    rows = [Row(e.label or LABELS.get(e.stat, e.stat), (number(values[(e.column, e.stat)], e.decimals), *blank),
+                e.indent)
+            for e in layout.extra if (e.column, e.stat) in values.index]
+    listed = {(e.column, e.stat) for e in layout.extra}
+    for column, stat in values.index:
+        if stat.startswith("wild_") and (column, stat) not in listed and (
+                column not in keys or parse_wild(stat) is None):
+            rows.append(Row(f"{stat} ({column})", (number(values[(column, stat)], 3), *blank)))
+    return rows
+
+
+def _wild_note(values: pd.Series, keys: list[str], name: str) -> list[str]:
+    parsed = {(k, s): parse_wild(s) for k, s in values.index if k in keys}
+    if not any(parsed.values()):
+        return []
+    draws = sorted({int(values[ks]) for ks, p in parsed.items()
+                    if p and p[2] == "draws" and np.isfinite(values[ks])})
+    enumerated = f"; {', '.join(map(str, draws[:-1]))} where all 2^G sign vectors were enumerated"
+    text = f"{draws[-1]} draws" + (enumerated if len(draws) > 1 else "") if draws else "draws in the CSV"
+    return [STAT_NOTES["wild"].format(wild_draws=text, stats_file=f"{name}_stats.csv")]
 
 
 def _wild_rows(values: pd.Series, keys: list[str]) -> list[Row]:
     """The wild-bootstrap rows of a table: the coefficient each column tests, then per clustering level
-    the p-value, the interval and the number of clusters (WILD_ROWS), from stats wild_<term>_<level>_<what>."""
+    the p-value, the interval and the number of clusters (WILD_ROWS), from the stats
+    wild_<term>_<level>_<what>."""
     found: dict[tuple[str, str], dict[str, float]] = {}
     terms: dict[str, str] = {}
     for column, stat in values.index:
@@ -375,8 +402,8 @@ def _latex_notes(grid: Grid) -> list[str]:
 
 
 def to_latex(grid: Grid) -> str:
-    """A table environment (caption without the number, a label, the tabular, the notes as wide as the
-    tabular: it is set in box 0 first, as threeparttable would, without needing that package) for ``\\input``."""
+    """A table environment for ``\\input``: caption without the number, a label, the tabular, and the
+    notes as wide as the tabular (set in box 0 first, as threeparttable would, without that package)."""
     return "\n".join([
         f"% {latex_escape(grid.title)}; requires {LATEX_PACKAGES}",
         r"\begin{table}[htbp]", r"\centering", r"\small",
@@ -403,7 +430,8 @@ def _html_cell(cell: Cell, left: int, right: int) -> str:
     a, b = cell.parts()
     sup = f"<sup>{'*' * cell.stars}</sup>" if cell.stars else ""
     return (f'<span class="dec"><span class="l" style="width:{left}ch">{html.escape(a.replace("-", MINUS))}'
-            f'</span><span class="r" style="width:{right}ch">{html.escape(b.replace("-", MINUS))}{sup}</span></span>')
+            f'</span><span class="r" style="width:{right}ch">{html.escape(b.replace("-", MINUS))}{sup}'
+            '</span></span>')
 
 
 HTML_CSS = """#{id} .dec{{display:inline-block;white-space:nowrap;font-variant-numeric:tabular-nums}}
@@ -420,7 +448,8 @@ def to_html(grid: Grid, standalone: bool = True) -> str:
     widths = _widths(grid, integers=False)
     names = [f"c{j}" for j in range(1, len(grid.header))]
     frame = pd.DataFrame({"label": [r.label for r in grid.rows],
-                          **{n: [_html_cell(r.cells[j], *widths[j]) for r in grid.rows] for j, n in enumerate(names)}})
+                          **{n: [_html_cell(r.cells[j], *widths[j]) for r in grid.rows]
+                             for j, n in enumerate(names)}})
     table = (gt.GT(frame, rowname_col="label", id=grid.name)
              .tab_header(title=grid.title)
              .tab_stubhead(label=grid.header[0])
@@ -462,4 +491,5 @@ p.note{font-size:.85em;margin:.2em 0}
 
 def page(title: str, body: str) -> str:
     return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n")
+            f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n"
+            "</html>\n")
