@@ -262,6 +262,12 @@ def _compile(engine: str, directory, body: str) -> str:
     return log
 
 
+def test_the_compile_check_catches_a_broken_table(tmp_path):
+    engine = _pdflatex()
+    with pytest.raises(AssertionError, match="Extra alignment tab"):  # one & too many for the columns
+        _compile(engine, tmp_path, "\\begin{tabular}{lD{.}{.}{2.2}} a & 1.5 & 2.5 \\\\ \\end{tabular}")
+
+
 @pytest.mark.parametrize("name", list(REGISTRY))
 def test_every_fragment_compiles(outputs, name, tmp_path):
     engine = _pdflatex()
