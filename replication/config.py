@@ -78,6 +78,10 @@ class Options:
     permutation_draws: int = 1000
     stars: str = "econ"
     """'econ': * 0.10, ** 0.05, *** 0.01; 'paper': * 0.05, ** 0.01, *** 0.001."""
+    parentheses: str = "t"
+    """What the rendered tables print in parentheses under each coefficient: 't' statistics (the
+    paper's layout) or 'se' (standard errors, as many journals ask). Rendering only: the tidy CSVs
+    carry both, and no estimate depends on it."""
 
     def non_default(self) -> dict[str, object]:
         """The options that differ from their defaults, for table notes and manifests."""
@@ -118,6 +122,7 @@ class Options:
             "dig_rescale": ("none", "minmax"),
             "cov_type": ("cluster_city", "robust", "cluster_province", "driscoll_kraay"),
             "stars": ("econ", "paper"),
+            "parentheses": ("t", "se"),
         }
         for name, values in allowed.items():
             if getattr(self, name) not in values:

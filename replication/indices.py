@@ -175,17 +175,6 @@ def pca_index(data: pd.DataFrame, options: Options) -> PCAResult:
 DIST_FOUR = ("library", "teachers_per_pupil", "doctors", "beds")
 DIST_SIX = ("mobile", "internet", *DIST_FOUR)
 DIG_INDICATORS = ("telecom_per_capita", "pku_index", "internet", "mobile", "ict_share")
-LABELS = {
-    "library": "Library holdings per 100 people",
-    "teachers_per_pupil": "Primary teachers per pupil",
-    "doctors": "Licensed doctors per 100 people",
-    "beds": "Hospital beds per 100 people",
-    "mobile": "Mobile phone users per 100 people",
-    "internet": "Broadband users per 100 people",
-    "telecom_per_capita": "Telecom revenue per capita (yuan)",
-    "pku_index": "PKU Digital Financial Inclusion Index",
-    "ict_share": "ICT employment share of urban units (%)",
-}
 # which panel columns feed each analysis variable (their fill flags are carried over)
 SOURCES = {
     "Dist": ("pop_district", "pop_nonurban", "library_district", "library_nonurban",

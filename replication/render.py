@@ -1,278 +1,495 @@
-"""Tables in the paper's layout, rendered from the tidy CSVs to Markdown, LaTeX (booktabs) and HTML.
+"""Tables in the paper's layout: a registry entry and its tidy frames become a ``Grid``, and the grid
+becomes Markdown (aligned for a terminal), LaTeX (booktabs + dcolumn, for ``\\input``) and HTML
+(great-tables).
 
-A table is first laid out as a ``Grid`` (title, header, body rows, notes) from a
-``TableSpec`` (plain data); the three formats only serialise the grid.
+A grid holds typed cells (a number with its stars, a bracketed statistic, or text), so that each
+format writes them its own way: a true minus sign (U+2212 in Markdown and HTML, math mode in LaTeX),
+stars as superscripts (HTML, LaTeX), numbers aligned on the decimal point (padding in Markdown,
+dcolumn's D columns in LaTeX, two aligned boxes per cell in HTML), indented sub-rows (non-breaking
+spaces, ``\\hspace``, great-tables' stub indent).
+
+Why not great-tables for everything: its ``cols_align_decimal`` aligns numeric columns only, and a
+regression column mixes estimates with stars and bracketed t values (strings); its LaTeX output has
+no decimal alignment and no fragment without the table environment.  It writes the HTML structure
+(stub, headers, indents, source notes) and the decimal alignment inside a cell is ours.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from replication.config import STAR_THRESHOLDS, Options
+from replication.registry import (
+    COLUMN_STATS, LABELS, SAME_AS, SE_TYPES, STAT_NOTES, WILD_LEVELS, WILD_ROWS, Entry, FrameLayout,
+    RegressionLayout, parse_wild,
+)
 
-TERM_LABELS = {
-    "Dig": "Digital technology (Dig)",
-    "Dig_entropy": "Digital technology, entropy weights",
-    "L2.Dig": "Dig, second lag (instrument)",
-    "Isu": "Industrial structure upgrading (Isu)",
-    "Ur": "Urbanisation (Ur, proxy)",
-    "Stru": "Employment structure (Stru)",
-    "lnexpense": "Local fiscal expenditure (ln)",
-    "lnper_gdp": "GDP per capita (ln)",
-    "_cons": "Constant",
-}
+MINUS = "\u2212"
 
 
 @dataclass(frozen=True)
-class TableSpec:
-    """A regression table of the paper: which columns, which rows, what the notes must say."""
+class Cell:
+    """A number as printed (ASCII '-', replaced by each format), or text when ``numeric`` is False."""
 
-    name: str
-    title: str
-    columns: list[tuple[str, str]]  # (column key in the CSV, header)
-    terms: list[str]
-    dependent: list[str]  # dependent variable of each column
-    stats: list[tuple[str, str, str]] = field(default_factory=lambda: [("nobs", "N", "{:.0f}"),
-                                                                      ("r2_within", "Within R²", "{:.3f}")])
-    indicators: list[tuple[str, list[str]]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    extra: list[tuple[str, str, str, str]] = field(default_factory=list)  # (column, stat, label, format)
+    text: str = ""
+    numeric: bool = False
+    stars: int = 0
+    paren: bool = False
+
+    def parts(self) -> tuple[str, str]:
+        """The text left of the decimal point and from it on (with the brackets)."""
+        left, dot, right = self.text.partition(".")
+        return ("(" if self.paren else "") + left, dot + right + (")" if self.paren else "")
 
 
-YES4 = ["Yes"] * 4
-SPECS = {
-    "table5": TableSpec(
-        "table5", "Table 5. Baseline regression", [("(1)", "(1)"), ("(2)", "(2)"), ("(3)", "(3)"), ("(4)", "(4)")],
-        ["Dig", "Ur", "Stru", "lnexpense", "lnper_gdp", "_cons"], ["Dist"] * 4,
-        indicators=[("Controls", ["none", "Ur", "Ur, Stru", "all four"]), ("City fixed effects", YES4),
-                    ("Year fixed effects", YES4)],
-    ),
-    "table6": TableSpec(
-        "table6", "Table 6. Heterogeneity by region",
-        [("All", "All"), ("East", "East"), ("Central", "Central"), ("West", "West")],
-        ["Dig", "Ur", "Stru", "lnexpense", "lnper_gdp", "_cons"], ["Dist"] * 4,
-        indicators=[("Controls", YES4), ("City fixed effects", YES4), ("Year fixed effects", YES4)],
-        extra=[("tests", "diff_East_Central", "Dig difference East - Central", "{:.3f}"),
-               ("tests", "interact_p_East_Central", "  p, interacted model", "{:.3f}"),
-               ("tests", "perm_p_East_Central", "  p, permutation", "{:.3f}"),
-               ("tests", "diff_East_West", "Dig difference East - West", "{:.3f}"),
-               ("tests", "interact_p_East_West", "  p, interacted model", "{:.3f}"),
-               ("tests", "perm_p_East_West", "  p, permutation", "{:.3f}"),
-               ("tests", "diff_Central_West", "Dig difference Central - West", "{:.3f}"),
-               ("tests", "interact_p_Central_West", "  p, interacted model", "{:.3f}"),
-               ("tests", "perm_p_Central_West", "  p, permutation", "{:.3f}")],
-        notes=["Differences: fully interacted model (region-specific slopes and year effects, equal to the "
-               "separate regressions) with city-clustered errors, F(1, G-1); and a permutation test "
-               "reassigning region labels across the cities of the two regions (seeded)."],
-    ),
-    "table7": TableSpec(
-        "table7", "Table 7. Instrumental variable (2SLS)",
-        [("first_stage", "First stage"), ("second_stage", "Second stage")],
-        ["L2.Dig", "Dig", "Ur", "Stru", "lnexpense", "lnper_gdp", "_cons"], ["Dig", "Dist"],
-        stats=[("nobs", "N", "{:.0f}"), ("r2_within", "Within R²", "{:.3f}"),
-               ("r2_lsdv", "R² with city and year dummies", "{:.3f}")],
-        indicators=[("Controls", ["Yes", "Yes"]), ("City and year fixed effects", ["Yes", "Yes"])],
-        extra=[("first_stage", "first_stage_F_kp", "First-stage F, cluster-robust (KP rk Wald F)", "{:.2f}"),
-               ("first_stage", "cd_F", "Cragg-Donald F", "{:.2f}"),
-               ("first_stage", "stock_yogo_10", "Stock-Yogo 10% maximal IV size", "{:.2f}"),
-               ("first_stage", "underid_kp_lm", "Underidentification, KP rk LM", "{:.2f}"),
-               ("first_stage", "underid_kp_lm_p", "  p", "{:.3f}"),
-               ("first_stage", "ar_F", "Anderson-Rubin F (H0: Dig = 0)", "{:.2f}"),
-               ("first_stage", "ar_F_p", "  p", "{:.3f}"),
-               ("first_stage", "endog_F", "Endogeneity (control function) F", "{:.2f}"),
-               ("first_stage", "endog_F_p", "  p", "{:.3f}")],
-        notes=["City and year effects are partialled out (within transformation); 'Within R²' is the "
-               "R² of that regression, 'R² with dummies' counts the effects as regressors (as the paper's "
-               "0.83-0.86 suggests). Sample 2013-2021: the instrument is Dig two years earlier. The "
-               "KP rk Wald F is reported as the cluster-robust first-stage F (one instrument, one "
-               "endogenous regressor); ivreg2 scales it by a slightly different finite-sample factor."],
-    ),
-    "table8": TableSpec(
-        "table8", "Table 8. Robustness: entropy-weighted Dig", [("(1)", "PCA Dig"), ("(2)", "Entropy Dig")],
-        ["Dig", "Dig_entropy", "Ur", "Stru", "lnexpense", "lnper_gdp", "_cons"], ["Dist", "Dist"],
-        indicators=[("Controls", ["Yes", "Yes"]), ("City fixed effects", ["Yes", "Yes"]),
-                    ("Year fixed effects", ["Yes", "Yes"])],
-    ),
-    "table9": TableSpec(
-        "table9", "Table 9. Mediation through industrial structure upgrading",
-        [("c", "Path c"), ("a", "Path a"), ("b_cprime", "Paths b and c'")],
-        ["Dig", "Isu", "Ur", "Stru", "lnexpense", "lnper_gdp", "_cons"], ["Dist", "Isu", "Dist"],
-        indicators=[("Controls", ["Yes"] * 3), ("City fixed effects", ["Yes"] * 3),
-                    ("Year fixed effects", ["Yes"] * 3)],
-        extra=[("mediation", "ab", "Indirect effect a x b", "{:.4f}"),
-               ("mediation", "sobel_z", "Sobel z", "{:.3f}"), ("mediation", "sobel_p", "  p", "{:.3f}"),
-               ("mediation", "aroian_z", "Aroian z", "{:.3f}"), ("mediation", "goodman_z", "Goodman z", "{:.3f}"),
-               ("mediation", "boot_ci_low", "Bootstrap 95% CI of a x b, low", "{:.4f}"),
-               ("mediation", "boot_ci_high", "Bootstrap 95% CI of a x b, high", "{:.4f}"),
-               ("mediation", "share_mediated", "Share mediated, a x b / c", "{:.3f}")],
-        notes=["Sobel-type tests use the city-clustered standard errors of a and b; the bootstrap resamples "
-               "cities with replacement (percentile interval, seeded)."],
-    ),
-}
+@dataclass(frozen=True)
+class Row:
+    label: str
+    cells: tuple[Cell, ...]
+    indent: int = 0
+    rule_before: bool = False
 
 
 @dataclass(frozen=True)
 class Grid:
-    title: str
-    header: list[str]
-    rows: list[list[str]]  # each row: label then one cell per column
-    notes: list[str]
-    rules_after: list[int] = field(default_factory=list)  # body row indexes followed by a rule
+    name: str
+    number: str
+    caption: str
+    header: tuple[str, ...]  # the stub's header, then one per column
+    rows: tuple[Row, ...]
+    notes: tuple[str, ...]
+    stars: tuple[float, float, float] | None = None  # thresholds of the legend, when stars are shown
+    star_note: str = ""
+
+    @property
+    def title(self) -> str:
+        return f"Table {self.number}. {self.caption}"
 
 
-def stars(p: float, thresholds: tuple[float, float, float]) -> str:
-    if not np.isfinite(p):
-        return ""
-    return "*" * sum(p < t for t in thresholds)
+def number(value: float, decimals: int, stars_: int = 0, paren: bool = False) -> Cell:
+    if value is None or not np.isfinite(value):
+        return Cell()
+    text = f"{value:.{decimals}f}"
+    if text.lstrip("-").strip("0.") == "":  # no "-0.000"
+        text = text.lstrip("-")
+    return Cell(text, True, stars_, paren)
 
 
-def common_notes(options: Options, nobs_note: str) -> list[str]:
-    thresholds = STAR_THRESHOLDS[options.stars]
+def stars(p: float, thresholds: tuple[float, float, float]) -> int:
+    return 0 if not np.isfinite(p) else sum(p < t for t in thresholds)
+
+
+# ---------------------------------------------------------------------------- grids
+
+
+def _se_type(options: Options) -> str:
+    return SE_TYPES[options.cov_type].format(dk_bandwidth=options.dk_bandwidth)
+
+
+# counts shown as a row only when some column has a non-zero one; otherwise one sentence in the notes
+HIDDEN_WHEN_ZERO = {"n_dropped_missing": "for a missing value", "n_singletons": "as a singleton"}
+
+
+def common_notes(options: Options) -> list[str]:
     se = {
-        "cluster_city": "standard errors clustered by city with Stata's small-sample factor "
-                        "G/(G-1)·(N-1)/(N-K) (K without the city effects); p-values from t(G-1)",
-        "cluster_province": "standard errors clustered by province (Stata's factor); p-values from t(G-1)",
-        "robust": "heteroskedasticity-robust (HC1) standard errors",
-        "driscoll_kraay": f"Driscoll-Kraay standard errors (Bartlett kernel, bandwidth {options.dk_bandwidth})",
+        "cluster_city": "clustered by city with Stata's small-sample factor G/(G−1)·(N−1)/(N−K) (K without "
+                        "the city effects); p-values from t(G−1)",
+        "cluster_province": "clustered by province with Stata's small-sample factor; p-values from t(G−1), "
+                            "G the number of provinces",
+        "robust": "heteroskedasticity-robust (HC1)",
+        "driscoll_kraay": f"Driscoll-Kraay (Bartlett kernel, bandwidth {options.dk_bandwidth})",
     }[options.cov_type]
-    notes = [
-        f"t statistics in parentheses; {se}.",
-        f"* p<{thresholds[0]:g}, ** p<{thresholds[1]:g}, *** p<{thresholds[2]:g}"
-        + (" (the paper's thresholds)." if options.stars == "paper" else
-           " (the paper mostly uses 0.05/0.01/0.001; compare through t and p, not stars)."),
-        f"{nobs_note} The constant is Stata's fixed-effects constant (ybar - xbar'b). Ur is a proxy: "
-        "district population / whole-city population.",
-    ]
+    inside = "t statistics" if options.parentheses == "t" else "Standard errors"
     non_default = options.non_default()
-    notes.append("Non-default options: " + (", ".join(f"{k}={v}" for k, v in non_default.items())
-                                            if non_default else "none."))
-    return notes
+    return [f"{inside} in parentheses. Standard errors {se}; the Clusters row counts the clusters of each "
+            "column.",
+            "The constant is Stata's fixed-effects constant (ȳ − x̄′b). Ur is a proxy: district population / "
+            "whole-city population.",
+            "Non-default options: " + (", ".join(f"{k}={v}" for k, v in non_default.items()) if non_default
+                                       else "none.")]
 
 
-def regression_grid(spec: TableSpec, coefficients: pd.DataFrame, stats_: pd.DataFrame, options: Options) -> Grid:
-    thresholds = STAR_THRESHOLDS[options.stars]
-    keys = [key for key, _ in spec.columns]
-    cells = coefficients.set_index(["column", "term"])
-    values = stats_.set_index(["column", "stat"])["value"]
-    rows: list[list[str]] = [["Dependent variable", *spec.dependent]]
-    for term in spec.terms:
-        if not any((key, term) in cells.index for key in keys):
-            continue
-        top, bottom = [TERM_LABELS.get(term, term)], [""]
-        for key in keys:
-            if (key, term) in cells.index:
-                row = cells.loc[(key, term)]
-                top.append(f"{row['estimate']:.4f}{stars(row['p_value'], thresholds)}")
-                bottom.append(f"({row['t_stat']:.2f})")
-            else:
-                top.append("")
-                bottom.append("")
-        rows += [top, bottom]
-    rules = [len(rows) - 1]
-    for label, marks in spec.indicators:
-        rows.append([label, *marks])
-    for stat, label, fmt in spec.stats:
-        rows.append([label, *[fmt.format(values[(k, stat)]) if (k, stat) in values.index else "" for k in keys]])
-    rules.append(len(rows) - 1)
-    for column, stat, label, fmt in spec.extra:
-        if (column, stat) in values.index:
-            rows.append([label, fmt.format(values[(column, stat)]), *[""] * (len(keys) - 1)])
-    nobs = int(values[(keys[0], "nobs")])
-    clusters = values.get((keys[0], "nclusters"))
-    sample = f"Sample: {nobs} city-years" + (f" ({int(clusters)} cities)." if clusters is not None else ".")
-    return Grid(spec.title, ["", *[h for _, h in spec.columns]], rows,
-                common_notes(options, sample) + spec.notes, rules)
-
-
-def frame_grid(title: str, frame: pd.DataFrame, labels: dict[str, str], formats: dict[str, str],
-               notes: list[str]) -> Grid:
-    """A plain table (Tables 1, 3, 4) from a tidy frame: one row per row, chosen columns."""
-    rows = []
-    for _, record in frame.iterrows():
-        row = []
-        for column in labels:
-            value = record[column]
-            if isinstance(value, (bool, np.bool_)):
-                row.append("yes" if value else "")
-            elif isinstance(value, (float, np.floating)):
-                row.append("" if not np.isfinite(value) else formats.get(column, "{:.4f}").format(value))
-            else:
-                row.append(str(value))
-        rows.append(row)
-    return Grid(title, list(labels.values()), rows, notes)
-
-
-# ---------------------------------------------------------------------------- serialisation
-
-
-def to_markdown(grid: Grid) -> str:
-    lines = [f"**{grid.title}**", "", "| " + " | ".join(grid.header) + " |",
-             "|" + "|".join(["---"] + ["---:"] * (len(grid.header) - 1)) + "|"]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in grid.rows]
-    lines += [""] + [f"{note}  " for note in grid.notes]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-_LATEX = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$", "²": r"$^2$", "·": r"$\cdot$",
-          "×": r"$\times$", "<": r"$<$", ">": r"$>$", "~": r"\textasciitilde{}"}
-
-
-def latex_escape(text: str) -> str:
-    out = text.replace("\\", r"\textbackslash{}")
-    for char, replacement in _LATEX.items():
-        out = out.replace(char, replacement)
+def facts(entry: Entry, frames: dict[str, pd.DataFrame], data: pd.DataFrame | None, options: Options) -> dict:
+    """What a note template may name: the options, the sample, and the table-level statistics."""
+    out: dict = dataclasses.asdict(options)
+    if data is not None:
+        out.update(rows=len(data), cities=data["city_code"].nunique())
+    keys = {key for key, _ in entry.layout.columns} if entry.regression else set()
+    for source in entry.sources:
+        frame = frames[source]
+        if list(frame.columns[:2]) == ["stat", "value"]:
+            out.update(zip(frame["stat"], map(_plain, frame["value"])))
+        elif {"column", "stat", "value"} <= set(frame.columns):
+            table_level = frame[~frame["column"].isin(keys)]
+            out.update(zip(table_level["stat"], map(_plain, table_level["value"])))
     return out
 
 
-def to_latex(grid: Grid, standalone: bool = True) -> str:
-    width = len(grid.header)
-    body = [r"\begin{tabular}{l" + "c" * (width - 1) + "}", r"\toprule",
-            " & ".join(latex_escape(h) for h in grid.header) + r" \\", r"\midrule"]
-    for i, row in enumerate(grid.rows):
-        body.append(" & ".join(latex_escape(c) for c in row) + r" \\")
-        if i in grid.rules_after and i != len(grid.rows) - 1:
-            body.append(r"\midrule")
-    body += [r"\bottomrule", r"\end{tabular}"]
-    notes = [r"\begin{minipage}{\linewidth}\footnotesize"] + [latex_escape(n) + r"\par" for n in grid.notes] + \
-            [r"\end{minipage}"]
-    table = [r"\begin{table}[htbp]", r"\centering", r"\caption{" + latex_escape(grid.title) + "}", *body,
-             *notes, r"\end{table}"]
-    if not standalone:
-        return "\n".join(table) + "\n"
-    return "\n".join([r"\documentclass{article}", r"\usepackage{booktabs}", r"\usepackage[margin=2cm]{geometry}",
-                      r"\begin{document}", *table, r"\end{document}"]) + "\n"
+def _plain(value):
+    """A whole number read back from a CSV as a float prints as an integer (1000 draws, not 1000.0)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def grid(entry: Entry, frames: dict[str, pd.DataFrame], data: pd.DataFrame | None, options: Options) -> Grid:
+    """The grid of a registry entry from its tidy frames (by file stem)."""
+    notes = [n.format(**facts(entry, frames, data, options)) for n in entry.notes]
+    if entry.regression:
+        return regression_grid(entry, frames[entry.sources[0]], frames[entry.sources[1]], options, notes)
+    return frame_grid(entry, frames[entry.sources[0]], notes)
+
+
+def regression_grid(entry: Entry, coefficients: pd.DataFrame, stats_: pd.DataFrame, options: Options,
+                    notes: list[str] | None = None) -> Grid:
+    """Coefficients with stars over t (or SE) in parentheses; the indicator and statistic rows of every
+    column; the wild-bootstrap rows; the table-level statistics of the layout; notes naming each statistic."""
+    layout: RegressionLayout = entry.layout
+    keys = [key for key, _ in layout.columns]
+    values = stats_.set_index(["column", "stat"])["value"]
+    rows = [Row("Dependent variable", tuple(Cell(d) for d in layout.dependent)),
+            *_coefficient_rows(layout, keys, coefficients.set_index(["column", "term"]), options)]
+    indicators = [Row(label, tuple(Cell(m) for m in marks)) for label, marks in layout.indicators]
+    statistics, defined = _column_stat_rows(values, keys, options)
+    rows += _ruled(indicators + statistics) + _ruled(_wild_rows(values, keys))
+    rows += _ruled(_extra_rows(layout, values, keys))
+    notes = common_notes(options) + defined + _wild_note(values, keys, entry.name) + list(notes or [])
+    return Grid(entry.name, entry.number, entry.caption, ("", *[h for _, h in layout.columns]), tuple(rows),
+                tuple(notes), STAR_THRESHOLDS[options.stars],
+                " (the paper's thresholds)." if options.stars == "paper" else
+                " (the paper mostly uses 0.05/0.01/0.001; compare through t and p, not stars).")
+
+
+def _coefficient_rows(layout: RegressionLayout, keys: list[str], cells: pd.DataFrame,
+                      options: Options) -> list[Row]:
+    thresholds = STAR_THRESHOLDS[options.stars]
+    rows = []
+    for term in layout.terms:
+        if not any((key, term) in cells.index for key in keys):
+            continue
+        top, bottom = [], []
+        for key in keys:
+            if (key, term) not in cells.index:
+                top.append(Cell())
+                bottom.append(Cell())
+                continue
+            row = cells.loc[(key, term)]
+            top.append(number(row["estimate"], layout.decimals, stars(row["p_value"], thresholds)))
+            bottom.append(number(row["t_stat"], 2, paren=True) if options.parentheses == "t"
+                          else number(row["std_error"], layout.decimals, paren=True))
+        rows += [Row(LABELS.get(term, term), tuple(top)), Row("", tuple(bottom))]
+    return rows
+
+
+def _column_stat_rows(values: pd.Series, keys: list[str], options: Options) -> tuple[list[Row], list[str]]:
+    """The COLUMN_STATS rows the stats frame has, and the notes that define them."""
+    rows, shown, zero = [], set(), []
+    for stat, decimals in COLUMN_STATS:
+        column_values = [values.get((k, stat), np.nan) for k in keys]
+        present = [v for v in column_values if np.isfinite(v)]
+        if stat == "se_type":
+            rows.append(Row(LABELS[stat], (Cell(_se_type(options)),) * len(keys)))
+        elif stat in HIDDEN_WHEN_ZERO and present and not any(present):
+            zero.append(stat)
+        elif stat in SAME_AS and SAME_AS[stat] in shown and np.allclose(
+                column_values, [values.get((k, SAME_AS[stat]), np.nan) for k in keys], rtol=0, atol=1e-9,
+                equal_nan=True):
+            continue
+        elif present:
+            shown.add(stat)
+            rows.append(Row(LABELS[stat], tuple(number(v, decimals) for v in column_values)))
+    notes = [STAT_NOTES[s] for s in STAT_NOTES if s in shown]
+    if zero:
+        notes.append("No observation was dropped " + " or ".join(HIDDEN_WHEN_ZERO[s] for s in zero) + ".")
+    return rows, notes
+
+
+def _extra_rows(layout: RegressionLayout, values: pd.Series, keys: list[str]) -> list[Row]:
+    """The layout's table-level statistics (in the first column), then any wild statistic whose name or
+    column the wild rows do not know, as it is named."""
+    blank = (Cell(),) * (len(keys) - 1)
+    rows = [Row(e.label or LABELS.get(e.stat, e.stat), (number(values[(e.column, e.stat)], e.decimals), *blank),
+                e.indent)
+            for e in layout.extra if (e.column, e.stat) in values.index]
+    listed = {(e.column, e.stat) for e in layout.extra}
+    for column, stat in values.index:
+        if stat.startswith("wild_") and (column, stat) not in listed and (
+                column not in keys or parse_wild(stat) is None):
+            rows.append(Row(f"{stat} ({column})", (number(values[(column, stat)], 3), *blank)))
+    return rows
+
+
+def _wild_note(values: pd.Series, keys: list[str], name: str) -> list[str]:
+    parsed = {(k, s): parse_wild(s) for k, s in values.index if k in keys}
+    if not any(parsed.values()):
+        return []
+    draws = sorted({int(values[ks]) for ks, p in parsed.items()
+                    if p and p[2] == "draws" and np.isfinite(values[ks])})
+    enumerated = f"; {', '.join(map(str, draws[:-1]))} where all 2^G sign vectors were enumerated"
+    text = f"{draws[-1]} draws" + (enumerated if len(draws) > 1 else "") if draws else "draws in the CSV"
+    return [STAT_NOTES["wild"].format(wild_draws=text, stats_file=f"{name}_stats.csv")]
+
+
+def _wild_rows(values: pd.Series, keys: list[str]) -> list[Row]:
+    """The wild-bootstrap rows of a table: the coefficient each column tests, then per clustering level
+    the p-value, the interval and the number of clusters (WILD_ROWS), from the stats
+    wild_<term>_<level>_<what>."""
+    found: dict[tuple[str, str], dict[str, float]] = {}
+    terms: dict[str, str] = {}
+    for column, stat in values.index:
+        parsed = parse_wild(stat) if column in keys else None
+        if parsed and parsed[2] in WILD_ROWS:
+            term, level, what = parsed
+            found.setdefault((level, what), {})[column] = values[(column, stat)]
+            if term:
+                terms[column] = term
+    if not found:
+        return []
+    rows = [Row(LABELS["wild_term"], tuple(Cell(terms.get(k, "")) for k in keys))] if terms else []
+    levels = sorted({level for level, _ in found}, key=lambda v: (WILD_LEVELS.index(v), v))
+    for level in levels:
+        for what in WILD_ROWS:
+            if (level, what) not in found:
+                continue
+            label = f"{LABELS['wild_p']} ({level} clusters)" if what == "p" else LABELS[f"wild_{what}"]
+            cells = tuple(number(found[(level, what)].get(k, np.nan), 0 if what == "G" else 3) for k in keys)
+            rows.append(Row(label, cells, 0 if what == "p" else 1))
+    return rows
+
+
+def _ruled(rows: list[Row]) -> list[Row]:
+    """The rows of a new section: a rule above the first."""
+    if not rows:
+        return []
+    first = rows[0]
+    return [Row(first.label, first.cells, first.indent, True), *rows[1:]]
+
+
+def frame_grid(entry: Entry, frame: pd.DataFrame, notes: list[str]) -> Grid:
+    """A plain table (Tables 1, 3, 4): one row per row of the tidy frame."""
+    layout: FrameLayout = entry.layout
+    stub, *columns = layout.columns
+    rows = []
+    for _, record in frame.iterrows():
+        key = record[stub.field]
+        label = LABELS.get(key, key) if stub.labelled else str(key)
+        cells = []
+        for column in columns:
+            value = record[column.field]
+            if isinstance(value, (bool, np.bool_)):
+                cells.append(Cell("yes" if value else ""))
+            elif column.decimals is None:
+                cells.append(Cell("" if pd.isna(value) else str(value)))
+            else:
+                cells.append(number(float(value), column.decimals))
+        rows.append(Row(label, tuple(cells)))
+    return Grid(entry.name, entry.number, entry.caption, tuple(c.header for c in layout.columns), tuple(rows),
+                tuple(notes))
+
+
+# ---------------------------------------------------------------------------- Markdown
+
+
+def _widths(grid: Grid, integers: bool = True) -> list[tuple[int, int]]:
+    """Per column: the widest text left of the decimal point and from it on, over the numeric cells
+    (without the whole numbers when `integers` is False: LaTeX centres those)."""
+    out = []
+    for j in range(len(grid.header) - 1):
+        numeric = [row.cells[j] for row in grid.rows
+                   if row.cells[j].numeric and (integers or "." in row.cells[j].text)]
+        left = max((len(c.parts()[0]) for c in numeric), default=0)
+        right = max((len(c.parts()[1]) + c.stars for c in numeric), default=0)
+        out.append((left, right))
+    return out
+
+
+def _md_cell(cell: Cell, left: int, right: int) -> str:
+    if not cell.numeric:
+        return cell.text.replace("|", "\\|")
+    a, b = cell.parts()
+    return (a.rjust(left) + (b + "*" * cell.stars).ljust(right)).replace("-", MINUS)
+
+
+def to_markdown(grid: Grid) -> str:
+    """A pipe table whose columns line up in a terminal; numbers aligned on the decimal point."""
+    widths = _widths(grid)
+    table = [list(grid.header)]
+    for row in grid.rows:
+        table.append(["\u00a0\u00a0" * row.indent + row.label.replace("|", "\\|")]
+                     + [_md_cell(c, *w) for c, w in zip(row.cells, widths)])
+    size = [max(len(r[j]) for r in table) for j in range(len(grid.header))]
+    lines = [f"**{grid.title}**", "",
+             "| " + " | ".join(h.ljust(size[0]) if j == 0 else h.center(size[j])
+                               for j, h in enumerate(table[0])) + " |",
+             "|" + "|".join(("-" * (size[0] + 2)) if j == 0 else "-" * (size[j] + 1) + ":"
+                            for j in range(len(size))) + "|"]
+    for r, row in zip(table[1:], grid.rows):
+        cells = [r[0].ljust(size[0])]
+        for j, (text, cell) in enumerate(zip(r[1:], row.cells), start=1):
+            cells.append(text.rjust(size[j]) if cell.numeric else text.center(size[j]))
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = list(grid.notes)
+    if grid.stars:
+        notes.insert(1, "Stars: " + ", ".join(f"{'*' * (i + 1)} p<{t:g}" for i, t in enumerate(grid.stars))
+                     + grid.star_note)
+    lines += [""] + [f"{note}  " for note in notes]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# ---------------------------------------------------------------------------- LaTeX
+
+_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$", "{": r"\{",
+          "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "²": r"$^2$", "·": r"$\cdot$",
+          "×": r"$\times$", "<": r"$<$", ">": r"$>$", MINUS: r"$-$", "′": r"$'$", "ȳ": r"$\bar{y}$",
+          "x̄": r"$\bar{x}$", "−": r"$-$"}
+
+
+def latex_escape(text: str) -> str:
+    out = []
+    i = 0
+    while i < len(text):
+        pair = text[i:i + 2]
+        if pair in _LATEX:  # combining characters (x̄)
+            out.append(_LATEX[pair])
+            i += 2
+            continue
+        out.append(_LATEX.get(text[i], text[i]))
+        i += 1
+    return "".join(out)
+
+
+def _tex_cell(cell: Cell) -> str:
+    if not cell.numeric:
+        return r"\multicolumn{1}{c}{" + latex_escape(cell.text) + "}" if cell.text else ""
+    text = ("(" + cell.text + ")") if cell.paren else cell.text
+    if "." not in text:  # a count: centred, as in estout/stargazer
+        return r"\multicolumn{1}{c}{$" + text + "$}"
+    return text + (f"^{{{'*' * cell.stars}}}" if cell.stars else "")
+
+
+LATEX_PACKAGES = r"\usepackage{booktabs,dcolumn}"
+
+
+def to_tabular(grid: Grid) -> str:
+    """The tabular alone, for ``\\input`` inside the reader's own table environment."""
+    columns = []
+    for left, right in _widths(grid, integers=False):
+        # dcolumn's {a.b}: room for a characters before the point and b after (a minus counts twice)
+        columns.append(f"D{{.}}{{.}}{{{max(left + 1, 1)}.{max(right - 1, 0)}}}" if left or right else "c")
+    lines = [f"% {latex_escape(grid.title)}; requires {LATEX_PACKAGES}",
+             r"\begin{tabular}{@{}l" + "".join(columns) + "@{}}", r"\toprule",
+             " & ".join([latex_escape(grid.header[0])]
+                        + [r"\multicolumn{1}{c}{" + latex_escape(h) + "}" for h in grid.header[1:]]) + r" \\",
+             r"\midrule"]
+    for row in grid.rows:
+        if row.rule_before:
+            lines.append(r"\midrule")
+        label = (rf"\hspace{{{row.indent}em}}" if row.indent else "") + latex_escape(row.label)
+        lines.append(" & ".join([label, *[_tex_cell(c) for c in row.cells]]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def _latex_notes(grid: Grid) -> list[str]:
+    notes = [latex_escape(n) for n in grid.notes]
+    if grid.stars:
+        legend = ", ".join(rf"$^{{{'*' * (i + 1)}}}$\,$p<{t:g}$" for i, t in enumerate(grid.stars))
+        notes.insert(1, legend + latex_escape(grid.star_note))
+    return notes
+
+
+def to_latex(grid: Grid) -> str:
+    """A table environment for ``\\input``: caption without the number, a label, the tabular, and the
+    notes as wide as the tabular (set in box 0 first, as threeparttable would, without that package)."""
+    return "\n".join([
+        f"% {latex_escape(grid.title)}; requires {LATEX_PACKAGES}",
+        r"\begin{table}[htbp]", r"\centering", r"\small",
+        r"\caption{" + latex_escape(grid.caption) + "}", r"\label{tab:" + grid.name + "}",
+        r"\sbox0{" + to_tabular(grid).split("\n", 1)[1].rstrip("\n") + "}",
+        r"\usebox0\par\smallskip", r"\begin{minipage}{\wd0}\footnotesize\raggedright",
+        *[n + r"\par" for n in _latex_notes(grid)], r"\end{minipage}", r"\end{table}"]) + "\n"
+
+
+def latex_document(grids: list[Grid]) -> str:
+    """Every table in one document that compiles on its own (pdflatex)."""
+    return "\n".join([r"\documentclass{article}", LATEX_PACKAGES,
+                      r"\usepackage[margin=1.5cm,landscape]{geometry}", r"\begin{document}",
+                      *[to_latex(g) for g in grids], r"\end{document}"]) + "\n"
+
+
+# ---------------------------------------------------------------------------- HTML
+
+
+def _html_cell(cell: Cell, left: int, right: int) -> str:
+    if not cell.numeric or "." not in cell.text:  # text and counts are centred (as in LaTeX)
+        text = cell.text.replace("-", MINUS) if cell.numeric else cell.text
+        return f'<span class="txt">{html.escape(text)}</span>' if text else ""
+    a, b = cell.parts()
+    sup = f"<sup>{'*' * cell.stars}</sup>" if cell.stars else ""
+    return (f'<span class="dec"><span class="l" style="width:{left}ch">{html.escape(a.replace("-", MINUS))}'
+            f'</span><span class="r" style="width:{right}ch">{html.escape(b.replace("-", MINUS))}{sup}'
+            '</span></span>')
+
+
+HTML_CSS = """#{id} .dec{{display:inline-block;white-space:nowrap;font-variant-numeric:tabular-nums}}
+#{id} .dec .l{{display:inline-block;text-align:right}}
+#{id} .dec .r{{display:inline-block;text-align:left}}
+#{id} .gt_table{{font-family:Georgia,serif}}
+#{id} sup{{line-height:0}}"""
 
 
 def to_html(grid: Grid, standalone: bool = True) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in grid.header)
-    rows = []
-    for i, row in enumerate(grid.rows):
-        css = ' class="rule"' if i in grid.rules_after else ""
-        rows.append(f"<tr{css}><td>{html.escape(row[0])}</td>" +
-                    "".join(f"<td class=\"num\">{html.escape(c)}</td>" for c in row[1:]) + "</tr>")
-    notes = "".join(f"<p class=\"note\">{html.escape(n)}</p>" for n in grid.notes)
-    table = (f"<table>\n<caption>{html.escape(grid.title)}</caption>\n<thead><tr>{head}</tr></thead>\n"
-             f"<tbody>\n" + "\n".join(rows) + f"\n</tbody>\n</table>\n{notes}\n")
-    if not standalone:
-        return table
-    return page(grid.title, table)
+    """great-tables HTML with a fixed id (reruns are byte-identical)."""
+    import great_tables as gt
+
+    widths = _widths(grid, integers=False)
+    names = [f"c{j}" for j in range(1, len(grid.header))]
+    frame = pd.DataFrame({"label": [r.label for r in grid.rows],
+                          **{n: [_html_cell(r.cells[j], *widths[j]) for r in grid.rows]
+                             for j, n in enumerate(names)}})
+    table = (gt.GT(frame, rowname_col="label", id=grid.name)
+             .tab_header(title=grid.title)
+             .tab_stubhead(label=grid.header[0])
+             .cols_label(**dict(zip(names, grid.header[1:])))
+             .fmt_passthrough(columns=names, escape=False)
+             .cols_align("center", columns=names)
+             .tab_options(stub_indent_length="1em", table_font_size="14px", source_notes_font_size="12px",
+                          table_body_hlines_style="none", stub_border_style="none", data_row_padding="3px",
+                          table_border_top_style="none", heading_border_bottom_color="#333333",
+                          heading_border_bottom_width="2px", column_labels_border_bottom_color="#333333",
+                          table_body_border_bottom_color="#333333", table_body_border_bottom_width="2px")
+             .opt_css(HTML_CSS.format(id=grid.name)))
+    for level in sorted({r.indent for r in grid.rows if r.indent}):
+        table = table.tab_stub_indent(rows=[i for i, r in enumerate(grid.rows) if r.indent == level],
+                                      indent=min(level, 5))
+    ruled = [i for i, r in enumerate(grid.rows) if r.rule_before]
+    if ruled:
+        table = table.tab_style(gt.style.borders(sides="top", color="#333333", weight="1px"),
+                                [gt.loc.body(rows=ruled), gt.loc.stub(rows=ruled)])
+    notes = [html.escape(n) for n in grid.notes]
+    if grid.stars:
+        notes.insert(1, ", ".join(f"<sup>{'*' * (i + 1)}</sup> p&lt;{t:g}" for i, t in enumerate(grid.stars))
+                     + html.escape(grid.star_note))
+    for note in notes:
+        table = table.tab_source_note(gt.html(note))
+    body = table.as_raw_html()
+    return page(grid.title, body) if standalone else body
 
 
-STYLE = """body{font-family:Georgia,serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}
+STYLE = """body{font-family:Georgia,serif;max-width:70em;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-variant-numeric:tabular-nums}
 caption{font-weight:bold;text-align:left;padding-bottom:.5em}
-thead th{border-top:2px solid #222;border-bottom:1px solid #222;padding:.3em .8em}
-tbody tr:last-child td{border-bottom:2px solid #222}
-tr.rule td{border-bottom:1px solid #999}
-td{padding:.15em .8em}td.num{text-align:right;white-space:nowrap}
+table:not(.gt_table) thead th{border-top:2px solid #222;border-bottom:1px solid #222;padding:.3em .8em}
+table:not(.gt_table) tbody tr:last-child td{border-bottom:2px solid #222}
+table:not(.gt_table) td{padding:.15em .8em}td.num{text-align:right;white-space:nowrap}
 p.note{font-size:.85em;margin:.2em 0}
 .inconsistent{color:#a00;font-weight:bold}.consistent{color:#070}"""
 
 
 def page(title: str, body: str) -> str:
     return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n")
+            f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n"
+            "</html>\n")

@@ -15,14 +15,8 @@ from replication.compare import audit, comparison, scorecard
 from replication.config import Options
 from replication.figures import bootstrap_plot, coefficient_plot, indices_over_time
 from replication.models import CONTROLS, estimation_sample, indirect_draws
-from replication.render import (
-    SPECS, Grid, common_notes, frame_grid, page, regression_grid, to_html, to_latex, to_markdown,
-)
-from replication.tables import TABLE4
-
-REGRESSION_TABLES = ("table5", "table6", "table7", "table8", "table9")
-TIDY = ("table1", "table3", "table3_stats", "table3_weights", "table4",
-        *(f"{t}{s}" for t in REGRESSION_TABLES for s in ("", "_stats")))
+from replication.registry import REGISTRY, TIDY
+from replication.render import Grid, grid, latex_document, page, to_html, to_latex, to_markdown, to_tabular
 
 WHY = [
     ("Sample", "{cities} cities x 11 years = {rows} city-years instead of 282 x 11 = 3102. Cities with no "
@@ -49,11 +43,13 @@ def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.Da
           data: pd.DataFrame, options: Options) -> dict[str, str | bytes]:
     out: dict[str, str | bytes] = {}
     grids = table_grids(tables, data, options)
-    for name, grid in grids.items():
-        out[f"tables/{name}.md"] = to_markdown(grid)
-        out[f"tables/{name}.tex"] = to_latex(grid)
-        out[f"tables/{name}.html"] = to_html(grid)
+    for name, table in grids.items():
+        out[f"tables/{name}.md"] = to_markdown(table)
+        out[f"tables/{name}.tex"] = to_latex(table)
+        out[f"tables/{name}_tabular.tex"] = to_tabular(table)
+        out[f"tables/{name}.html"] = to_html(table)
     out["reports/tables.md"] = "\n".join(to_markdown(g) for g in grids.values())
+    out["reports/tables.tex"] = latex_document(list(grids.values()))
     out["reports/tables.html"] = page("Tables", "\n".join(to_html(g, standalone=False) for g in grids.values()))
     compared = comparison(published, tables)
     out["reports/comparison.md"], out["reports/comparison.html"] = comparison_report(compared, data)
@@ -75,39 +71,9 @@ def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.Da
 
 
 def table_grids(tables: dict[str, pd.DataFrame], data: pd.DataFrame, options: Options) -> dict[str, Grid]:
-    sample = f"Sample: {len(data)} city-years ({data['city_code'].nunique()} cities), 2011-2021."
-    stats3 = tables["table3_stats"].set_index("stat")["value"]
-    grids = {
-        "table1": frame_grid(
-            "Table 1. Entropy weights of the public-service indicators (Dist)", tables["table1"],
-            {"label": "Indicator", "weight": "Weight (used)", "weight_six": "Six-indicator option",
-             "weight_paper": "Paper"}, {},
-            [sample, "Pooled entropy weights over district and non-urban rows (SPEC section 3); indicators "
-             "winsorised at " + f"{options.winsorize:g}/{1 - options.winsorize:g}" + " before min-max scaling. "
-             "Mobile and broadband users exist for the whole city only and are used only in the six-indicator "
-             "option, where both areas take the whole-city rate."]),
-        "table3": frame_grid(
-            "Table 3. Principal components of the digital-technology indicators (Dig)", tables["table3"],
-            {"component": "Component", "eigenvalue": "Eigenvalue", "variance_share": "Share",
-             "cumulative_share": "Cumulative", "kept": "Kept", "eigenvalue_paper": "Paper eigenvalue",
-             "cumulative_share_paper": "Paper cumulative"}, {},
-            [sample, f"KMO = {stats3['kmo']:.3f} (paper 0.773); Bartlett chi2({stats3['bartlett_df']:.0f}) = "
-             f"{stats3['bartlett_chi2']:.1f}, p = {stats3['bartlett_p']:.3g}. Components kept up to "
-             f"{options.pca_variance_target:.0%} cumulative variance."]),
-        "table3_weights": frame_grid(
-            "Table 3b. Indicator weights of Dig (PCA) and Dig_entropy", tables["table3_weights"],
-            {"label": "Indicator", "weight_pca": "PCA weight", "weight_entropy": "Entropy weight",
-             "kmo_item": "KMO (item)"}, {}, [sample]),
-        "table4": frame_grid(
-            "Table 4. Descriptive statistics", tables["table4"],
-            {"label": "Variable", "mean": "Mean", "sd": "SD", "min": "Min", "max": "Max", "n": "N",
-             "mean_paper": "Paper mean", "sd_paper": "Paper SD", "min_paper": "Paper min", "max_paper": "Paper max"},
-            {"n": "{:.0f}"}, [sample, "The paper's 'financial pressure' is defined nowhere and used in no model; "
-                              "it is not constructed."]),
-    }
-    for name in REGRESSION_TABLES:
-        grids[name] = regression_grid(SPECS[name], tables[name], tables[f"{name}_stats"], options)
-    return grids
+    """Every table of the registry laid out from the tidy files it names."""
+    return {name: grid(entry, {s: tables[s] for s in entry.sources}, data, options)
+            for name, entry in REGISTRY.items()}
 
 
 def _md_table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
@@ -211,4 +177,4 @@ def audit_report(checks: pd.DataFrame) -> tuple[str, str]:
     return "\n".join(md) + "\n", page("Audit of the published numbers", "\n".join(body) + "\n")
 
 
-__all__ = ["TIDY", "build", "common_notes"]
+__all__ = ["TIDY", "build", "table_grids"]

@@ -1,22 +1,16 @@
-"""Tables as data: the tidy frames of Tables 1, 3 and 4 (the index tables), beside the paper."""
+"""Tables as data: the tidy frames of Tables 1, 3 and 4 (the index tables), beside the paper.
+
+The frames keep the symbols (indicator and variable names); labels are the renderer's
+(registry.LABELS)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from replication.indices import LABELS, Analysis
+from replication.indices import Analysis
 from replication.published import cell
 
-TABLE4 = {
-    "Dist": "Urban-rural public-service gap (Dist)",
-    "Dig": "Digital technology (Dig)",
-    "lnexpense": "Local fiscal expenditure (ln)",
-    "lnper_gdp": "GDP per capita (ln)",
-    "Stru": "Employment structure (Stru)",
-    "Ur": "Urbanisation (Ur; proxy: district / whole-city population)",
-    "Isu": "Industrial structure upgrading (Isu)",
-    "Dig_entropy": "Digital technology, entropy weights (Dig_entropy)",
-}
+TABLE4 = ("Dist", "Dig", "lnexpense", "lnper_gdp", "Stru", "Ur", "Isu", "Dig_entropy")  # Table 4 rows, in order
 PAPER_TABLE1 = ("mobile", "internet", "library", "teachers_per_pupil", "doctors", "beds")
 
 
@@ -27,7 +21,6 @@ def table1(analysis: Analysis, six: Analysis, published: pd.DataFrame) -> pd.Dat
     for indicator in PAPER_TABLE1:
         rows.append({
             "indicator": indicator,
-            "label": LABELS[indicator],
             "weight": used.get(indicator, float("nan")),
             "weight_six": six.dist.entropy.weights[indicator],
             "weight_paper": cell(published, "T1", "weight", indicator, "weight"),
@@ -57,7 +50,6 @@ def table3(analysis: Analysis, published: pd.DataFrame) -> tuple[pd.DataFrame, p
     ], columns=["stat", "value", "paper"])
     weights = pd.DataFrame({
         "indicator": pca.weights.index,
-        "label": [LABELS[i] for i in pca.weights.index],
         "weight_pca": pca.weights.to_numpy(),
         "weight_entropy": analysis.dig_entropy.weights.reindex(pca.weights.index).to_numpy(),
         "kmo_item": pca.kmo_per_item.to_numpy(),
@@ -70,9 +62,9 @@ def table4(analysis: Analysis, published: pd.DataFrame) -> pd.DataFrame:
     """Descriptive statistics of the estimation sample beside the paper's Table 4."""
     data = analysis.data
     rows = []
-    for variable, label in TABLE4.items():
+    for variable in TABLE4:
         series = data[variable]
-        row = {"variable": variable, "label": label, "mean": series.mean(), "sd": series.std(),
+        row = {"variable": variable, "mean": series.mean(), "sd": series.std(),
                "min": series.min(), "max": series.max(), "n": int(series.notna().sum())}
         for stat in ("mean", "sd", "min", "max"):
             row[f"{stat}_paper"] = cell(published, "T4", variable, stat, "value")
