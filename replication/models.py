@@ -18,6 +18,7 @@ from scipy import stats
 from replication.config import Options
 from replication.estimation import CONSTANT, Design, FitResult, fit_fe, fit_iv, sandwich, within_balanced
 from replication.resampling import BalancedMoments, bootstrap_weights, permutation_weights
+from replication.wild import table_rows as wild_rows
 
 CONTROLS = ["Ur", "Stru", "lnexpense", "lnper_gdp"]
 STEPS = {"(1)": ["Dig"], "(2)": ["Dig", "Ur"], "(3)": ["Dig", "Ur", "Stru"], "(4)": ["Dig", *CONTROLS]}
@@ -78,15 +79,20 @@ def collect(fits: dict[str, FitResult], extra: list[tuple[str, str, float]] = ()
 
 def baseline(data: pd.DataFrame, options: Options) -> TableResult:
     """Table 5: Dist on Dig with the controls added step by step."""
-    return collect({column: fit(data, "Dist", x, options) for column, x in STEPS.items()})
+    x = STEPS["(4)"]
+    wild = wild_rows(estimation_sample(data, ["Dist", *x], options), "Dist", x, "(4)", options)
+    return collect({column: fit(data, "Dist", x, options) for column, x in STEPS.items()}, wild)
 
 
 def robustness(data: pd.DataFrame, options: Options) -> TableResult:
     """Table 8: Table 5 column 4 (PCA Dig) beside the same model with the entropy-weighted Dig."""
+    wild = [row for column, dig in (("(1)", "Dig"), ("(2)", "Dig_entropy"))
+            for row in wild_rows(estimation_sample(data, ["Dist", dig, *CONTROLS], options), "Dist",
+                                 [dig, *CONTROLS], column, options, term=dig)]
     return collect({
         "(1)": fit(data, "Dist", ["Dig", *CONTROLS], options),
         "(2)": fit(data, "Dist", ["Dig_entropy", *CONTROLS], options),
-    })
+    }, wild)
 
 
 # ---------------------------------------------------------------------------- Table 6
@@ -108,6 +114,9 @@ def heterogeneity(data: pd.DataFrame, options: Options) -> TableResult:
                   ("tests", f"interact_p_{pair}", p)]
         extra.append(("tests", f"perm_p_{pair}", permutation_test(data, "Dist", x, a, b, options, rng)))
     extra.append(("tests", "permutation_draws", options.permutation_draws))
+    for region in REGIONS:
+        extra += wild_rows(estimation_sample(data[data["region"] == region], ["Dist", *x], options), "Dist", x,
+                           region, options)
     return collect(fits, extra)
 
 
@@ -223,6 +232,8 @@ def mediation(data: pd.DataFrame, options: Options) -> TableResult:
     low, high = bootstrap_indirect(sample, x, options)
     extra += [("mediation", "boot_ci_low", low), ("mediation", "boot_ci_high", high),
               ("mediation", "boot_draws", options.bootstrap_draws)]
+    extra += wild_rows(sample, "Isu", x, "a", options)
+    extra += wild_rows(sample, "Dist", ["Dig", "Isu", *CONTROLS], "b_cprime", options, term="Isu")
     return collect(fits, extra)
 
 

@@ -94,12 +94,12 @@ class WildResult:
     restricted: bool
     cluster: str
 
-    def as_rows(self, suffix: str) -> list[tuple[str, float]]:
-        """(stat, value) pairs for a table's stats: wild_p_<suffix>, wild_p_et_<suffix>,
-        wild_ci_low_<suffix>, wild_ci_high_<suffix>, wild_draws_<suffix>, wild_G_<suffix>."""
-        return [(f"wild_p_{suffix}", self.p_symmetric), (f"wild_p_et_{suffix}", self.p_equal_tailed),
-                (f"wild_ci_low_{suffix}", self.ci_low), (f"wild_ci_high_{suffix}", self.ci_high),
-                (f"wild_draws_{suffix}", self.draws), (f"wild_G_{suffix}", self.nclusters)]
+    def as_rows(self, prefix: str = "wild_") -> list[tuple[str, float]]:
+        """(stat, value) pairs for a table's stats: <prefix>p (symmetric), p_et (equal-tailed),
+        ci_low, ci_high, t_p (the cluster-robust t test's p beside it), draws, G."""
+        return [(f"{prefix}p", self.p_symmetric), (f"{prefix}p_et", self.p_equal_tailed),
+                (f"{prefix}ci_low", self.ci_low), (f"{prefix}ci_high", self.ci_high),
+                (f"{prefix}t_p", self.p_t), (f"{prefix}draws", self.draws), (f"{prefix}G", self.nclusters)]
 
 
 # ---------------------------------------------------------------------------- cluster-level pieces
@@ -332,3 +332,22 @@ def wild_bootstrap(data: pd.DataFrame, y: str, x: list[str], term: str = "Dig", 
         ci_low=low, ci_high=high, level=level, draws=len(moments), enumerated=enumerated,
         nclusters=n_g, nobs=pieces.nobs, weights=weights, restricted=restricted, cluster=cluster,
     )
+
+
+# ---------------------------------------------------------------------------- the tables' rows
+
+TABLE_CLUSTERS = (("city", "city_code"), ("province", "province"))
+
+
+def table_rows(sample: pd.DataFrame, y: str, x: list[str], column: str, options, term: str = "Dig"
+               ) -> list[tuple[str, str, float]]:
+    """Stats rows (column, stat, value) of the wild cluster bootstrap (WCR) of `term` = 0 in one
+    table column, clustered by city and by province: wild_<term>_<city|province>_<p, p_et, ci_low,
+    ci_high, t_p, draws, G>.  Draws, weights and seed from ``Options`` (wild_draws, wild_weights,
+    seed)."""
+    rows = []
+    for label, cluster in TABLE_CLUSTERS:
+        result = wild_bootstrap(sample, y, x, term=term, cluster=cluster, draws=options.wild_draws,
+                                weights=options.wild_weights, seed=options.seed)
+        rows += [(column, stat, value) for stat, value in result.as_rows(f"wild_{term}_{label}_")]
+    return rows
