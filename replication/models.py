@@ -79,8 +79,8 @@ def collect(fits: dict[str, FitResult], extra: list[tuple[str, str, float]] = ()
 
 def baseline(data: pd.DataFrame, options: Options) -> TableResult:
     """Table 5: Dist on Dig with the controls added step by step."""
-    x = STEPS["(4)"]
-    wild = wild_rows(estimation_sample(data, ["Dist", *x], options), "Dist", x, "(4)", options)
+    full = STEPS["(4)"]
+    wild = wild_rows(estimation_sample(data, ["Dist", *full], options), "Dist", full, "(4)", options)
     return collect({column: fit(data, "Dist", x, options) for column, x in STEPS.items()}, wild)
 
 
@@ -115,8 +115,8 @@ def heterogeneity(data: pd.DataFrame, options: Options) -> TableResult:
         extra.append(("tests", f"perm_p_{pair}", permutation_test(data, "Dist", x, a, b, options, rng)))
     extra.append(("tests", "permutation_draws", options.permutation_draws))
     for region in REGIONS:
-        extra += wild_rows(estimation_sample(data[data["region"] == region], ["Dist", *x], options), "Dist", x,
-                           region, options)
+        part = estimation_sample(data[data["region"] == region], ["Dist", *x], options)
+        extra += wild_rows(part, "Dist", x, region, options)
     return collect(fits, extra)
 
 

@@ -156,7 +156,8 @@ def cluster_pieces(data: pd.DataFrame, y: str, x: list[str], term: str, cluster:
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise ValueError(f"wild bootstrap: column {[y, *x][col]!r} is missing or infinite in "
-                         f"{int(bad.any(axis=1).sum())} rows (first: {data.iloc[row][[entity, time]].to_dict()})")
+                         f"{int(bad.any(axis=1).sum())} rows "
+                         f"(first: {data.iloc[row][[entity, time]].to_dict()})")
     ent = pd.factorize(data[entity])[0]
     per_entity = pd.DataFrame({"e": ent, "g": pd.factorize(data[cluster])[0]}).groupby("e")["g"].nunique()
     if (per_entity > 1).any():
@@ -321,7 +322,8 @@ def wild_bootstrap(data: pd.DataFrame, y: str, x: list[str], term: str = "Dig", 
                                             and n_g <= MAX_ENUMERATION and 2**n_g <= draws))
     if not enumerated and draws < 1:
         raise ValueError(f"wild bootstrap: draws={draws}; expected a positive number")
-    moments = np.vstack([pieces.draw_moments(v) for v in weight_blocks(n_g, weights, draws, seed, enumerated)])
+    blocks = weight_blocks(n_g, weights, draws, seed, enumerated)
+    moments = np.vstack([pieces.draw_moments(v) for v in blocks])
     se = pieces.scale * np.sqrt(pieces.ssc)
     t = pieces.estimate / se
     p_sym, p_et = _p_values(t, _t_boot(moments, pieces.ssc, 0.0))

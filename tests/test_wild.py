@@ -22,8 +22,8 @@ from replication.wild import _t_boot, cluster_pieces, weight_blocks, wild_bootst
 def small_panel(cities: int = 30, years: int = 6, provinces: int = 10, drop=(3, 17, 40, 41), seed: int = 1):
     """Cities nested in provinces; `drop` removes rows (unbalanced)."""
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame([(c, 2000 + t, c * provinces // cities) for c in range(cities) for t in range(years)],
-                         columns=["city_code", "year", "province"])
+    rows = [(c, 2000 + t, c * provinces // cities) for c in range(cities) for t in range(years)]
+    frame = pd.DataFrame(rows, columns=["city_code", "year", "province"])
     frame = frame.drop(index=list(drop)).reset_index(drop=True)
     n = len(frame)
     frame["x1"] = rng.normal(size=n) + 0.3 * frame["province"]
@@ -64,7 +64,8 @@ def run_wildboottest(data, y, x, term, cluster, restricted, draws=9999, seed=1, 
 @pytest.mark.parametrize("restricted", [True, False])
 def test_full_enumeration_equals_wildboottest(cluster, drop, restricted):
     cities = 10 if cluster == "city_code" else 30
-    data = small_panel(cities=cities, drop=drop).sort_values([cluster, "city_code", "year"]).reset_index(drop=True)
+    data = small_panel(cities=cities, drop=drop)
+    data = data.sort_values([cluster, "city_code", "year"], ignore_index=True)
     x = ["x1", "x2"]
     ours = wild_bootstrap(data, "y", x, term="x1", cluster=cluster, restricted=restricted, seed=5)
     boot, p_sym, p_et = run_wildboottest(data, "y", x, "x1", cluster, restricted)
@@ -75,7 +76,7 @@ def test_full_enumeration_equals_wildboottest(cluster, drop, restricted):
     pieces = cluster_pieces(data, "y", x, "x1", cluster, "city_code", "year", "twoway", restricted)
     t_boot = _t_boot(pieces.draw_moments(boot.v.T.astype(float)), boot.ssc, 0.0)
     np.testing.assert_allclose(t_boot, boot.t_boot, rtol=0, atol=1e-10)
-    # the t statistic is estimation.py's (Stata's factor), and only the factor separates it from wildboottest's
+    # the t statistic is estimation.py's (Stata's factor); only the factor separates it from wildboottest's
     reference = fit_fe(Design.from_frame(data, "y", x, cluster=cluster), "cluster")
     assert abs(ours.t_stat - reference.tstats["x1"]) < 1e-10
     assert abs(ours.p_t - reference.pvalues["x1"]) < 1e-12
@@ -90,7 +91,8 @@ def test_webb_weights_equal_wildboottest_given_the_same_draws():
     assert set(np.round(np.unique(v) ** 2, 12)) == {0.5, 1.0, 1.5}
     boot, _, _ = run_wildboottest(data, "y", ["x1", "x2"], "x2", "province", True, v=v)
     pieces = cluster_pieces(data, "y", ["x1", "x2"], "x2", "province", "city_code", "year", "twoway", True)
-    np.testing.assert_allclose(_t_boot(pieces.draw_moments(v), boot.ssc, 0.0), boot.t_boot, rtol=0, atol=1e-10)
+    t_boot = _t_boot(pieces.draw_moments(v), boot.ssc, 0.0)
+    np.testing.assert_allclose(t_boot, boot.t_boot, rtol=0, atol=1e-10)
 
 
 # ---------------------------------------------------------------------------- (b) the real panel
@@ -100,7 +102,8 @@ def test_webb_weights_equal_wildboottest_given_the_same_draws():
 def analysis(committed_panel):
     from replication.indices import analysis_frame
 
-    return analysis_frame(committed_panel, Options()).data.sort_values(["city_code", "year"]).reset_index(drop=True)
+    data = analysis_frame(committed_panel, Options()).data
+    return data.sort_values(["city_code", "year"], ignore_index=True)
 
 
 @pytest.mark.slow
@@ -115,8 +118,8 @@ def test_real_panel_against_wildboottest(analysis):
     bound = 4 * np.sqrt(2 * p_sym * (1 - p_sym) / 9999)
     assert abs(ours.p_symmetric - p_sym) < bound
     pieces = cluster_pieces(analysis, "Dist", x, "Dig", "city_code", "city_code", "year", "twoway", True)
-    np.testing.assert_allclose(_t_boot(pieces.draw_moments(boot.v.T.astype(float)), boot.ssc, 0.0), boot.t_boot,
-                               rtol=0, atol=1e-8)
+    t_boot = _t_boot(pieces.draw_moments(boot.v.T.astype(float)), boot.ssc, 0.0)
+    np.testing.assert_allclose(t_boot, boot.t_boot, rtol=0, atol=1e-8)
 
 
 def test_tables_carry_the_wild_rows(analysis):
@@ -188,8 +191,8 @@ def simulated_panel(rng, sizes=(12, 10, 8, 8, 6, 6, 5, 5, 4, 4, 3, 3, 3, 3, 2, 2
     x = shock_x[p, year] + 0.3 * rng.normal(size=len(city))
     shock_u = rng.normal(size=(len(sizes), years)) * np.linspace(0.5, 3.0, len(sizes))[:, None]
     u = shock_u[p, year] * (1 + 0.5 * shock_x[p, year]) + rng.normal(size=len(city))
-    return pd.DataFrame({"city_code": city, "year": year, "province": p, "x": x, "w": rng.normal(size=len(city)),
-                         "y": u})
+    return pd.DataFrame({"city_code": city, "year": year, "province": p, "x": x,
+                         "w": rng.normal(size=len(city)), "y": u})
 
 
 @pytest.mark.slow
@@ -201,8 +204,8 @@ def test_wcr_has_the_right_size_where_the_t_test_does_not():
     rng = np.random.default_rng(20240517)
     n, wild_rejects, t_rejects = 2000, 0, 0
     for i in range(n):
-        result = wild_bootstrap(simulated_panel(rng), "y", ["x", "w"], term="x", cluster="province", draws=199,
-                                seed=i, ci=False)
+        result = wild_bootstrap(simulated_panel(rng), "y", ["x", "w"], term="x", cluster="province",
+                                draws=199, seed=i, ci=False)
         wild_rejects += result.p_symmetric < 0.05
         t_rejects += result.p_t < 0.05
     bound = 3 * np.sqrt(0.05 * 0.95 / n)
