@@ -26,7 +26,7 @@ import pandas as pd
 REGRESSORS = ["Dig", "Ur", "Stru", "lnexpense", "lnper_gdp"]
 SYNTHETIC = {"57k_rows_3000_clusters": (3000, 19), "1m_rows_10000_clusters": (10_000, 100)}
 ADDRESS_SPACE_GB = 4
-TIME_LIMIT = {"wild": 600, "wildboottest": 300}
+TIME_LIMIT = {"wild": 600, "wildboottest": 120}
 
 
 def synthetic_panel(cities: int, years: int, seed: int) -> pd.DataFrame:

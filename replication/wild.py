@@ -47,8 +47,9 @@ Conventions, as ``wildboottest`` and ``fwildclusterboot`` (boottest's defaults):
   equals |t| to a relative 1e-9 is a tie and does not count as more extreme (under WCR the
   all-plus and all-minus sign vectors of a full enumeration reproduce +-t exactly, and
   floating rounding would otherwise decide them);
-* Rademacher weights +-1 and Webb's six points +-sqrt(1/2), +-1, +-sqrt(3/2), equally
-  likely; full enumeration of the 2^G Rademacher sign vectors when 2^G <= draws ('auto', as
+* Rademacher weights +-1 (one bit of the seeded generator's raw 64-bit output per cluster) and
+  Webb's six points +-sqrt(1/2), +-1, +-sqrt(3/2), equally likely; the draws do not depend on
+  the block size in which they are processed; full enumeration of the 2^G Rademacher sign vectors when 2^G <= draws ('auto', as
   boottest and wildboottest decide it: every G <= 13 at 9,999 draws), which makes the
   p-value exact and free of the seed;
 * the confidence interval is the set of nulls r with p_symmetric(r) > 1 - level, each end
@@ -60,6 +61,7 @@ from __future__ import annotations
 
 import time as _time
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -123,20 +125,34 @@ class ClusterPieces:
     def nclusters(self) -> int:
         return len(self.c0)
 
-    def draw_moments(self, v: np.ndarray) -> np.ndarray:
+    @cached_property
+    def _stacked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """[c0, c1, M0, M1, c0 o N, c1 o N] (G x (2 + 4m)), N'N, and [c0^2, c0 c1, c1^2] (G x 3)."""
+        stacked = np.column_stack([self.c0, self.c1, self.m0, self.m1, self.c0[:, None] * self.n,
+                                   self.c1[:, None] * self.n])
+        squares = np.column_stack([self.c0**2, self.c0 * self.c1, self.c1**2])
+        return stacked, self.n.T @ self.n, squares
+
+    def draw_moments(self, v: np.ndarray, unit_weights: bool) -> np.ndarray:
         """For a block of weights (draws x G): per draw the numerator (a + r d) and the sums of
-        squares of the bootstrap scores (pp + 2 r pq + r^2 qq) -> draws x 5 [a, d, pp, pq, qq]."""
-        p = v * self.c0 - (v @ self.m0) @ self.n.T
+        squares of the bootstrap scores (pp + 2 r pq + r^2 qq) -> draws x 5 [a, d, pp, pq, qq].
+
+        With P = v o c0 - N W0, W0 = M0'v (and Q likewise from c1, M1), ||P||^2 = sum v^2 c0^2
+        - 2 W0'Y0 + W0'N'N W0 with Y0 = (c0 o N)'v: one product of the weights with a G x (2 + 4m)
+        array, never a draws x G intermediate.  `unit_weights` (Rademacher): v^2 = 1."""
+        stacked, nn, squares = self._stacked
+        m = self.m0.shape[1]
+        z = v @ stacked
+        a, d = z[:, 0], z[:, 1]
+        w0, w1, y0, y1 = (z[:, 2 + i * m : 2 + (i + 1) * m] for i in range(4))
+        base = np.broadcast_to(squares.sum(axis=0), (len(v), 3)) if unit_weights else (v * v) @ squares
+        w0n, w1n = w0 @ nn, w1 @ nn
         out = np.empty((len(v), 5))
-        out[:, 0] = v @ self.c0
-        out[:, 1] = v @ self.c1
-        out[:, 2] = np.einsum("bg,bg->b", p, p)
-        if np.any(self.c1) or np.any(self.m1):
-            q = v * self.c1 - (v @ self.m1) @ self.n.T
-            out[:, 3] = np.einsum("bg,bg->b", p, q)
-            out[:, 4] = np.einsum("bg,bg->b", q, q)
-        else:
-            out[:, 3:] = 0.0
+        out[:, 0], out[:, 1] = a, d
+        out[:, 2] = base[:, 0] - 2 * np.einsum("bj,bj->b", w0, y0) + np.einsum("bj,bj->b", w0n, w0)
+        out[:, 3] = (base[:, 1] - np.einsum("bj,bj->b", w0, y1) - np.einsum("bj,bj->b", w1, y0)
+                     + np.einsum("bj,bj->b", w0n, w1))
+        out[:, 4] = base[:, 2] - 2 * np.einsum("bj,bj->b", w1, y1) + np.einsum("bj,bj->b", w1n, w1)
         return out
 
 
@@ -232,9 +248,15 @@ def weight_blocks(n_clusters: int, weights: str, draws: int, seed: int, enumerat
             yield 1.0 - 2.0 * ((codes[:, None] >> bits) & 1)
         return
     rng = np.random.default_rng(seed)
+    words = -(-n_clusters // 64)
     for start in range(0, draws, block):
-        u = rng.random((min(block, draws - start), n_clusters))
-        yield np.where(u < 0.5, 1.0, -1.0) if weights == "rademacher" else WEBB[(u * 6).astype(int)]
+        rows = min(block, draws - start)
+        if weights == "rademacher":  # one 64-bit output of the generator per 64 clusters of a draw
+            raw = rng.bit_generator.random_raw(rows * words).reshape(rows, words)
+            bits = np.unpackbits(raw.view(np.uint8), axis=1, bitorder="little")[:, :n_clusters]
+            yield 1.0 - 2.0 * bits
+        else:  # one uniform per cluster and draw, cut into six equal parts
+            yield WEBB[(rng.random((rows, n_clusters)) * 6).astype(int)]
 
 
 # ---------------------------------------------------------------------------- p-values and inversion
@@ -323,7 +345,7 @@ def wild_bootstrap(data: pd.DataFrame, y: str, x: list[str], term: str = "Dig", 
     if not enumerated and draws < 1:
         raise ValueError(f"wild bootstrap: draws={draws}; expected a positive number")
     blocks = weight_blocks(n_g, weights, draws, seed, enumerated)
-    moments = np.vstack([pieces.draw_moments(v) for v in blocks])
+    moments = np.vstack([pieces.draw_moments(v, weights == "rademacher") for v in blocks])
     se = pieces.scale * np.sqrt(pieces.ssc)
     t = pieces.estimate / se
     p_sym, p_et = _p_values(t, _t_boot(moments, pieces.ssc, 0.0))

@@ -57,6 +57,22 @@ def run_wildboottest(data, y, x, term, cluster, restricted, draws=9999, seed=1, 
     return boot, p_sym, float(boot.pvalue)
 
 
+def assert_same_p_values(ours, boot, p_sym, p_et):
+    """Equal to 1e-12, ties apart.  Under WCR the all-plus and all-minus sign vectors of a full
+    enumeration give t* = +-t exactly; wildboottest's strict |t| < |t*| lets floating rounding decide
+    whether they count (as fwildclusterboot's own tests note), replication.wild counts them as not
+    more extreme.  So: wildboottest's own t*, counted with replication.wild's tie rule, give
+    exactly our p-values, and its raw p-values differ from ours by at most the share of ties."""
+    t, t_boot = float(np.ravel(boot.t_stat)[0]), boot.t_boot
+    tol = wild.TIE * abs(t)
+    ties = np.abs(np.abs(t_boot) - abs(t)) <= tol
+    assert abs(ours.p_symmetric - np.mean(np.abs(t_boot) > abs(t) + tol)) < 1e-12
+    assert abs(ours.p_equal_tailed - 2 * min(np.mean(t_boot > t + tol), np.mean(t_boot < t - tol))) < 1e-12
+    assert abs(ours.p_symmetric - p_sym) <= ties.mean() + 1e-12
+    assert abs(ours.p_equal_tailed - p_et) <= 2 * ties.mean() + 1e-12
+    return int(ties.sum())
+
+
 # ---------------------------------------------------------------------------- (a) full enumeration
 
 
@@ -70,11 +86,10 @@ def test_full_enumeration_equals_wildboottest(cluster, drop, restricted):
     ours = wild_bootstrap(data, "y", x, term="x1", cluster=cluster, restricted=restricted, seed=5)
     boot, p_sym, p_et = run_wildboottest(data, "y", x, "x1", cluster, restricted)
     assert ours.enumerated and ours.draws == boot.B == 2**10
-    assert abs(ours.p_symmetric - p_sym) < 1e-12
-    assert abs(ours.p_equal_tailed - p_et) < 1e-12
+    assert assert_same_p_values(ours, boot, p_sym, p_et) == (2 if restricted else 0)
     # every bootstrap t, in wildboottest's order of sign vectors (its factor: K counts the dummies)
     pieces = cluster_pieces(data, "y", x, "x1", cluster, "city_code", "year", "twoway", restricted)
-    t_boot = _t_boot(pieces.draw_moments(boot.v.T.astype(float)), boot.ssc, 0.0)
+    t_boot = _t_boot(pieces.draw_moments(boot.v.T.astype(float), True), boot.ssc, 0.0)
     np.testing.assert_allclose(t_boot, boot.t_boot, rtol=0, atol=1e-10)
     # the t statistic is estimation.py's (Stata's factor); only the factor separates it from wildboottest's
     reference = fit_fe(Design.from_frame(data, "y", x, cluster=cluster), "cluster")
@@ -85,13 +100,25 @@ def test_full_enumeration_equals_wildboottest(cluster, drop, restricted):
                                               seed=99, ci=False).p_symmetric  # exact: no seed involved
 
 
+def test_forced_enumeration_of_14_clusters_equals_wildboottest():
+    """enumerate=True beyond 'auto' (2^14 = 16,384 > 9,999 draws), as the Guangxi case needs;
+    wildboottest enumerates when 2^G < B, so it is given 20,000."""
+    data = small_panel(cities=28, provinces=14, drop=(5, 60)).sort_values(["province", "city_code", "year"],
+                                                                           ignore_index=True)
+    ours = wild_bootstrap(data, "y", ["x1", "x2"], term="x1", cluster="province", enumerate=True)
+    assert not wild_bootstrap(data, "y", ["x1", "x2"], term="x1", cluster="province", ci=False).enumerated
+    boot, p_sym, p_et = run_wildboottest(data, "y", ["x1", "x2"], "x1", "province", True, draws=20000)
+    assert ours.enumerated and ours.draws == boot.B == 2**14 and ours.nclusters == 14
+    assert assert_same_p_values(ours, boot, p_sym, p_et) == 2
+
+
 def test_webb_weights_equal_wildboottest_given_the_same_draws():
     data = small_panel(cities=30).sort_values(["province", "city_code", "year"]).reset_index(drop=True)
     v = np.vstack(list(weight_blocks(10, "webb", 2000, seed=3, enumerate_all=False)))
     assert set(np.round(np.unique(v) ** 2, 12)) == {0.5, 1.0, 1.5}
     boot, _, _ = run_wildboottest(data, "y", ["x1", "x2"], "x2", "province", True, v=v)
     pieces = cluster_pieces(data, "y", ["x1", "x2"], "x2", "province", "city_code", "year", "twoway", True)
-    t_boot = _t_boot(pieces.draw_moments(v), boot.ssc, 0.0)
+    t_boot = _t_boot(pieces.draw_moments(v, False), boot.ssc, 0.0)
     np.testing.assert_allclose(t_boot, boot.t_boot, rtol=0, atol=1e-10)
 
 
@@ -118,7 +145,7 @@ def test_real_panel_against_wildboottest(analysis):
     bound = 4 * np.sqrt(2 * p_sym * (1 - p_sym) / 9999)
     assert abs(ours.p_symmetric - p_sym) < bound
     pieces = cluster_pieces(analysis, "Dist", x, "Dig", "city_code", "city_code", "year", "twoway", True)
-    t_boot = _t_boot(pieces.draw_moments(boot.v.T.astype(float)), boot.ssc, 0.0)
+    t_boot = _t_boot(pieces.draw_moments(boot.v.T.astype(float), True), boot.ssc, 0.0)
     np.testing.assert_allclose(t_boot, boot.t_boot, rtol=0, atol=1e-8)
 
 
