@@ -59,7 +59,6 @@ Conventions, as ``wildboottest`` and ``fwildclusterboot`` (boottest's defaults):
 
 from __future__ import annotations
 
-import time as _time
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -174,6 +173,10 @@ def cluster_pieces(data: pd.DataFrame, y: str, x: list[str], term: str, cluster:
         raise ValueError(f"wild bootstrap: column {[y, *x][col]!r} is missing or infinite in "
                          f"{int(bad.any(axis=1).sum())} rows "
                          f"(first: {data.iloc[row][[entity, time]].to_dict()})")
+    for name in dict.fromkeys([cluster, entity, time]):
+        if data[name].isna().any():
+            raise ValueError(f"wild bootstrap: identifier column {name!r} is missing in "
+                             f"{int(data[name].isna().sum())} rows")
     ent = pd.factorize(data[entity])[0]
     per_entity = pd.DataFrame({"e": ent, "g": pd.factorize(data[cluster])[0]}).groupby("e")["g"].nunique()
     if (per_entity > 1).any():

@@ -198,6 +198,9 @@ def test_bad_input_is_named():
         wild_bootstrap(data, "y", ["x1"], term="x1", cluster="province", weights="webb", enumerate=True)
     with pytest.raises(ValueError, match="column 'x2' is missing or infinite in 1 rows"):
         wild_bootstrap(data.assign(x2=data["x2"].where(data.index != 5)), "y", ["x1", "x2"], term="x1")
+    with pytest.raises(ValueError, match="identifier column 'province' is missing in 1 rows"):
+        wild_bootstrap(data.assign(province=data["province"].where(data.index != 7)), "y", ["x1"], term="x1",
+                       cluster="province")
     with pytest.raises(ValueError, match="option wild_weights='normal'"):
         Options(wild_weights="normal")
 
