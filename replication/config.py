@@ -76,6 +76,15 @@ class Options:
     seed: int = 20240517
     bootstrap_draws: int = 2000
     permutation_draws: int = 1000
+    wild_draws: int = 9999
+    """Replications of the wild cluster bootstrap (replication/wild.py) of Tables 5, 6, 8 and 9:
+    9,999 as boottest and MacKinnon recommend (alpha (B + 1) is an integer for the usual levels, and
+    the Monte Carlo error of a p-value near 0.05 is about 0.002); with Rademacher weights and
+    2^G <= wild_draws (G <= 13 province clusters) all 2^G sign vectors are enumerated instead."""
+    wild_weights: str = "rademacher"
+    """Wild bootstrap weights: 'rademacher' (+-1, boottest's default; allows exact enumeration) or
+    'webb' (six points, MacKinnon and Webb's choice when clusters are very few, since Rademacher
+    weights give only 2^G distinct draws)."""
     stars: str = "econ"
     """'econ': * 0.10, ** 0.05, *** 0.01; 'paper': * 0.05, ** 0.01, *** 0.001."""
     parentheses: str = "t"
@@ -123,6 +132,7 @@ class Options:
             "cov_type": ("cluster_city", "robust", "cluster_province", "driscoll_kraay"),
             "stars": ("econ", "paper"),
             "parentheses": ("t", "se"),
+            "wild_weights": ("rademacher", "webb"),
         }
         for name, values in allowed.items():
             if getattr(self, name) not in values:
@@ -131,6 +141,8 @@ class Options:
             raise ValueError(f"option pca_variance_target={self.pca_variance_target}: expected (0, 1]")
         if not 0 <= self.winsorize < 0.5:
             raise ValueError(f"option winsorize={self.winsorize}: expected [0, 0.5)")
+        if self.wild_draws < 1:
+            raise ValueError(f"option wild_draws={self.wild_draws}: expected >= 1")
         if self.edge_fill_years < 0:
             raise ValueError(f"option edge_fill_years={self.edge_fill_years}: expected >= 0")
 

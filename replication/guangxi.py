@@ -26,7 +26,8 @@ import pandas as pd  # noqa: E402
 from replication.config import Options  # noqa: E402
 from replication.estimation import Design, FitResult, fit_fe  # noqa: E402
 from replication.figures import OURS, PAPER, _save  # noqa: E402
-from replication.indices import DIST_FOUR, LABELS, Analysis, area_indicators  # noqa: E402
+from replication.indices import DIST_FOUR, Analysis, area_indicators  # noqa: E402
+from replication.registry import LABELS  # noqa: E402
 from replication.models import CONTROLS, estimation_sample  # noqa: E402
 from replication.render import frame_grid, page, to_html, to_markdown  # noqa: E402
 from replication.wild import WildResult, wild_bootstrap  # noqa: E402

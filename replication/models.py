@@ -18,6 +18,7 @@ from scipy import stats
 from replication.config import Options
 from replication.estimation import CONSTANT, Design, FitResult, fit_fe, fit_iv, sandwich, singletons, within
 from replication.resampling import bootstrap_weights, panel_moments, permutation_weights
+from replication.wild import table_rows as wild_rows
 
 CONTROLS = ["Ur", "Stru", "lnexpense", "lnper_gdp"]
 STEPS = {"(1)": ["Dig"], "(2)": ["Dig", "Ur"], "(3)": ["Dig", "Ur", "Stru"], "(4)": ["Dig", *CONTROLS]}
@@ -103,15 +104,20 @@ def collect(fits: dict[str, FitResult], extra: list[tuple[str, str, float]] = ()
 
 def baseline(data: pd.DataFrame, options: Options) -> TableResult:
     """Table 5: Dist on Dig with the controls added step by step."""
-    return collect({column: fit(data, "Dist", x, options) for column, x in STEPS.items()})
+    full = STEPS["(4)"]
+    wild = wild_rows(complete_sample(data, ["Dist", *full], options)[0], "Dist", full, "(4)", options)
+    return collect({column: fit(data, "Dist", x, options) for column, x in STEPS.items()}, wild)
 
 
 def robustness(data: pd.DataFrame, options: Options) -> TableResult:
     """Table 8: Table 5 column 4 (PCA Dig) beside the same model with the entropy-weighted Dig."""
+    wild = [row for column, dig in (("(1)", "Dig"), ("(2)", "Dig_entropy"))
+            for row in wild_rows(complete_sample(data, ["Dist", dig, *CONTROLS], options)[0], "Dist",
+                                 [dig, *CONTROLS], column, options, term=dig)]
     return collect({
         "(1)": fit(data, "Dist", ["Dig", *CONTROLS], options),
         "(2)": fit(data, "Dist", ["Dig_entropy", *CONTROLS], options),
-    })
+    }, wild)
 
 
 # ---------------------------------------------------------------------------- Table 6
@@ -135,6 +141,9 @@ def heterogeneity(data: pd.DataFrame, options: Options) -> TableResult:
         extra.append(("tests", f"perm_p_{pair}", permutation_p(observed, permuted)))
         draws[f"perm_{pair}"] = permuted
     extra.append(("tests", "permutation_draws", options.permutation_draws))
+    for region in REGIONS:
+        part, _, _ = complete_sample(data[data["region"] == region], ["Dist", *x], options)
+        extra += wild_rows(part, "Dist", x, region, options)
     return collect(fits, extra, draws)
 
 
@@ -257,6 +266,8 @@ def mediation(data: pd.DataFrame, options: Options) -> TableResult:
     low, high = percentile_interval(ab_draws)
     extra += [("mediation", "boot_ci_low", low), ("mediation", "boot_ci_high", high),
               ("mediation", "boot_draws", options.bootstrap_draws)]
+    extra += wild_rows(sample, "Isu", x, "a", options)
+    extra += wild_rows(sample, "Dist", ["Dig", "Isu", *CONTROLS], "b_cprime", options, term="Isu")
     return collect(fits, extra, {"bootstrap_ab": ab_draws})
 
 

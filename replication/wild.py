@@ -47,8 +47,9 @@ Conventions, as ``wildboottest`` and ``fwildclusterboot`` (boottest's defaults):
   equals |t| to a relative 1e-9 is a tie and does not count as more extreme (under WCR the
   all-plus and all-minus sign vectors of a full enumeration reproduce +-t exactly, and
   floating rounding would otherwise decide them);
-* Rademacher weights +-1 and Webb's six points +-sqrt(1/2), +-1, +-sqrt(3/2), equally
-  likely; full enumeration of the 2^G Rademacher sign vectors when 2^G <= draws ('auto', as
+* Rademacher weights +-1 (one bit of the seeded generator's raw 64-bit output per cluster) and
+  Webb's six points +-sqrt(1/2), +-1, +-sqrt(3/2), equally likely; the draws do not depend on
+  the block size in which they are processed; full enumeration of the 2^G Rademacher sign vectors when 2^G <= draws ('auto', as
   boottest and wildboottest decide it: every G <= 13 at 9,999 draws), which makes the
   p-value exact and free of the seed;
 * the confidence interval is the set of nulls r with p_symmetric(r) > 1 - level, each end
@@ -58,8 +59,8 @@ Conventions, as ``wildboottest`` and ``fwildclusterboot`` (boottest's defaults):
 
 from __future__ import annotations
 
-import time as _time
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -94,12 +95,12 @@ class WildResult:
     restricted: bool
     cluster: str
 
-    def as_rows(self, suffix: str) -> list[tuple[str, float]]:
-        """(stat, value) pairs for a table's stats: wild_p_<suffix>, wild_p_et_<suffix>,
-        wild_ci_low_<suffix>, wild_ci_high_<suffix>, wild_draws_<suffix>, wild_G_<suffix>."""
-        return [(f"wild_p_{suffix}", self.p_symmetric), (f"wild_p_et_{suffix}", self.p_equal_tailed),
-                (f"wild_ci_low_{suffix}", self.ci_low), (f"wild_ci_high_{suffix}", self.ci_high),
-                (f"wild_draws_{suffix}", self.draws), (f"wild_G_{suffix}", self.nclusters)]
+    def as_rows(self, prefix: str = "wild_") -> list[tuple[str, float]]:
+        """(stat, value) pairs for a table's stats: <prefix>p (symmetric), p_et (equal-tailed),
+        ci_low, ci_high, t_p (the cluster-robust t test's p beside it), draws, G."""
+        return [(f"{prefix}p", self.p_symmetric), (f"{prefix}p_et", self.p_equal_tailed),
+                (f"{prefix}ci_low", self.ci_low), (f"{prefix}ci_high", self.ci_high),
+                (f"{prefix}t_p", self.p_t), (f"{prefix}draws", self.draws), (f"{prefix}G", self.nclusters)]
 
 
 # ---------------------------------------------------------------------------- cluster-level pieces
@@ -123,20 +124,34 @@ class ClusterPieces:
     def nclusters(self) -> int:
         return len(self.c0)
 
-    def draw_moments(self, v: np.ndarray) -> np.ndarray:
+    @cached_property
+    def _stacked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """[c0, c1, M0, M1, c0 o N, c1 o N] (G x (2 + 4m)), N'N, and [c0^2, c0 c1, c1^2] (G x 3)."""
+        stacked = np.column_stack([self.c0, self.c1, self.m0, self.m1, self.c0[:, None] * self.n,
+                                   self.c1[:, None] * self.n])
+        squares = np.column_stack([self.c0**2, self.c0 * self.c1, self.c1**2])
+        return stacked, self.n.T @ self.n, squares
+
+    def draw_moments(self, v: np.ndarray, unit_weights: bool) -> np.ndarray:
         """For a block of weights (draws x G): per draw the numerator (a + r d) and the sums of
-        squares of the bootstrap scores (pp + 2 r pq + r^2 qq) -> draws x 5 [a, d, pp, pq, qq]."""
-        p = v * self.c0 - (v @ self.m0) @ self.n.T
+        squares of the bootstrap scores (pp + 2 r pq + r^2 qq) -> draws x 5 [a, d, pp, pq, qq].
+
+        With P = v o c0 - N W0, W0 = M0'v (and Q likewise from c1, M1), ||P||^2 = sum v^2 c0^2
+        - 2 W0'Y0 + W0'N'N W0 with Y0 = (c0 o N)'v: one product of the weights with a G x (2 + 4m)
+        array, never a draws x G intermediate.  `unit_weights` (Rademacher): v^2 = 1."""
+        stacked, nn, squares = self._stacked
+        m = self.m0.shape[1]
+        z = v @ stacked
+        a, d = z[:, 0], z[:, 1]
+        w0, w1, y0, y1 = (z[:, 2 + i * m : 2 + (i + 1) * m] for i in range(4))
+        base = np.broadcast_to(squares.sum(axis=0), (len(v), 3)) if unit_weights else (v * v) @ squares
+        w0n, w1n = w0 @ nn, w1 @ nn
         out = np.empty((len(v), 5))
-        out[:, 0] = v @ self.c0
-        out[:, 1] = v @ self.c1
-        out[:, 2] = np.einsum("bg,bg->b", p, p)
-        if np.any(self.c1) or np.any(self.m1):
-            q = v * self.c1 - (v @ self.m1) @ self.n.T
-            out[:, 3] = np.einsum("bg,bg->b", p, q)
-            out[:, 4] = np.einsum("bg,bg->b", q, q)
-        else:
-            out[:, 3:] = 0.0
+        out[:, 0], out[:, 1] = a, d
+        out[:, 2] = base[:, 0] - 2 * np.einsum("bj,bj->b", w0, y0) + np.einsum("bj,bj->b", w0n, w0)
+        out[:, 3] = (base[:, 1] - np.einsum("bj,bj->b", w0, y1) - np.einsum("bj,bj->b", w1, y0)
+                     + np.einsum("bj,bj->b", w0n, w1))
+        out[:, 4] = base[:, 2] - 2 * np.einsum("bj,bj->b", w1, y1) + np.einsum("bj,bj->b", w1n, w1)
         return out
 
 
@@ -156,7 +171,12 @@ def cluster_pieces(data: pd.DataFrame, y: str, x: list[str], term: str, cluster:
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise ValueError(f"wild bootstrap: column {[y, *x][col]!r} is missing or infinite in "
-                         f"{int(bad.any(axis=1).sum())} rows (first: {data.iloc[row][[entity, time]].to_dict()})")
+                         f"{int(bad.any(axis=1).sum())} rows "
+                         f"(first: {data.iloc[row][[entity, time]].to_dict()})")
+    for name in dict.fromkeys([cluster, entity, time]):
+        if data[name].isna().any():
+            raise ValueError(f"wild bootstrap: identifier column {name!r} is missing in "
+                             f"{int(data[name].isna().sum())} rows")
     ent = pd.factorize(data[entity])[0]
     per_entity = pd.DataFrame({"e": ent, "g": pd.factorize(data[cluster])[0]}).groupby("e")["g"].nunique()
     if (per_entity > 1).any():
@@ -231,9 +251,15 @@ def weight_blocks(n_clusters: int, weights: str, draws: int, seed: int, enumerat
             yield 1.0 - 2.0 * ((codes[:, None] >> bits) & 1)
         return
     rng = np.random.default_rng(seed)
+    words = -(-n_clusters // 64)
     for start in range(0, draws, block):
-        u = rng.random((min(block, draws - start), n_clusters))
-        yield np.where(u < 0.5, 1.0, -1.0) if weights == "rademacher" else WEBB[(u * 6).astype(int)]
+        rows = min(block, draws - start)
+        if weights == "rademacher":  # one 64-bit output of the generator per 64 clusters of a draw
+            raw = rng.bit_generator.random_raw(rows * words).reshape(rows, words)
+            bits = np.unpackbits(raw.view(np.uint8), axis=1, bitorder="little")[:, :n_clusters]
+            yield 1.0 - 2.0 * bits
+        else:  # one uniform per cluster and draw, cut into six equal parts
+            yield WEBB[(rng.random((rows, n_clusters)) * 6).astype(int)]
 
 
 # ---------------------------------------------------------------------------- p-values and inversion
@@ -321,7 +347,8 @@ def wild_bootstrap(data: pd.DataFrame, y: str, x: list[str], term: str = "Dig", 
                                             and n_g <= MAX_ENUMERATION and 2**n_g <= draws))
     if not enumerated and draws < 1:
         raise ValueError(f"wild bootstrap: draws={draws}; expected a positive number")
-    moments = np.vstack([pieces.draw_moments(v) for v in weight_blocks(n_g, weights, draws, seed, enumerated)])
+    blocks = weight_blocks(n_g, weights, draws, seed, enumerated)
+    moments = np.vstack([pieces.draw_moments(v, weights == "rademacher") for v in blocks])
     se = pieces.scale * np.sqrt(pieces.ssc)
     t = pieces.estimate / se
     p_sym, p_et = _p_values(t, _t_boot(moments, pieces.ssc, 0.0))
@@ -332,3 +359,22 @@ def wild_bootstrap(data: pd.DataFrame, y: str, x: list[str], term: str = "Dig", 
         ci_low=low, ci_high=high, level=level, draws=len(moments), enumerated=enumerated,
         nclusters=n_g, nobs=pieces.nobs, weights=weights, restricted=restricted, cluster=cluster,
     )
+
+
+# ---------------------------------------------------------------------------- the tables' rows
+
+TABLE_CLUSTERS = (("city", "city_code"), ("province", "province"))
+
+
+def table_rows(sample: pd.DataFrame, y: str, x: list[str], column: str, options, term: str = "Dig"
+               ) -> list[tuple[str, str, float]]:
+    """Stats rows (column, stat, value) of the wild cluster bootstrap (WCR) of `term` = 0 in one
+    table column, clustered by city and by province: wild_<term>_<city|province>_<p, p_et, ci_low,
+    ci_high, t_p, draws, G>.  Draws, weights and seed from ``Options`` (wild_draws, wild_weights,
+    seed)."""
+    rows = []
+    for label, cluster in TABLE_CLUSTERS:
+        result = wild_bootstrap(sample, y, x, term=term, cluster=cluster, draws=options.wild_draws,
+                                weights=options.wild_weights, seed=options.seed)
+        rows += [(column, stat, value) for stat, value in result.as_rows(f"wild_{term}_{label}_")]
+    return rows
