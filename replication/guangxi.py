@@ -29,7 +29,7 @@ from replication.figures import OURS, PAPER, _save  # noqa: E402
 from replication.indices import DIST_FOUR, Analysis, area_indicators  # noqa: E402
 from replication.registry import LABELS  # noqa: E402
 from replication.models import CONTROLS, estimation_sample  # noqa: E402
-from replication.render import frame_grid, page, to_html, to_markdown  # noqa: E402
+from replication.render import page, plain_grid, to_html, to_markdown  # noqa: E402
 from replication.wild import WildResult, wild_bootstrap  # noqa: E402
 
 PROVINCE = "广西壮族自治区"
@@ -416,7 +416,7 @@ def _seed_section(reference: pd.DataFrame, consistency: pd.DataFrame) -> Section
     covered = {"internet_penetration"}
     uncovered = sorted(set(reference["quantity"]) - covered)
     view = reference.assign(year=reference["year"].astype("string").fillna(""))
-    grid = frame_grid("Seed 000: every printed figure (data/reference/guangxi_seed.csv)", view,
+    grid = plain_grid("Seed 000: every printed figure (data/reference/guangxi_seed.csv)", view,
                       {"source": "Where", "quantity": "Quantity", "year": "Year", "group": "Group", "value": "Value",
                        "qualifier": "As", "unit": "Unit", "printed": "Printed"}, {"value": "{:g}"},
                       ["Table cells carry their column heading as 'printed'; text figures the phrase they stand in. "
@@ -455,7 +455,7 @@ def _indices_section(indices: pd.DataFrame) -> Section:
         for series, label in ((gx, "Guangxi"), (rw, "rest of West"), (nat, "all")):
             table[f"{variable} {label}"] = medians[(variable, series)].to_numpy()
     counts = indices[indices["kind"] == "median"].drop_duplicates("series").set_index("series")["cities"]
-    grid = frame_grid("Medians of Dist and Dig by year", table, {c: c for c in table.columns}, {},
+    grid = plain_grid("Medians of Dist and Dig by year", table, {c: c for c in table.columns}, {},
                       [f"Guangxi: {int(counts[gx])} cities; rest of the West: {int(counts[rw])}; all: "
                        f"{int(counts[nat])}. Dist and Dig as in Tables 4-5 (indices computed on all cities)."])
     wider = int((medians[("Dist", gx)] > medians[("Dist", rw)]).sum())
@@ -494,7 +494,7 @@ def _internet_section(reference: pd.DataFrame, ranking: pd.DataFrame, beside: pd
     t3 = reference[reference["source"] == "Table 3"].set_index("group")["value"]
     filled = sorted({int(y) for y, f in zip(beside["year"], beside["filled"]) if isinstance(f, str) and f})
     table = beside.assign(year=beside["year"].astype(str))
-    grid = frame_grid(
+    grid = plain_grid(
         f"Seed 000's Table 1 beside the yearbook, Guangxi {beside['year'].min()}-{last}", table,
         {"year": "Year", "seed_fibre_villages": "Seed: fibre, villages (%)",
          "seed_rural_internet": "Seed: rural internet (%)", "guangxi_broadband": "Broadband /100, Guangxi",
@@ -507,7 +507,7 @@ def _internet_section(reference: pd.DataFrame, ranking: pd.DataFrame, beside: pd
          "registered population x 100; Guangxi = its 14 cities summed. 'Filled' names interpolated cells "
          "(edition 2021 prints no telecom table, so every 2020 value is interpolated between 2019 and 2021)."])
     rank_view = ranking.assign(gdp_per_capita=ranking["gdp_per_capita"].round(0))
-    rank_grid = frame_grid(f"Guangxi's cities by GDP per capita, mean {beside['year'].min()}-{last}", rank_view,
+    rank_grid = plain_grid(f"Guangxi's cities by GDP per capita, mean {beside['year'].min()}-{last}", rank_view,
                            {"rank": "Rank", "city_en": "City", "city": "", "gdp_per_capita": "GDP per capita (yuan)"},
                            {"gdp_per_capita": "{:,.0f}", "rank": "{:.0f}"},
                            ["GDP (current prices) over annual average population, whole city."])
@@ -568,7 +568,7 @@ def _gap_section(gap: pd.DataFrame) -> Section:
                 row[f"{name} {year}"] = part[(GROUPS[key], year)]
         rows.append(row)
     table = pd.DataFrame(rows)
-    grid = frame_grid("Non-urban / district ratio of each public-service indicator (medians over cities)", table,
+    grid = plain_grid("Non-urban / district ratio of each public-service indicator (medians over cities)", table,
                       {c: c for c in table.columns}, {},
                       ["Each city-year's ratio of the non-urban rate to the municipal districts' rate (1 = parity; "
                        "per 100 people, teachers per pupil), then the median over the cities of each group. "
@@ -610,11 +610,11 @@ def _model_section(model: WithinGuangxi, options: Options) -> Section:
     notes = ["Dist on Dig, Ur, Stru, lnexpense and lnper_gdp with city and year effects (Table 5 column 4); "
              "errors clustered by city with Stata's small-sample factor, p from t(G-1). Indices computed on all "
              "cities, as in Table 6."]
-    grid = frame_grid("Table 5 column 4: the Dig coefficient within Guangxi, the West and all cities", table,
+    grid = plain_grid("Table 5 column 4: the Dig coefficient within Guangxi, the West and all cities", table,
                       {"sample": "Sample", "estimate": "Dig", "std_error": "SE", "t_stat": "t", "p_value": "p",
                        "nobs": "N", "clusters": "Clusters"}, {"nobs": "{:.0f}", "clusters": "{:.0f}"}, notes)
     coef = fit.tidy()
-    coef_grid = frame_grid("All coefficients, Guangxi", coef, {"term": "Term", "estimate": "Estimate",
+    coef_grid = plain_grid("All coefficients, Guangxi", coef, {"term": "Term", "estimate": "Estimate",
                                                                 "std_error": "SE", "t_stat": "t", "p_value": "p"},
                            {}, [f"N = {fit.nobs}, {g} city clusters, within R² = {fit.rsquared_within:.3f}."])
     lo = model.leave_one_out

@@ -68,7 +68,7 @@ class Grid:
 
     @property
     def title(self) -> str:
-        return f"Table {self.number}. {self.caption}"
+        return f"Table {self.number}. {self.caption}" if self.number else self.caption
 
 
 def number(value: float, decimals: int, stars_: int = 0, paren: bool = False) -> Cell:
@@ -288,6 +288,26 @@ def frame_grid(entry: Entry, frame: pd.DataFrame, notes: list[str]) -> Grid:
         rows.append(Row(label, tuple(cells)))
     return Grid(entry.name, entry.number, entry.caption, tuple(c.header for c in layout.columns), tuple(rows),
                 tuple(notes))
+
+
+def plain_grid(title: str, frame: pd.DataFrame, labels: dict[str, str], formats: dict[str, str],
+               notes: list[str]) -> Grid:
+    """A table outside the paper's (the Guangxi report's): the first labelled column is the stub,
+    floats are printed with `formats` (default 4 decimals), anything else as text."""
+    rows = []
+    for _, record in frame.iterrows():
+        cells = []
+        for column in labels:
+            value = record[column]
+            if isinstance(value, (bool, np.bool_)):
+                cells.append(Cell("yes" if value else ""))
+            elif isinstance(value, (float, np.floating)):
+                cells.append(Cell(formats.get(column, "{:.4f}").format(value), True) if np.isfinite(value) else Cell())
+            else:
+                cells.append(Cell(str(value)))
+        rows.append(Row(cells[0].text, tuple(cells[1:])))
+    name = "".join(c if c.isalnum() else "_" for c in title.lower()).strip("_")[:40]
+    return Grid(name, "", title, tuple(labels.values()), tuple(rows), tuple(notes))
 
 
 # ---------------------------------------------------------------------------- Markdown
