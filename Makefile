@@ -9,8 +9,10 @@ OUT := output
 PANEL := data/processed/panel.csv
 SET ?=
 OPTS := $(foreach s,$(SET),--set $(s))
+JOBS ?= 2
+SCHEDULER ?=
 
-.PHONY: help all data indices models report test bench clean
+.PHONY: help all data indices models report test bench clean multiverse
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,6 +39,9 @@ data: $(STAMP) ## rebuild data/processed/ from the raw files in RAW
 
 test: $(STAMP) ## run the test suite (tests that need RAW are skipped without it, and fail under CI=true)
 	REPLICATION_RAW=$(abspath $(RAW)) $(PY) -m pytest -q
+
+multiverse: $(STAMP) ## every specification of the grid: output/multiverse/ (JOBS=2, SCHEDULER=<dask address>)
+	$(PY) -m replication $(OPTS) multiverse --panel $(PANEL) --out $(OUT) --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 bench: $(STAMP) ## time the resampling and Tables 5-9; writes output/bench.json
 	$(PY) -m replication $(OPTS) bench --panel $(PANEL) --out $(OUT)

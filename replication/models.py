@@ -17,6 +17,7 @@ from scipy import stats
 
 from replication.config import Options
 from replication.estimation import CONSTANT, Design, FitResult, fit_fe, fit_iv, sandwich, within_balanced
+from replication.indices import SHARED
 from replication.resampling import BalancedMoments, bootstrap_weights, permutation_weights
 
 CONTROLS = ["Ur", "Stru", "lnexpense", "lnper_gdp"]
@@ -53,7 +54,14 @@ def estimation_sample(data: pd.DataFrame, variables: list[str], options: Options
     return data[~filled]
 
 
+def shared_control(options: Options) -> list[str]:
+    """The six-indicator Dist's shared whole-city term c, a regressor of every model under
+    dist_indicators='six_shared_controlled' (indices.dist_index)."""
+    return [SHARED] if options.dist_indicators == "six_shared_controlled" else []
+
+
 def fit(data: pd.DataFrame, y: str, x: list[str], options: Options) -> FitResult:
+    x = [*x, *(name for name in shared_control(options) if name not in x)]
     cov_type, cluster = cov_spec(options)
     sample = estimation_sample(data, [y, *x], options)
     design = Design.from_frame(sample, y, x, cluster=cluster)
@@ -94,7 +102,7 @@ def robustness(data: pd.DataFrame, options: Options) -> TableResult:
 
 def heterogeneity(data: pd.DataFrame, options: Options) -> TableResult:
     """Table 6: column 4 on every region, and tests that the Dig coefficient differs between regions."""
-    x = ["Dig", *CONTROLS]
+    x = ["Dig", *CONTROLS, *shared_control(options)]
     fits = {"All": fit(data, "Dist", x, options)}
     for region in REGIONS:
         fits[region] = fit(data[data["region"] == region], "Dist", x, options)
@@ -181,8 +189,9 @@ def with_instrument(data: pd.DataFrame) -> pd.DataFrame:
 def instrumental(data: pd.DataFrame, options: Options) -> TableResult:
     """Table 7: 2SLS, Dig instrumented by its second lag; first stage and diagnostics."""
     cov_type, cluster = cov_spec(options)
-    sample = estimation_sample(with_instrument(data), ["Dist", "Dig", *CONTROLS], options)
-    result = fit_iv(sample, "Dist", "Dig", [INSTRUMENT], CONTROLS, cov_type, "twoway",
+    exog = [*CONTROLS, *shared_control(options)]
+    sample = estimation_sample(with_instrument(data), ["Dist", "Dig", *exog], options)
+    result = fit_iv(sample, "Dist", "Dig", [INSTRUMENT], exog, cov_type, "twoway",
                     options.dk_bandwidth, cluster)
     diagnostics = {k: v for k, v in result.diagnostics.items() if not k.startswith("r2_")}
     extra = [("first_stage", name, value) for name, value in diagnostics.items()]
@@ -207,12 +216,12 @@ def sobel(a: float, sa: float, b: float, sb: float) -> dict[str, float]:
 
 def mediation(data: pd.DataFrame, options: Options) -> TableResult:
     """Table 9: paths c, a, b and c' through Isu; Sobel-type tests; cluster bootstrap of a*b."""
-    x = ["Dig", *CONTROLS]
+    x = ["Dig", *CONTROLS, *shared_control(options)]
     sample = estimation_sample(data, ["Dist", "Isu", *x], options)  # one sample for all paths
     fits = {
         "c": fit(sample, "Dist", x, options),
         "a": fit(sample, "Isu", x, options),
-        "b_cprime": fit(sample, "Dist", ["Dig", "Isu", *CONTROLS], options),
+        "b_cprime": fit(sample, "Dist", ["Dig", "Isu", *x[1:]], options),
     }
     a, sa = fits["a"].params["Dig"], fits["a"].std_errors["Dig"]
     b, sb = fits["b_cprime"].params["Isu"], fits["b_cprime"].std_errors["Isu"]
