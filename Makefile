@@ -43,8 +43,17 @@ test: $(STAMP) ## run the test suite (tests that need RAW are skipped without it
 multiverse: $(STAMP) ## every specification of the grid: output/multiverse/ (JOBS=2, SCHEDULER=<dask address>)
 	$(PY) -m replication $(OPTS) multiverse --panel $(PANEL) --out $(OUT) --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
-bench: $(STAMP) ## time the resampling and Tables 5-9; writes output/bench.json
-	$(PY) -m replication $(OPTS) bench --panel $(PANEL) --out $(OUT)
+# the benchmark's own environment: the lock plus the reference package specification_curve (kept at the
+# lock's versions; if it cannot be installed, the benchmark records that instead of failing)
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
+	-$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -c requirements.lock specification_curve
+	touch $@
+
+bench: $(STAMP) $(BENCH_VENV)/.installed ## time the resampling, Tables 5-9 and the multiverse (in .venv-bench); writes output/bench.json
+	$(BENCH_VENV)/bin/python -m replication $(OPTS) bench --panel $(PANEL) --out $(OUT)
 
 clean: ## remove output/ and the virtual environment
-	rm -rf $(OUT) $(VENV) .pytest_cache
+	rm -rf $(OUT) $(VENV) $(BENCH_VENV) .pytest_cache

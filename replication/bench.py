@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from replication.bench_multiverse import benchmark_multiverse
 from replication.config import Options
 from replication.models import CONTROLS, TABLES
 from replication.resampling import BalancedMoments, bootstrap_weights
@@ -40,4 +41,5 @@ def run_benchmark(data: pd.DataFrame, options: Options, draws: int = 20_000, rep
         "tables_5_9_resampling": f"{options.bootstrap_draws} bootstrap draws, "
                                  f"3 x {options.permutation_draws} permutation draws",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "multiverse": benchmark_multiverse(options=options),
     }
