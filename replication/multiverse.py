@@ -43,7 +43,7 @@ from replication.config import Options
 from replication.indices import (
     SHARED, analysis_frame, dig_indicators, dig_score, dist_index, entropy_by, pca_index, winsorize,
 )
-from replication.models import REGIONS, STEPS, baseline, estimation_sample, with_instrument
+from replication.models import REGIONS, STEPS, estimation_sample, fit, with_instrument
 
 DEFAULT = "default"  # the Options field's own default (for options another branch adds)
 NOT_APPLICABLE = "-"
@@ -724,40 +724,50 @@ MECHANISM = {
 }
 
 
+MECHANISM_GRID = {"winsorize": (0.0, 0.01, 0.05), "pooling": ("pooled", "by_year")}
+
+
 def mechanism_table(panel: pd.DataFrame, options: Options) -> pd.DataFrame:
-    """Table 5 column 4's Dig under each treatment of the shared whole-city term c, and the facts
-    behind the algebra (c over time, its share of the district score, its within-city co-movement with
-    Dig).  Tidy: variant, statistic, value."""
+    """Table 5 column 4's Dig under each treatment of the shared whole-city term c (at `options`, and
+    for every winsorising x pooling choice of MECHANISM_GRID), and the facts behind the algebra (c over
+    time, its share of the district score, its within-city co-movement with Dig).
+    Tidy: variant, winsorize, pooling, statistic, value."""
     rows = []
+    settings = [(options.winsorize, options.pooling)]
+    settings += [s for s in itertools.product(*MECHANISM_GRID.values()) if s not in settings]
     six = None
-    for variant in MECHANISM:
-        chosen = dataclasses.replace(options, dist_indicators=variant)
-        analysis = analysis_frame(panel, chosen)
-        coefficient = baseline(analysis.data, chosen).coefficients
-        dig = coefficient[(coefficient["column"] == "(4)") & (coefficient["term"] == "Dig")].iloc[0]
-        for statistic in ("estimate", "std_error", "t_stat", "p_value"):
-            rows.append((variant, statistic, float(dig[statistic])))
-        years = analysis.data["year"]
-        rows += [(variant, "nobs", float(len(analysis.data))), (variant, "dist_mean", float(analysis.data["Dist"].mean())),
-                 (variant, "dist_mean_first_year", float(analysis.data.loc[years == years.min(), "Dist"].mean())),
-                 (variant, "dist_mean_last_year", float(analysis.data.loc[years == years.max(), "Dist"].mean()))]
-        if variant == "six":
-            six = analysis
+    for number, (share, pooling) in enumerate(settings):
+        for variant in MECHANISM:
+            if number and variant == "six_shared_removed":
+                continue  # identical to 'four'
+            chosen = dataclasses.replace(options, dist_indicators=variant, winsorize=share, pooling=pooling)
+            analysis = analysis_frame(panel, chosen)
+            result = fit(analysis.data, "Dist", STEPS["(4)"], chosen)
+            values = {"estimate": result.params["Dig"], "std_error": result.std_errors["Dig"],
+                      "t_stat": result.tstats["Dig"], "p_value": result.pvalues["Dig"]}
+            if not number:
+                years = analysis.data["year"]
+                values |= {"nobs": len(analysis.data), "dist_mean": analysis.data["Dist"].mean(),
+                           "dist_mean_first_year": analysis.data.loc[years == years.min(), "Dist"].mean(),
+                           "dist_mean_last_year": analysis.data.loc[years == years.max(), "Dist"].mean()}
+                if variant == "six":
+                    six = analysis
+            rows += [(variant, share, pooling, name, float(value)) for name, value in values.items()]
     c = six.dist.shared.to_numpy(float)
     data = six.data
     years = data["year"].to_numpy()
     within = estimation.within(np.column_stack([c, data["Dig"].to_numpy(float)]), data["city_code"].to_numpy(),
                                years, "twoway")
-    rows += [
-        ("six", "c_mean_first_year", float(c[years == years.min()].mean())),
-        ("six", "c_mean_last_year", float(c[years == years.max()].mean())),
-        ("six", "c_share_of_district_score", float(c.mean() / six.dist.score_district.mean())),
-        ("six", "c_weight", float(six.dist.entropy.weights[["mobile", "internet"]].sum())),
-        ("six", "corr_within_c_dig", float(np.corrcoef(within[:, 0], within[:, 1])[0, 1])),
-        ("six", "corr_c_dig", float(np.corrcoef(c, data["Dig"].to_numpy(float))[0, 1])),
-        ("six", "first_year", float(years.min())), ("six", "last_year", float(years.max())),
-    ]
-    return pd.DataFrame(rows, columns=["variant", "statistic", "value"])
+    facts = {
+        "c_mean_first_year": c[years == years.min()].mean(), "c_mean_last_year": c[years == years.max()].mean(),
+        "c_share_of_district_score": c.mean() / six.dist.score_district.mean(),
+        "c_weight": six.dist.entropy.weights[["mobile", "internet"]].sum(),
+        "corr_within_c_dig": np.corrcoef(within[:, 0], within[:, 1])[0, 1],
+        "corr_c_dig": np.corrcoef(c, data["Dig"].to_numpy(float))[0, 1],
+        "first_year": years.min(), "last_year": years.max(),
+    }
+    rows += [("six", options.winsorize, options.pooling, name, float(value)) for name, value in facts.items()]
+    return pd.DataFrame(rows, columns=["variant", "winsorize", "pooling", "statistic", "value"])
 
 
 def mechanism_section(table: pd.DataFrame) -> tuple[str, str]:
@@ -765,10 +775,11 @@ def mechanism_section(table: pd.DataFrame) -> tuple[str, str]:
     `mechanism_table`, and what they mean for the paper's result -> (markdown, html)."""
     import html
 
-    value = table.set_index(["variant", "statistic"])["value"]
+    own = table.iloc[0][["winsorize", "pooling"]].tolist()
+    value = table.set_index(["variant", "winsorize", "pooling", "statistic"])["value"]
 
-    def get(variant, statistic):
-        return float(value.get((variant, statistic), np.nan))
+    def get(variant, statistic, setting=None):
+        return float(value.get((variant, *(setting or own), statistic), np.nan))
 
     first, last = int(get("six", "first_year")), int(get("six", "last_year"))
     paragraphs = [
@@ -789,46 +800,64 @@ def mechanism_section(table: pd.DataFrame) -> tuple[str, str]:
         f"{get('four', 'dist_mean_last_year'):.3f}.",
         "Removing c from both scores gives the four-indicator Dist exactly: entropy weights are computed "
         "column by column (w_j = d_j / sum d), so the four split indicators keep the four-indicator weights "
-        "times one common factor, which cancels in R.",
+        "times one common factor, which cancels in R. Holding c at each city's mean keeps its level but "
+        "not its movement; controlling for c keeps the six-indicator Dist and adds c as a regressor.",
+        f"Dig's coefficient in Table 5 column 4 with the package's options (winsorize = {own[0]}, pooling = "
+        f"{own[1]}), and its t under every winsorising and pooling choice:",
     ]
     header = ["Dist", "Dig (Table 5 col. 4)", "SE", "t", "p", "mean Dist"]
-    lines = []
-    for variant, label in MECHANISM.items():
-        lines.append([label, f"{get(variant, 'estimate'):.4f}", f"{get(variant, 'std_error'):.4f}",
-                      f"{get(variant, 't_stat'):.2f}", f"{get(variant, 'p_value'):.3f}", f"{get(variant, 'dist_mean'):.3f}"])
+    lines = [[label, f"{get(v, 'estimate'):.4f}", f"{get(v, 'std_error'):.4f}", f"{get(v, 't_stat'):.2f}",
+              f"{get(v, 'p_value'):.3f}", f"{get(v, 'dist_mean'):.3f}"] for v, label in MECHANISM.items()]
+    settings = list(dict.fromkeys(map(tuple, table[["winsorize", "pooling"]].itertuples(index=False))))
+    shown = [v for v in MECHANISM if v != "six_shared_removed"]
+    cross_header = ["t of Dig", *[f"w={w:g}, {p}" for w, p in settings]]
 
-    def negative(variant):
-        return get(variant, "p_value") < SIGNIFICANCE and get(variant, "estimate") < 0
+    def cell(variant, setting):
+        t, p = get(variant, "t_stat", setting), get(variant, "p_value", setting)
+        return f"{t:.2f}{'*' if p < SIGNIFICANCE else ''}"
 
-    held = [v for v in ("six_shared_fixed", "six_shared_controlled") if negative(v)]
-    t = {v: get(v, "t_stat") for v in MECHANISM}
-    if negative("six") and not held and not negative("four"):
-        meaning = (f"With the six-indicator Dist, Dig's coefficient is significantly negative (t = {t['six']:.2f}); "
-                   f"with c held at each city's mean (t = {t['six_shared_fixed']:.2f}), controlled for "
-                   f"(t = {t['six_shared_controlled']:.2f}) or removed (the four-indicator Dist, t = {t['four']:.2f}) "
-                   "it is not. The negative sign comes from the construction of Dist, not from a narrower "
-                   "service gap: rising phone and broadband penetration lowers Dist and raises Dig at once. "
-                   "A negative coefficient of this kind cannot support the paper's reading that digital "
-                   "technology narrows the urban-rural public-service gap.")
-    elif negative("six"):
-        meaning = (f"With the six-indicator Dist, Dig's coefficient is significantly negative (t = {t['six']:.2f}), and "
-                   f"it stays so with c held fixed or controlled ({', '.join(held) or 'neither'}; t = "
-                   f"{t['six_shared_fixed']:.2f}, {t['six_shared_controlled']:.2f}): in these data the shared term "
-                   "is not the whole story, but any six-indicator estimate carries its mechanical push toward a "
-                   "negative sign.")
+    cross = [[MECHANISM[v], *[cell(v, s) for s in settings]] for v in shown]
+
+    def negative(variant, setting):
+        return get(variant, "p_value", setting) < SIGNIFICANCE and get(variant, "estimate", setting) < 0
+
+    six_negative = [s for s in settings if negative("six", s)]
+    others = {v: sum(negative(v, s) for s in six_negative) for v in ("four", "six_shared_fixed", "six_shared_controlled")}
+    if six_negative:
+        strongest = min(six_negative, key=lambda s: get("six", "t_stat", s))
+        meaning = (
+            f"The six-indicator Dist gives Dig a significantly negative coefficient in {len(six_negative)} of the "
+            f"{len(settings)} winsorising and pooling choices (strongest with winsorize = {strongest[0]:g} and "
+            f"pooling = {strongest[1]}: t = {get('six', 't_stat', strongest):.2f}); in those same choices the "
+            f"four-indicator Dist does so {others['four']} times, the six-indicator Dist with c held at each city's "
+            f"mean {others['six_shared_fixed']} times and with c controlled {others['six_shared_controlled']} times. "
+            "A significantly negative Dig from the six-indicator Dist therefore comes from the construction of "
+            "Dist: rising phone and broadband penetration lowers Dist and raises Dig at once, with no change "
+            "in any service the two areas receive. Such a coefficient cannot support the paper's reading that "
+            "digital technology narrows the urban-rural public-service gap.")
     else:
-        meaning = (f"Here the six-indicator Dist does not give a significantly negative coefficient (t = {t['six']:.2f}; "
-                   f"four indicators: t = {t['four']:.2f}). The mechanism still pushes any six-indicator estimate "
-                   "toward a negative sign whenever penetration rises, so a negative coefficient from such a Dist "
-                   "is not evidence that the service gap narrowed.")
+        meaning = (
+            f"Here the six-indicator Dist gives no significantly negative coefficient in any of the {len(settings)} "
+            "winsorising and pooling choices; the mechanism still pushes any six-indicator estimate toward a "
+            "negative sign whenever penetration rises, so a negative coefficient from such a Dist is not "
+            "evidence that the service gap narrowed.")
     title = "The six-indicator Dist and the sign of Dig"
-    md = [f"## {title}", "", *[p + "\n" for p in paragraphs],
-          "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|",
-          *["| " + " | ".join(line) + " |" for line in lines], "", meaning, ""]
+
+    def md_table(head, body):
+        return ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|",
+                *["| " + " | ".join(line) + " |" for line in body]]
+
+    def html_table(head, body):
+        return ["<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>",
+                *["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in line) + "</tr>" for line in body],
+                "</tbody></table>"]
+
+    note = "Starred: p < 0.05 (the package's standard errors, city-clustered by default)."
+    md = [f"## {title}", "", *[p + "\n" for p in paragraphs], *md_table(header, lines), "",
+          *md_table(cross_header, cross), "", note, "", meaning, ""]
     body = [f"<h2>{html.escape(title)}</h2>", *[f"<p>{html.escape(p)}</p>" for p in paragraphs],
-            "<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead><tbody>",
-            *["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in line) + "</tr>" for line in lines],
-            "</tbody></table>", f"<p>{html.escape(meaning)}</p>"]
+            *html_table(header, lines), *html_table(cross_header, cross), f"<p>{html.escape(note)}</p>",
+            f"<p>{html.escape(meaning)}</p>"]
     return "\n".join(md), "\n".join(body)
 
 

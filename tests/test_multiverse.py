@@ -205,15 +205,21 @@ def test_removing_the_shared_term_gives_the_four_indicator_dist_on_the_real_pane
 
 def test_mechanism_section_reports_the_numbers(committed_panel):
     table = mv.mechanism_table(committed_panel, Options())
-    value = table.set_index(["variant", "statistic"])["value"]
+    own = table[(table["winsorize"] == 0.01) & (table["pooling"] == "pooled")]
+    value = own.set_index(["variant", "statistic"])["value"]
     assert value[("six_shared_removed", "estimate")] == pytest.approx(value[("four", "estimate")], rel=1e-8)
     assert value[("six", "c_mean_last_year")] > value[("six", "c_mean_first_year")]
-    direct = _dig(baseline(analysis_frame(committed_panel, Options(dist_indicators="six")).data,
-                           Options(dist_indicators="six")), "(4)")
+    six = Options(dist_indicators="six")
+    direct = _dig(baseline(analysis_frame(committed_panel, six).data, six), "(4)")
     assert value[("six", "t_stat")] == pytest.approx(direct["t_stat"], rel=1e-12)
+    unwinsorised = dataclasses.replace(six, winsorize=0.0, pooling="by_year")
+    direct = _dig(baseline(analysis_frame(committed_panel, unwinsorised).data, unwinsorised), "(4)")
+    cell = table[(table["variant"] == "six") & (table["winsorize"] == 0.0) & (table["pooling"] == "by_year")
+                 & (table["statistic"] == "t_stat")]["value"].iloc[0]
+    assert cell == pytest.approx(direct["t_stat"], rel=1e-12)
     markdown, html = mv.mechanism_section(table)
     assert "(s_n - s_d)^2 / (s_d + c)^2" in markdown
-    assert f"{value[('six', 't_stat')]:.2f}" in markdown and "<table>" in html
+    assert f"{value[('six', 't_stat')]:.2f}" in markdown and f"{cell:.2f}" in markdown and "<table>" in html
 
 
 def test_outputs_are_deterministic_and_summarise_the_grid(small):
