@@ -8,10 +8,11 @@ estimates and analytic standard errors suffice to place a specification on the c
 
 How it is fast and exact:
 
-* Index variants (Dist, the shared term c, Dig) are computed once per panel and share rule with the
-  package's own index functions (``indices.dist_index``, ``pca_index``, ``entropy_by``, ``dig_score``)
-  and checked against ``indices.analysis_frame`` on the default variant (if the index stage of a
-  panel is not reproduced, every variant comes from ``analysis_frame`` itself).
+* Index variants (Dist, the shared term c, Dig) are computed once per panel, one task per distinct
+  Dist and per distinct Dig, with the package's own index functions (``indices.dist_index``,
+  ``pca_index``, ``entropy_by``, ``dig_score``), and checked against ``indices.analysis_frame`` on the
+  panel's default variant (if the index stage of a panel is not reproduced that way, every variant
+  comes from ``analysis_frame`` itself).  Every specification that uses a variant shares its column.
 * A task is one estimation sample (full, a region, the 2SLS years, each with drop_filled's rows for
   each control set): it within-transforms every variant column at once with
   ``estimation.within`` (linear and column by column, so one call serves every specification),
@@ -275,7 +276,7 @@ def assemble_base(data, rows, jobs, results, base_options, notes) -> Base:
 
 @dataclass
 class Task:
-    """One estimation sample: its rows' transformed-to-be matrix and the regressions to run on it."""
+    """One estimation sample: the raw matrix of its rows (every variant column) and the jobs to run."""
 
     key: tuple  # (base id, sample name)
     matrix: np.ndarray  # rows x columns, sorted by province, city, year
@@ -580,6 +581,21 @@ def shares(specs: pd.DataFrame, by: str | None = "dist_indicators") -> pd.DataFr
                 "min_t": float(part["t_stat"].min()), "max_t": float(part["t_stat"].max()),
             })
     return pd.DataFrame(rows)
+
+
+def interaction(specs: pd.DataFrame, estimand: str = "T5_Dig", rows: str = "dist_indicators",
+                columns: tuple[str, ...] = ("winsorize", "pooling")) -> pd.DataFrame:
+    """Share of specifications significantly negative at 5%, by `rows` x `columns` (the decisions
+    whose effects are not additive: the main effects leave part of the variance of t unexplained)."""
+    part = specs[specs["estimand"] == estimand]
+    present = [c for c in columns if c in part.columns]
+    if rows not in part.columns or not present:
+        return pd.DataFrame()
+    negative = (part["p_value"] < SIGNIFICANCE) & (part["estimate"] < 0)
+    keys = part[present].astype(str).agg(", ".join, axis=1)
+    table = negative.groupby([part[rows], keys], sort=False).mean().unstack()
+    table.columns = [f"{', '.join(present)} = {c}" for c in table.columns]
+    return table.reset_index()
 
 
 def varying(specs: pd.DataFrame, decisions) -> list[str]:
@@ -927,6 +943,10 @@ def summary_markdown(result, share_table, effect, ranked, near, mechanism, decis
         _md(ranked), "",
         _md(effect.pivot(index="decision", columns="estimand", values="share_of_variance_t")
             .reindex(columns=[e for e in ESTIMANDS if e in set(effect["estimand"])]).reset_index()), "",
+        "The effects are not additive. Share of specifications significantly negative at 5%, by Dist "
+        "indicator set and by winsorising and pooling, per estimand:", "",
+        *[line for estimand in ESTIMANDS if len(interaction(specs, estimand))
+          for line in (f"{estimand}:", "", _md(interaction(specs, estimand), 2), "")],
         "Mean t by value (decisions.csv has every estimand):", "",
         *[f"- {r.decision} ({r.estimand}): {r.mean_t_by_value}" for r in effect.itertuples()
           if r.estimand == "T5_Dig" and r.mean_t_by_value], "",
