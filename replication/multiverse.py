@@ -925,7 +925,9 @@ def summary_markdown(result, share_table, effect, ranked, near, mechanism, decis
         "(the column given by the control set), Table 6's Dig in East, Central and West, Table 7's 2SLS Dig, "
         "Table 9's indirect effect a x b (Sobel standard error, normal p). Table 6's permutation test and "
         "Table 9's bootstrap are not run per specification: estimates and analytic errors place a "
-        "specification on the curve. Significance: p < 0.05 with each specification's own errors.", "",
+        "specification on the curve. Significance: p < 0.05 with each specification's own errors. Estimates "
+        "are in the units of each specification's Dist and Dig (dig_rescale changes the scale, not t): "
+        "compare through t and p. The curves: curve_<estimand>.png and .pdf.", "",
         "## The grid", "",
         *[f"- **{d}**: {', '.join(v)}" for d, v in values.items()], "",
         "Not in the grid:", "",
