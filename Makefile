@@ -9,8 +9,10 @@ OUT := output
 PANEL := data/processed/panel.csv
 SET ?=
 OPTS := $(foreach s,$(SET),--set $(s))
+JOBS ?= 2
+SCHEDULER ?=
 
-.PHONY: help all data indices models report guangxi test bench clean fetch-raw verify
+.PHONY: help all data indices models report guangxi test bench clean fetch-raw verify multiverse
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -44,11 +46,23 @@ fetch-raw: $(STAMP) ## download and verify the raw files `make data` reads into 
 test: $(STAMP) ## run the test suite (tests that need RAW are skipped without it, and fail under CI=true)
 	REPLICATION_RAW=$(abspath $(RAW)) $(PY) -m pytest -q
 
-bench: $(STAMP) ## time the resampling and Tables 5-9; writes output/bench.json
-	$(PY) -m replication $(OPTS) bench --panel $(PANEL) --out $(OUT)
+multiverse: $(STAMP) ## every specification of the grid: output/multiverse/ (JOBS=2, SCHEDULER=<dask address>)
+	$(PY) -m replication $(OPTS) multiverse --panel $(PANEL) --out $(OUT) --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+# the benchmark's own environment: the lock plus the reference package specification_curve (kept at the
+# lock's versions; if it cannot be installed, the benchmark records that instead of failing)
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
+	-$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -c requirements.lock specification_curve
+	touch $@
+
+bench: $(STAMP) $(BENCH_VENV)/.installed ## time the resampling, Tables 5-9 and the multiverse (in .venv-bench); writes output/bench.json
+	$(BENCH_VENV)/bin/python -m replication $(OPTS) bench --panel $(PANEL) --out $(OUT)
 
 verify: $(STAMP) ## Tables 5-9 recomputed by linearmodels and pyfixest; fails above 1e-8
 	$(PY) -m replication $(OPTS) verify --panel $(PANEL) --out $(OUT)
 
 clean: ## remove output/ and the virtual environment
-	rm -rf $(OUT) $(VENV) .pytest_cache
+	rm -rf $(OUT) $(VENV) $(BENCH_VENV) .pytest_cache

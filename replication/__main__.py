@@ -120,7 +120,7 @@ def command_models(args: argparse.Namespace, options: Options) -> int:
     """Tables 5-9 as tidy CSVs (coefficients and statistics)."""
     from replication.models import TABLES
 
-    _, analysis = _analysis(args, options)
+    panel, analysis = _analysis(args, options)
     out = Path(args.out) / "tables"
     results = {}
     for name, function in TABLES.items():
@@ -130,6 +130,9 @@ def command_models(args: argparse.Namespace, options: Options) -> int:
     for name, result in results.items():
         write_atomic(out / f"{name}.csv", csv_text(result.coefficients))
         write_atomic(out / f"{name}_stats.csv", csv_text(result.stats))
+    from replication.multiverse import mechanism_table
+
+    write_atomic(out / "mechanism.csv", csv_text(mechanism_table(panel, options)))
     print(f"wrote Tables 5-9 under {out}")
     return 0
 
@@ -151,6 +154,8 @@ def command_report(args: argparse.Namespace, options: Options) -> int:
     if missing or not (out / "data" / "analysis.csv").is_file():
         raise BuildError(f"{out}: run `indices` and `models` first (missing {missing or ['data/analysis.csv']})")
     tables = {name: pd.read_csv(out / "tables" / f"{name}.csv") for name in TIDY}
+    if (out / "tables" / "mechanism.csv").is_file():  # the six-indicator section (written by `models`)
+        tables["mechanism"] = pd.read_csv(out / "tables" / "mechanism.csv")
     data = pd.read_csv(out / "data" / "analysis.csv", keep_default_na=False, na_values=[""])
     published, claims = _published(Paths())
     files = build(published, claims, tables, data, options)
@@ -174,6 +179,36 @@ def command_guangxi(args: argparse.Namespace, options: Options) -> int:
     for relative, content in files.items():
         write_atomic(out / relative, content)
     print(f"wrote the Guangxi report, {len(files) - 2} tables and figures under {out}")
+    return 0
+
+
+def command_multiverse(args: argparse.Namespace, options: Options) -> int:
+    """output/multiverse/: every specification of the grid, the curves, what moves them (issue 9)."""
+    from replication.data import load_panel
+    from replication.multiverse import mechanism_table, outputs, run
+
+    panel = load_panel(Path(args.panel))
+    folder = Path(args.variants)
+    variants = json.loads((folder / "variants.json").read_text(encoding="utf-8")) \
+        if (folder / "variants.json").is_file() else {}
+    panels = {"default": panel}
+    for name in sorted(variants):
+        path = folder / f"{name}.csv"
+        if not path.is_file():
+            raise BuildError(f"{folder / 'variants.json'}: variant {name!r} has no panel {path}; run `make data`")
+        panels[name] = load_panel(path)
+    result = run(panels, variants, jobs=args.jobs, scheduler=args.scheduler, progress=progress, base=options)
+    progress("")
+    published, _ = _published(Paths())
+    files = outputs(result, published, mechanism_table(panel, options))
+    files["options.json"] = json_text(_options_record(options) | {"variants": variants})
+    out = Path(args.out) / "multiverse"
+    for name, content in files.items():
+        write_atomic(out / name, content)
+    for note in dict.fromkeys(result.notes):
+        print(note)
+    print(f"wrote {result.specs['spec_id'].nunique()} specifications x {result.specs['estimand'].nunique()} "
+          f"estimands ({len(files)} files) under {out}")
     return 0
 
 
@@ -239,13 +274,20 @@ def main(argv: list[str] | None = None) -> int:
     fetch = commands.add_parser("fetch", help="download and verify the raw files the panel build reads")
     fetch.add_argument("--raw", default="data/raw", help="raw directory to fill (default data/raw)")
     fetch.add_argument("--mirror", default=None, help="base URL of a copy laid out like the raw directory")
+    multiverse = commands.add_parser("multiverse", help="every specification of the grid (replication/multiverse.py)")
+    multiverse.add_argument("--panel", default=str(paths.processed / "panel.csv"), help="the panel CSV")
+    multiverse.add_argument("--variants", default=str(paths.processed / "variants"),
+                            help="variant panels and variants.json (default data/processed/variants)")
+    multiverse.add_argument("--out", default=str(paths.output), help="output directory (default output/)")
+    multiverse.add_argument("--jobs", type=int, default=1, help="local worker processes (joblib)")
+    multiverse.add_argument("--scheduler", default=None, help="address of a Dask scheduler (joblib's Dask backend)")
     args = parser.parse_args(argv)
     try:
         options = Options().with_overrides(args.set)
         return {"panel": command_panel, "indices": command_indices, "models": command_models,
                 "report": command_report, "all": command_all, "bench": command_bench,
-                "fetch": command_fetch, "guangxi": command_guangxi,
-                "verify": command_verify}[args.command](args, options)
+                "fetch": command_fetch, "guangxi": command_guangxi, "verify": command_verify,
+                "multiverse": command_multiverse}[args.command](args, options)
     except (BuildError, ValueError) as exc:
         progress("")
         print(f"error: {exc}", file=sys.stderr)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from replication.bench_wild import benchmark_wild
+from replication.bench_multiverse import benchmark_multiverse
 from replication.config import Options
 from replication.models import CONTROLS, TABLES
 from replication.resampling import BalancedMoments, bootstrap_weights
@@ -43,4 +44,5 @@ def run_benchmark(data: pd.DataFrame, options: Options, draws: int = 20_000, rep
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "fast": __import__("replication.bench_fast", fromlist=["benchmark_fast"]).benchmark_fast(),
         "wild_bootstrap": benchmark_wild(data, options),
+        "multiverse": benchmark_multiverse(options=options),
     }

@@ -41,7 +41,13 @@ class Options:
     dist_indicators: str = "four"
     """'four': library holdings, teachers per pupil, doctors and beds, the indicators the yearbook
     splits by area; 'six' adds mobile and broadband users per 100 people, which exist for the
-    whole city only and enter both areas at the whole-city rate."""
+    whole city only and enter both areas at the whole-city rate, so both area scores carry the same
+    shared term c = w_mobile x'_mobile + w_internet x'_internet and Dist = (s_n - s_d)^2 / (s_d + c)^2
+    falls as penetration rises with the service gap unchanged (replication/multiverse.py).
+    The variants that isolate c: 'six_shared_removed' (six-indicator weights, scores without c;
+    identical to 'four', because entropy weights are column-wise and the ratio cancels their
+    common factor), 'six_shared_fixed' (c held at each city's mean over the years, so only its
+    level, not its movement, enters) and 'six_shared_controlled' ('six' with c as a regressor)."""
 
     winsorize: float = 0.01
     """Index indicators (Dist's pooled district and non-urban rows, Dig's five indicators) are
@@ -55,6 +61,10 @@ class Options:
     always pooled (one decomposition, Table 3)."""
 
     # --- Dig (SPEC section 4) ---
+    dig_recipe: str = "pca"
+    """'pca': the components up to pca_variance_target (SPEC section 4); 'pca_first': the first
+    component only; 'entropy': the entropy-weighted composite of the same five indicators (Table 8's
+    Dig_entropy) takes Dig's place in every model. dig_rescale applies to all three."""
     pca_variance_target: float = 0.85
     """Components are kept up to this cumulative share of variance."""
     pca_sign_rule: str = "loadings_sum_positive"
@@ -124,7 +134,8 @@ class Options:
     def __post_init__(self) -> None:
         allowed = {
             "share_end_rule": ("carry_forward", "none"),
-            "dist_indicators": ("four", "six"),
+            "dist_indicators": ("four", "six", "six_shared_removed", "six_shared_fixed", "six_shared_controlled"),
+            "dig_recipe": ("pca", "pca_first", "entropy"),
             "pca_sign_rule": ("loadings_sum_positive", "largest_loading_positive"),
             "pooling": ("pooled", "by_year"),
             "pca_weighting": ("variance_share",),

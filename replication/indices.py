@@ -145,6 +145,8 @@ def pca_index(data: pd.DataFrame, options: Options) -> PCAResult:
     share = values / values.sum()
     cumulative = np.cumsum(share)
     kept = int(np.searchsorted(cumulative, options.pca_variance_target - 1e-12) + 1)
+    if options.dig_recipe == "pca_first":
+        kept = 1
     # coefficient = loading / sqrt(eigenvalue) = eigenvector entry; weight by variance share of kept
     raw = vectors[:, :kept] @ (share[:kept] / share[:kept].sum())
     weights = pd.Series(raw / raw.sum(), index=data.columns)
@@ -174,6 +176,8 @@ def pca_index(data: pd.DataFrame, options: Options) -> PCAResult:
 
 DIST_FOUR = ("library", "teachers_per_pupil", "doctors", "beds")
 DIST_SIX = ("mobile", "internet", *DIST_FOUR)
+SHARED_INDICATORS = ("mobile", "internet")  # whole-city rates, the same in both areas
+SHARED = "c_shared"  # their part of both area scores: a regressor under dist_indicators='six_shared_controlled'
 DIG_INDICATORS = ("telecom_per_capita", "pku_index", "internet", "mobile", "ict_share")
 # which panel columns feed each analysis variable (their fill flags are carried over)
 SOURCES = {
@@ -203,7 +207,7 @@ def area_indicators(panel: pd.DataFrame, area: str, options: Options) -> pd.Data
     """The Dist indicators of one area ('district' or 'nonurban'), per 100 people where so defined."""
     pop = panel[f"pop_{area}"] * 1e4  # persons
     out = pd.DataFrame(index=panel.index)
-    if options.dist_indicators == "six":
+    if options.dist_indicators.startswith("six"):
         # no split after 2011: both areas take the whole-city rate (SPEC section 3, the six-indicator option)
         people = panel["pop_whole"] * 1e4
         out["mobile"] = panel["mobile_whole"] * 1e4 / people * 100
@@ -234,6 +238,22 @@ class DistResult:
     ratio: pd.Series  # R = non-urban / district; NaN where the district score is zero
     dist: pd.Series  # (R - 1)^2
     zero_district: pd.Index  # rows whose district score is zero (R undefined)
+    shared: pd.Series | None = None  # six indicators: c, the shared whole-city part of both scores
+
+
+def shared_term(pooled: pd.DataFrame, years: pd.Series, result: EntropyResult, pooling: str) -> pd.Series:
+    """c = sum over the shared indicators of w_j x'_j, row by row (each year's own weights under 'by_year').
+
+    Both areas take the whole-city rate, so after the pooled winsorising and min-max both rows of a
+    city-year have the same x'_j and the same c: s_n = a_n + c and s_d = a_d + c."""
+    columns = list(SHARED_INDICATORS)
+    if pooling == "pooled":
+        return result.standardized[columns] @ result.weights[columns]
+    parts = []
+    for year in sorted(years.unique()):
+        rows = years.to_numpy() == year
+        parts.append(result.standardized.loc[rows, columns] @ entropy_weights(pooled[rows]).weights[columns])
+    return pd.concat(parts).reindex(pooled.index)
 
 
 def dist_index(panel: pd.DataFrame, options: Options) -> DistResult:
@@ -245,9 +265,28 @@ def dist_index(panel: pd.DataFrame, options: Options) -> DistResult:
     result = entropy_by(pooled, years, options.pooling)
     score_d = result.scores.loc["district"]
     score_n = result.scores.loc["nonurban"]
+    shared = None
+    if options.dist_indicators.startswith("six"):
+        shared = shared_term(pooled, years, result, options.pooling).loc["district"].rename(SHARED)
+        if options.dist_indicators == "six_shared_removed":
+            score_d, score_n = score_d - shared, score_n - shared
+        elif options.dist_indicators == "six_shared_fixed":
+            level = shared.groupby(panel["city_code"].to_numpy()).transform("mean")
+            score_d, score_n = score_d - shared + level, score_n - shared + level
     zero = score_d.index[score_d <= 0]
     ratio = (score_n / score_d.where(score_d > 0)).rename("R")
-    return DistResult(result, score_d, score_n, ratio, ((ratio - 1) ** 2).rename("Dist"), zero)
+    return DistResult(result, score_d, score_n, ratio, ((ratio - 1) ** 2).rename("Dist"), zero, shared)
+
+
+def dig_score(dig: PCAResult, dig_entropy: EntropyResult, options: Options) -> pd.Series:
+    """Dig under options.dig_recipe: the PCA scores (kept components and rescaling set in pca_index),
+    or the entropy composite, min-max rescaled under dig_rescale='minmax'."""
+    if options.dig_recipe != "entropy":
+        return dig.scores
+    scores = dig_entropy.scores
+    if options.dig_rescale == "minmax":
+        scores = (scores - scores.min()) / (scores.max() - scores.min())
+    return scores
 
 
 @dataclass(frozen=True)
@@ -271,7 +310,9 @@ def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
     dig_entropy = entropy_by(digital, panel["year"], options.pooling)
     data = panel[["city_code", "city", "city_en", "province", "region", "year"]].copy()
     data["Dist"] = dist.dist
-    data["Dig"] = dig.scores
+    if options.dist_indicators == "six_shared_controlled":
+        data[SHARED] = dist.shared  # its fills are Dig's (mobile and broadband users): no flag of its own
+    data["Dig"] = dig_score(dig, dig_entropy, options)
     data["Dig_entropy"] = dig_entropy.scores
     data["Isu"] = panel["tertiary_share_whole"] / 100
     data["Ur"] = panel["pop_district"] / panel["pop_whole"]

@@ -19,6 +19,7 @@ from replication.config import Options
 from replication.estimation import CONSTANT, Design, FitResult, fit_fe, fit_iv, sandwich, singletons, within
 from replication.resampling import bootstrap_weights, panel_moments, permutation_weights
 from replication.wild import table_rows as wild_rows
+from replication.indices import SHARED
 
 CONTROLS = ["Ur", "Stru", "lnexpense", "lnper_gdp"]
 STEPS = {"(1)": ["Dig"], "(2)": ["Dig", "Ur"], "(3)": ["Dig", "Ur", "Stru"], "(4)": ["Dig", *CONTROLS]}
@@ -72,8 +73,15 @@ def drop_incomplete(sample: pd.DataFrame, variables: list[str]) -> tuple[pd.Data
     return sample, int(missing.sum()), int(alone.sum())
 
 
+def shared_control(options: Options) -> list[str]:
+    """The six-indicator Dist's shared whole-city term c, a regressor of every model under
+    dist_indicators='six_shared_controlled' (indices.dist_index)."""
+    return [SHARED] if options.dist_indicators == "six_shared_controlled" else []
+
+
 def fit(data: pd.DataFrame, y: str, x: list[str], options: Options) -> FitResult:
     """Two-way FE of y on x: rows missing a variable and singletons dropped (and counted)."""
+    x = [*x, *(name for name in shared_control(options) if name not in x)]
     cov_type, cluster = cov_spec(options)
     sample = estimation_sample(data, [y, *x], options)
     design = Design.from_frame(sample, y, x, cluster=cluster)
@@ -125,7 +133,7 @@ def robustness(data: pd.DataFrame, options: Options) -> TableResult:
 
 def heterogeneity(data: pd.DataFrame, options: Options) -> TableResult:
     """Table 6: column 4 on every region, and tests that the Dig coefficient differs between regions."""
-    x = ["Dig", *CONTROLS]
+    x = ["Dig", *CONTROLS, *shared_control(options)]
     fits = {"All": fit(data, "Dist", x, options)}
     for region in REGIONS:
         fits[region] = fit(data[data["region"] == region], "Dist", x, options)
@@ -222,8 +230,9 @@ def with_instrument(data: pd.DataFrame) -> pd.DataFrame:
 def instrumental(data: pd.DataFrame, options: Options) -> TableResult:
     """Table 7: 2SLS, Dig instrumented by its second lag; first stage and diagnostics."""
     cov_type, cluster = cov_spec(options)
-    sample = estimation_sample(with_instrument(data), ["Dist", "Dig", *CONTROLS], options)
-    result = fit_iv(sample, "Dist", "Dig", [INSTRUMENT], CONTROLS, cov_type, "twoway",
+    exog = [*CONTROLS, *shared_control(options)]
+    sample = estimation_sample(with_instrument(data), ["Dist", "Dig", *exog], options)
+    result = fit_iv(sample, "Dist", "Dig", [INSTRUMENT], exog, cov_type, "twoway",
                     options.dk_bandwidth, cluster, drop_singletons=True)
     diagnostics = {k: v for k, v in result.diagnostics.items() if not k.startswith("r2_")}
     extra = [("first_stage", name, value) for name, value in diagnostics.items()]
@@ -248,13 +257,13 @@ def sobel(a: float, sa: float, b: float, sb: float) -> dict[str, float]:
 
 def mediation(data: pd.DataFrame, options: Options) -> TableResult:
     """Table 9: paths c, a, b and c' through Isu; Sobel-type tests; cluster bootstrap of a*b."""
-    x = ["Dig", *CONTROLS]
+    x = ["Dig", *CONTROLS, *shared_control(options)]
     sample, missing, alone = complete_sample(data, ["Dist", "Isu", *x], options)  # one sample for all paths
     counts = {"n_dropped_missing": missing, "n_singletons": alone}
     fits = {
         "c": replace(fit(sample, "Dist", x, options), **counts),
         "a": replace(fit(sample, "Isu", x, options), **counts),
-        "b_cprime": replace(fit(sample, "Dist", ["Dig", "Isu", *CONTROLS], options), **counts),
+        "b_cprime": replace(fit(sample, "Dist", ["Dig", "Isu", *x[1:]], options), **counts),
     }
     a, sa = fits["a"].params["Dig"], fits["a"].std_errors["Dig"]
     b, sb = fits["b_cprime"].params["Isu"], fits["b_cprime"].std_errors["Isu"]
@@ -267,7 +276,7 @@ def mediation(data: pd.DataFrame, options: Options) -> TableResult:
     extra += [("mediation", "boot_ci_low", low), ("mediation", "boot_ci_high", high),
               ("mediation", "boot_draws", options.bootstrap_draws)]
     extra += wild_rows(sample, "Isu", x, "a", options)
-    extra += wild_rows(sample, "Dist", ["Dig", "Isu", *CONTROLS], "b_cprime", options, term="Isu")
+    extra += wild_rows(sample, "Dist", ["Dig", "Isu", *x[1:]], "b_cprime", options, term="Isu")
     return collect(fits, extra, {"bootstrap_ab": ab_draws})
 
 

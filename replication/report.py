@@ -15,6 +15,7 @@ from replication.compare import audit, comparison, scorecard
 from replication.config import Options
 from replication.figures import bootstrap_plot, coefficient_plot, indices_over_time
 from replication.models import CONTROLS, estimation_sample, indirect_draws
+from replication.multiverse import mechanism_section
 from replication.registry import REGISTRY, TIDY
 from replication.render import Grid, grid, latex_document, page, to_html, to_latex, to_markdown, to_tabular
 
@@ -52,7 +53,8 @@ def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.Da
     out["reports/tables.tex"] = latex_document(list(grids.values()))
     out["reports/tables.html"] = page("Tables", "\n".join(to_html(g, standalone=False) for g in grids.values()))
     compared = comparison(published, tables)
-    out["reports/comparison.md"], out["reports/comparison.html"] = comparison_report(compared, data)
+    out["reports/comparison.md"], out["reports/comparison.html"] = comparison_report(compared, data,
+                                                                                  tables.get("mechanism"))
     out["reports/comparison.csv"] = compared.to_csv(index=False, float_format="%.10g", lineterminator="\n")
     checks = audit(published, claims)
     out["reports/audit.md"], out["reports/audit.html"] = audit_report(checks)
@@ -115,7 +117,8 @@ def _yes(value) -> str:
     return "" if pd.isna(value) else ("yes" if value else "no")
 
 
-def comparison_report(compared: pd.DataFrame, data: pd.DataFrame) -> tuple[str, str]:
+def comparison_report(compared: pd.DataFrame, data: pd.DataFrame,
+                      mechanism: pd.DataFrame | None = None) -> tuple[str, str]:
     card = scorecard(compared)
     facts = {"cities": data["city_code"].nunique(), "rows": len(data), "ur_mean": data["Ur"].mean(),
              "dist_max": data["Dist"].max()}
@@ -156,6 +159,10 @@ def comparison_report(compared: pd.DataFrame, data: pd.DataFrame) -> tuple[str, 
             *[f"<li><b>{html.escape(k)}.</b> {html.escape(v.format(**facts))}</li>" for k, v in WHY], "</ul>"]
     for table, part in compared.groupby("table"):
         body += [f"<h2>{table}</h2>", f"<p>{html.escape(summaries[table])}</p>", _html_table(view.loc[part.index, columns])]
+    if mechanism is not None:  # the six-indicator Dist (replication/multiverse.py)
+        section_md, section_html = mechanism_section(mechanism)
+        md += ["", section_md]
+        body.append(section_html)
     return "\n".join(md) + "\n", page("Comparison with the published tables", "\n".join(body) + "\n")
 
 
