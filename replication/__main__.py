@@ -59,13 +59,31 @@ def command_panel(args: argparse.Namespace, options: Options) -> int:
         "panel.csv": csv_text(built.panel),
         "manifest.json": json_text(built.manifest),
         "CODEBOOK.md": codebook(built.panel, built.manifest),
+        "anomalies.csv": csv_text(built.anomalies),
     }
+    files |= panel_variants(raw, options)
     for name, text in files.items():
         write_atomic(out / name, text)
     for line in built.log:
         print(line)
     print(f"wrote {', '.join(files)} to {out}")
     return 0
+
+
+def panel_variants(raw: Path, options: Options) -> dict[str, str]:
+    """variants/<name>.csv for each entry of data.VARIANTS, and variants/variants.json naming the
+    panel-build options that made each (a contract: the multiverse reads these files)."""
+    import dataclasses
+
+    from replication.data import VARIANTS, build_panel
+
+    files = {}
+    for name, changes in VARIANTS.items():
+        progress(f"variant {name}")
+        files[f"variants/{name}.csv"] = csv_text(build_panel(raw, dataclasses.replace(options, **changes)).panel)
+    progress("")
+    files["variants/variants.json"] = json_text(VARIANTS)
+    return files
 
 
 def _analysis(args, options):
