@@ -210,6 +210,7 @@ def screen(wide: pd.DataFrame, options: Options) -> Screen:
     stale = stale[~stale.set_index(["entity_id", "year", "column"]).index.isin(
         spike.set_index(["entity_id", "year", "column"]).index)]
     flags = pd.concat([spike, stale, steps[COLUMNS]], ignore_index=True)
+    flags = flags.drop_duplicates(["entity_id", "year", "column"], keep="first")  # a relabelled edge spike
     quantiles = spread.quantile([0.5, 0.9, 0.95, 0.99, 0.995, 0.999])
     stats = {
         "abs_log_departure_quantiles": {f"{q:g}": round(float(v), 4) for q, v in quantiles.items()},
