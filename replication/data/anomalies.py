@@ -18,7 +18,14 @@ Rules (``rule`` column of ``data/processed/anomalies.csv``):
     persistent change is never a spike, however large.  The default factor 2 lies beyond the
     98.6th percentile of |d| pooled over the 20 screened series (median 0.024, 90th percentile
     0.17, 99th 0.84): a count that is half or double what its own neighbours say, while they
-    agree, is not a year-on-year movement of hospitals, teachers or residents.
+    agree, is not a year-on-year movement of hospitals, teachers or residents.  The same test
+    applies to an interior run of two years that depart together (their mean log against the
+    years around them, the two run values agreeing as the two neighbours must; sought after the
+    one-year spikes are removed, so that its neighbours are unflagged cells): a misprinted
+    block such as Shijiazhuang's district beds and doctors of 2015-2016 (5,602 and 3,058 beds and
+    doctors in both years between 24,855 / 17,727 before and 31,179 / 22,680 after) is one
+    misprint printed twice.  (This extension was added after the one-year rule had been run and
+    that block found at the top of Dist's remaining tail; the thresholds were not changed.)
 ``stale_copy``
     A block of series of one city-year and area repeated exactly from the year before.  Exact
     repetition is common in rounded series (pupils printed in whole 10,000s from 2016, population
@@ -117,7 +124,39 @@ def spikes(wide: pd.DataFrame, options: Options) -> tuple[pd.DataFrame, pd.Serie
                           "neighbours": f"{r.year_1}: {r.value_1:g}; {r.year_2}: {r.value_2:g}",
                           "log_departure": round(float(r.d), 4), "rule": "spike",
                           "detail": f"value / geometric mean of neighbours = {np.exp(r.d):.3g}"})
-    return pd.DataFrame(found, columns=COLUMNS), pd.concat(spread, ignore_index=True)
+        # runs are sought with the one-year spikes removed, so that a run's neighbours are cells no rule flags
+        single = pd.Series(True, index=pd.MultiIndex.from_arrays([hit["entity_id"], hit["year"]]))
+        cleaned = wide[column].mask(single.reindex(wide.index, fill_value=False).to_numpy())
+        for r in two_year_runs(cleaned.unstack(), limit, options.anomaly_agreement).itertuples():
+            for year in (r.year, r.year_b):
+                found.append({"entity_id": r.entity_id, "year": year, "column": column,
+                              "value": wide.loc[(r.entity_id, year), column],
+                              "neighbours": f"{r.year_1}: {r.value_1:g}; {r.year_2}: {r.value_2:g}",
+                              "log_departure": round(float(r.d), 4), "rule": "spike",
+                              "detail": f"two-year run {r.year}-{r.year_b}: geometric mean / geometric mean of "
+                                        f"neighbours = {np.exp(r.d):.3g}"})
+    flags = pd.DataFrame(found, columns=COLUMNS).drop_duplicates(["entity_id", "year", "column"], keep="first")
+    return flags, pd.concat(spread, ignore_index=True)
+
+
+def two_year_runs(values: pd.DataFrame, limit: float, agreement: float) -> pd.DataFrame:
+    """Interior runs of two printed years that depart together from the printed years around them.
+
+    d = mean(x_t, x_t+1) - mean(x_before, x_after); flagged when |d| > limit, the two run values
+    agree within agreement x |d|, and so do the two outer neighbours (so a step is never a run).
+    """
+    rows = []
+    years = np.asarray(values.columns)
+    for entity, row in zip(values.index, values.to_numpy(float)):
+        seen = np.flatnonzero(np.isfinite(row) & (row > 0))
+        logs = np.log(row[seen])
+        for k in range(1, len(seen) - 2):
+            d = (logs[k] + logs[k + 1]) / 2 - (logs[k - 1] + logs[k + 2]) / 2
+            if (abs(d) > limit and abs(logs[k] - logs[k + 1]) <= agreement * abs(d)
+                    and abs(logs[k - 1] - logs[k + 2]) <= agreement * abs(d)):
+                rows.append((entity, int(years[seen[k]]), int(years[seen[k + 1]]), d, int(years[seen[k - 1]]),
+                             row[seen[k - 1]], int(years[seen[k + 2]]), row[seen[k + 2]]))
+    return pd.DataFrame(rows, columns=["entity_id", "year", "year_b", "d", "year_1", "value_1", "year_2", "value_2"])
 
 
 def stale_copies(wide: pd.DataFrame, options: Options) -> tuple[pd.DataFrame, dict]:
