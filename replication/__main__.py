@@ -171,11 +171,25 @@ def command_report(args: argparse.Namespace, options: Options) -> int:
     tables = {name: pd.read_csv(out / "tables" / f"{name}.csv") for name in TIDY}
     data = pd.read_csv(out / "data" / "analysis.csv", keep_default_na=False, na_values=[""])
     published, claims = _published(Paths())
-    files = build(published, claims, tables, data, options)
+    variants, anomalies = _variants(Path(args.panel).parent)
+    from replication.data import load_panel
+
+    files = build(published, claims, tables, data, options, variants, anomalies, load_panel(Path(args.panel)))
     for relative, content in files.items():
         write_atomic(out / relative, content)
     print(f"wrote {len(files)} rendered tables, reports and figures under {out}")
     return 0
+
+
+def _variants(processed: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
+    """The variant panels listed in <processed>/variants/variants.json and <processed>/anomalies.csv, if written."""
+    from replication.data import load_panel
+
+    listing = processed / "variants" / "variants.json"
+    names = sorted(json.loads(listing.read_text(encoding="utf-8"))) if listing.is_file() else []
+    anomalies = processed / "anomalies.csv"
+    return ({name: load_panel(processed / "variants" / f"{name}.csv") for name in names},
+            pd.read_csv(anomalies) if anomalies.is_file() else None)
 
 
 def command_bench(args: argparse.Namespace, options: Options) -> int:

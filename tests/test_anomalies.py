@@ -89,6 +89,16 @@ def test_a_boundary_step_at_the_edge_is_told_from_a_misprint_by_the_services():
     assert flagged(flags, "spike") == {("B", 2021, "pop_district")}  # population alone: a misprint
 
 
+def test_a_two_year_misprinted_run_is_flagged_and_a_two_year_step_back_is_not():
+    clean = synthetic({"A": {}})
+    run = clean["beds_district"].loc["A"].tolist()
+    run[4] /= 4.5
+    run[5] = run[4]  # 2015-2016 printed as one low value twice, as 石家庄's district beds
+    flags = screen(synthetic({"A": {"beds_district": run}, **{f"E{i}": {} for i in range(40)}}), Options()).flags
+    assert flagged(flags, "spike") == {("A", 2015, "beds_district"), ("A", 2016, "beds_district")}
+    assert not flagged(flags, "stale_copy")  # one series alone is no block
+
+
 def test_thresholds_come_from_options():
     clean = synthetic({"A": {}})
     values = clean["beds_district"].loc["A"].tolist()
@@ -111,7 +121,8 @@ def test_the_issue_examples_are_flagged(listing):
     cells = set(zip(spikes["city"], spikes["year"], spikes["column"]))
     assert {("钦州市", 2011, "teachers_primary_district"), ("钦州市", 2011, "pupils_primary_district"),
             ("钦州市", 2011, "beds_district"), ("钦州市", 2011, "doctors_whole"),
-            ("铁岭市", 2017, "pop_district")} <= cells
+            ("铁岭市", 2017, "pop_district"), ("石家庄市", 2015, "beds_district"), ("石家庄市", 2016, "doctors_district"),
+            } <= cells
     row = spikes[(spikes["city"] == "铁岭市") & (spikes["year"] == 2017) & (spikes["column"] == "pop_district")].iloc[0]
     assert row["value"] == 162 and row["neighbours"] == "2016: 43; 2018: 43"
     assert row["action"].startswith("set missing")
