@@ -45,8 +45,9 @@ class Options:
     Dist's tail on their own (data/processed/CODEBOOK.md)."""
     anomaly_factor: float = 2.0
     """(Panel build.) A cell is a `spike` when it departs from the geometric mean of its nearest
-    printed neighbours by more than this factor (and they agree; next option). 2 lies beyond the
-    98.6th percentile of the pooled |log departure| of all screened cells (median 0.024)."""
+    printed neighbours by more than this factor, allowing for the rounding of printed values (and
+    they agree; next option). 2 lies at the 98.3th percentile of the pooled |log departure| of all
+    screened cells (median 0.025, 99th percentile 0.93)."""
     anomaly_agreement: float = 0.5
     """(Panel build.) A spike needs its two neighbours within this multiple of its own log
     departure of each other: a persistent step gives a ratio of 2, so any value below 2 keeps

@@ -90,7 +90,7 @@ def codebook(panel: pd.DataFrame, manifest: dict) -> str:
                 for how, by_year in sorted(fills[column].items())
             )
             lines += [f"Filled (column `{column}_fill` names the rule): {counts}.", ""]
-    lines += anomaly_section(manifest)
+    lines += anomaly_section(manifest) + nonurban_section(panel)
     lines += ["## Fill rules", "", "| flag | rule |", "|---|---|",
               *(f"| `{k}` | {v} |" for k, v in FILL_RULES.items()), "",
               "An empty `_fill` cell means the value is as printed (after unit conversion).", ""]
@@ -117,7 +117,8 @@ def anomaly_section(manifest: dict) -> list[str]:
         "neighbours twice |d| apart, so a level shift is never a spike.",
         f"- `stale_copy`: at least two series of a city-year and area repeat the year before exactly, "
         f"each moving at the transitions around it, and the block would arise by chance (each series' own "
-        f"repetition rate that year, `manifest.json`) fewer than {options['stale_expected']:g} times in the screen.",
+        f"repetition rate that year, `manifest.json`) less often than {options['stale_expected']:g} time(s) in the whole "
+        "screen.",
         f"- `boundary_change`: district population steps by more than a factor {options['boundary_step']:g} and "
         "holds (or, at the edge of the period, the district services step with it): a county turned into a "
         "district. Listed, never treated; district spikes that such a step creates at the edge year are "
@@ -139,3 +140,19 @@ def anomaly_section(manifest: dict) -> list[str]:
         for column, n in sorted(columns.items()):
             lines.append(f"| {rule} | `{column}` | {n} | {panel.get(rule, {}).get(column, 0)} |")
     return lines + [""]
+
+
+def nonurban_section(panel: pd.DataFrame) -> list[str]:
+    """The distribution behind the index-stage option min_nonurban_share (config.Options)."""
+    share = (panel["pop_nonurban"] / panel["pop_whole"]).groupby(panel["city"]).agg(["min", "max"])
+    share = share.sort_values("min")
+    first, second = share.iloc[0], share.iloc[1]
+    return [
+        "## Small non-urban areas", "",
+        f"The non-urban share of registered population (`pop_nonurban / pop_whole`) is "
+        f"{first['min']:.3f}-{first['max']:.3f} in {share.index[0]} and at least {second['min']:.3f} "
+        f"({share.index[1]}) in every city-year of every other city. The index stage (option "
+        "`min_nonurban_share`, replication/config.py) sets Dist missing and drops from every model the "
+        "city-years below its threshold, whose non-urban per-capita values describe a sliver of the city; "
+        "the panel keeps them.", "",
+    ]
