@@ -39,12 +39,13 @@ WHY = [
      "1.34), and a handful of city-years carry most of its variance. The cause is district-side misprints "
      "of the yearbook (a count a fraction of its own neighbouring years, or a block copied from the year "
      "before: Qinzhou 2011, Shijiazhuang 2015-2016, Yuncheng 2017, Longnan 2011) in cities where 60-87% of "
-     "the registered population lives outside the districts; the pooled 1%/99% winsorising of the "
+     "the registered population lives outside the districts (data/processed/anomalies.csv, the table below); the pooled 1%/99% winsorising of the "
      "indicators (option winsorize) cannot reach them because the non-urban rows fill the bottom quantiles. "
      "Only Shantou's high values come from a small non-urban area (1.4% of its population; option "
      "min_nonurban_share leaves it out). The panel's anomaly screen (data/processed/anomalies.csv, option "
-     "anomaly_rule) refills the misprints; Dist's maximum is now {dist_max:.2f}. The robustness section "
-     "below shows the headline under both rules and how far it rests on single cities."),
+     "anomaly_rule) refills the first three; Longnan's district beds of 2011 (952 between 2,240 and 1,620) "
+     "depart by a factor of 2.0, at the screen's threshold, and stay, so Dist's maximum is now {dist_max:.2f}. "
+     "The robustness section below shows the headline under both rules and how far it rests on single cities."),
     ("Series breaks", "Hospitals: from data year 2017 hospitals only; employment by sector is not printed "
      "for 2020-2021 (the ICT and tertiary employment shares are carried forward from 2019); primary "
      "enrolment is printed in whole 10,000s from 2016; telecom data are missing for 2020 (interpolated)."),
