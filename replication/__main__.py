@@ -124,6 +124,10 @@ def command_indices(args: argparse.Namespace, options: Options) -> int:
     for path, frame in files.items():
         write_atomic(path, csv_text(frame))
     write_atomic(out / "tables" / "options.json", json_text(_options_record(options)))
+    small = analysis.small_nonurban
+    if len(small):
+        print(f"min_nonurban_share={options.min_nonurban_share:g}: {len(small)} city-years left out "
+              f"({', '.join(f'{c} {n}' for c, n in small.groupby('city').size().items())})")
     print(f"wrote analysis.csv and Tables 1, 3, 4 ({len(analysis.data)} city-years) under {out}")
     return 0
 

@@ -268,6 +268,7 @@ class Analysis:
     dig: PCAResult
     dig_entropy: EntropyResult
     options: Options
+    small_nonurban: pd.DataFrame | None = None  # city-years min_nonurban_share leaves out (city, year, share)
 
 
 def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
@@ -297,5 +298,7 @@ def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
         data[f"{variable}_fill"] = joined
     # min_nonurban_share: Dist is not computed for a sliver of a non-urban area, and the row leaves
     # every model (Dig is standardised over all rows, as before)
+    small = panel.loc[~trusted, ["city", "year"]].assign(
+        nonurban_share=panel["pop_nonurban"] / panel["pop_whole"]).reset_index(drop=True)
     data = data[trusted.to_numpy()].reset_index(drop=True)
-    return Analysis(data=data, dist=dist, dig=dig, dig_entropy=dig_entropy, options=options)
+    return Analysis(data=data, dist=dist, dig=dig, dig_entropy=dig_entropy, options=options, small_nonurban=small)

@@ -30,7 +30,9 @@ WHY = [
     ("Sample", "{cities} cities x 11 years = {rows} city-years instead of 282 x 11 = 3102. Cities with no "
      "non-urban area in some year (Beijing, Shanghai, Shenzhen, ...) leave, because SPEC.md makes Dist "
      "undefined for them; so do cities created or abolished during 2011-2021 and cities whose public "
-     "yearbook series have gaps no fill rule covers (data/processed/manifest.json lists every city and reason)."),
+     "yearbook series have gaps no fill rule covers (data/processed/manifest.json lists every city and reason), "
+     "and city-years whose non-urban area holds less than option min_nonurban_share of the registered "
+     "population (Shantou, 1.4%: data/processed/CODEBOOK.md)."),
     ("Urbanisation", "The yearbook has no urban population share for most years: Ur is the district share "
      "of registered population (mean {ur_mean:.2f} against the paper's 0.55), so its coefficient is not comparable."),
     ("Dist indicators", "The default uses the four indicators the yearbook splits by area; mobile and "

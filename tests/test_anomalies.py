@@ -193,3 +193,5 @@ def test_min_nonurban_share_drops_the_sliver_city_years(committed_panel):
     assert len(full.data) - len(screened.data) == int((share < 0.05).sum()) == 11
     assert "汕头市" in set(full.data["city"]) and "汕头市" not in set(screened.data["city"])
     assert screened.data["Dist"].notna().all()
+    assert screened.small_nonurban["city"].unique().tolist() == ["汕头市"]
+    assert screened.small_nonurban["nonurban_share"].between(0.012, 0.015).all()
