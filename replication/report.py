@@ -46,7 +46,7 @@ WHY = [
      "Only Shantou's high values come from a small non-urban area (1.4% of its population; option "
      "min_nonurban_share leaves it out). The panel's anomaly screen (data/processed/anomalies.csv, option "
      "anomaly_rule) refills the first three; Longnan's district beds of 2011 (952 between 2,240 and 1,620) "
-     "depart by a factor of 2.0, at the screen's threshold, and stay, so Dist's maximum is now {dist_max:.2f}. "
+     "depart by a factor of 2.0 (1.9994 allowing for rounding), at the screen's threshold, and stay, so Dist's maximum is now {dist_max:.2f}. "
      "The robustness section below shows the headline under both rules and how far it rests on single cities."),
     ("Series breaks", "Hospitals: from data year 2017 hospitals only; employment by sector is not printed "
      "for 2020-2021 (the ICT and tertiary employment shares are carried forward from 2019); primary "
