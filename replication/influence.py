@@ -105,7 +105,8 @@ def leave_one_city_out(data: pd.DataFrame, options: Options) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def flagged_tail(data: pd.DataFrame, panel: pd.DataFrame, anomalies: pd.DataFrame, above: float = 1.0) -> pd.DataFrame:
+def flagged_tail(data: pd.DataFrame, panel: pd.DataFrame, anomalies: pd.DataFrame,
+                 above: float = 1.0) -> pd.DataFrame:
     """City-years with Dist above `above` in `data` (a panel built with anomaly_rule=keep), with the cells the
     screen flags in them and the non-urban share of registered population."""
     tail = data[data["Dist"] > above].sort_values("Dist", ascending=False)
@@ -121,7 +122,8 @@ def flagged_tail(data: pd.DataFrame, panel: pd.DataFrame, anomalies: pd.DataFram
 
 
 def robustness_tables(data: pd.DataFrame, variants: dict[str, pd.DataFrame], anomalies: pd.DataFrame | None,
-                      options: Options, paper_max: float, panel: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+                      options: Options, paper_max: float,
+                      panel: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Everything the comparison's robustness section shows. `variants`: panel-variant name -> panel;
     `panel`: the panel `data` was built from (for the coverage table)."""
     from replication.indices import analysis_frame
@@ -143,8 +145,7 @@ def robustness_tables(data: pd.DataFrame, variants: dict[str, pd.DataFrame], ano
 def coverage(panel: pd.DataFrame, variants: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """What each variant panel adds to or removes from the committed panel: cities, and filled cells by rule."""
     def flags(frame):
-        columns = [c for c in frame.columns if c.endswith("_fill") and not c.startswith(("pop_nonurban", "library_nonurban",
-                   "teachers_primary_nonurban", "pupils_primary_nonurban", "beds_nonurban", "doctors_nonurban"))]
+        columns = [c for c in frame.columns if c.endswith("_fill") and "_nonurban" not in c]
         values = frame[columns].to_numpy().ravel()
         return pd.Series(values[values != ""]).value_counts()
 
@@ -155,6 +156,7 @@ def coverage(panel: pd.DataFrame, variants: dict[str, pd.DataFrame]) -> pd.DataF
         row = {"variant": name, "cities": len(cities), "cities_added": ", ".join(sorted(cities - base_cities)),
                "cities_removed": ", ".join(sorted(base_cities - cities))}
         for how in sorted(set(base_flags.index) | set(other_flags.index)):
-            row[f"{how} cells"] = f"{int(other_flags.get(how, 0))} ({int(other_flags.get(how, 0)) - int(base_flags.get(how, 0)):+d})"
+            n, before = int(other_flags.get(how, 0)), int(base_flags.get(how, 0))
+            row[f"{how} cells"] = f"{n} ({n - before:+d})"
         rows.append(row)
     return pd.DataFrame(rows).fillna("")

@@ -37,16 +37,18 @@ WHY = [
      "of registered population (mean {ur_mean:.2f} against the paper's 0.55), so its coefficient is not comparable."),
     ("Dist indicators", "The default uses the four indicators the yearbook splits by area; mobile and "
      "broadband users exist for the whole city only after 2011 (Table 1 shows the six-indicator option)."),
-    ("Outliers", "Built as printed, Dist = (R - 1)^2 has a long right tail (maximum {dist_max_printed:.1f} against the paper's "
-     "1.34), and a handful of city-years carry most of its variance. The cause is district-side misprints "
+    ("Outliers", "Built as printed, Dist = (R - 1)^2 has a long right tail (maximum {dist_max_printed:.1f} "
+     "against the paper's 1.34), and a handful of city-years carry most of its variance. The cause is district-side misprints "
      "of the yearbook (a count a fraction of its own neighbouring years, or a block copied from the year "
      "before: Qinzhou 2011, Shijiazhuang 2015-2016, Yuncheng 2017, Longnan 2011) in cities where 60-87% of "
-     "the registered population lives outside the districts (data/processed/anomalies.csv, the table below); the pooled 1%/99% winsorising of the "
+     "the registered population lives outside the districts (data/processed/anomalies.csv, the table below); "
+     "the pooled 1%/99% winsorising of the "
      "indicators (option winsorize) cannot reach them because the non-urban rows fill the bottom quantiles. "
      "Only Shantou's high values come from a small non-urban area (1.4% of its population; option "
      "min_nonurban_share leaves it out). The panel's anomaly screen (data/processed/anomalies.csv, option "
      "anomaly_rule) refills the first three; Longnan's district beds of 2011 (952 between 2,240 and 1,620) "
-     "depart by a factor of 2.0 (1.9994 allowing for rounding), at the screen's threshold, and stay, so Dist's maximum is now {dist_max:.2f}. "
+     "depart by a factor of 2.0 (1.9994 allowing for rounding), at the screen's threshold, and stay, so "
+     "Dist's maximum is now {dist_max:.2f}. "
      "The robustness section below shows the headline under both rules and how far it rests on single cities."),
     ("Series breaks", "Hospitals: from data year 2017 hospitals only; employment by sector is not printed "
      "for 2020-2021 (the ICT and tertiary employment shares are carried forward from 2019); primary "

@@ -75,7 +75,8 @@ def test_planted_anomalies_are_flagged_and_a_boundary_change_is_not():
     # treatment blanks the flagged cells (a whole-city cell with its district cell), nothing else
     treated, mask = treat(wide, flags)
     assert mask.to_numpy().sum() == 3 + 1 + 3
-    assert np.isnan(treated.loc[("A", 2014), "doctors_district"]) and not np.isnan(treated.loc[("C", 2016), "pop_district"])
+    assert np.isnan(treated.loc[("A", 2014), "doctors_district"])
+    assert not np.isnan(treated.loc[("C", 2016), "pop_district"])
 
 
 def test_a_boundary_step_at_the_edge_is_told_from_a_misprint_by_the_services():
@@ -121,9 +122,9 @@ def test_the_issue_examples_are_flagged(listing):
     cells = set(zip(spikes["city"], spikes["year"], spikes["column"]))
     assert {("钦州市", 2011, "teachers_primary_district"), ("钦州市", 2011, "pupils_primary_district"),
             ("钦州市", 2011, "beds_district"), ("钦州市", 2011, "doctors_whole"),
-            ("铁岭市", 2017, "pop_district"), ("石家庄市", 2015, "beds_district"), ("石家庄市", 2016, "doctors_district"),
-            } <= cells
-    row = spikes[(spikes["city"] == "铁岭市") & (spikes["year"] == 2017) & (spikes["column"] == "pop_district")].iloc[0]
+            ("铁岭市", 2017, "pop_district"), ("石家庄市", 2015, "beds_district"),
+            ("石家庄市", 2016, "doctors_district")} <= cells
+    row = spikes.set_index(["city", "year", "column"]).loc[("铁岭市", 2017, "pop_district")]
     assert row["value"] == 162 and row["neighbours"] == "2016: 43; 2018: 43"
     assert row["action"].startswith("set missing")
 
@@ -149,7 +150,8 @@ def test_known_cells_are_reconciled_with_the_anomaly_list(listing, built):
             assert (k.rule, k.city, k.year, column) in listed, (k.rule, k.city, k.year, column)
     with resources.files("replication.data").joinpath("cell_fixes.csv").open(encoding="utf-8") as handle:
         fixes = list(csv.DictReader(line for line in handle if not line.startswith("#")))
-    # the fixed cells (city and series named in each reason): none is flagged, so each repair agrees with its neighbours
+    # the fixed cells (city and series named in each reason): none is flagged, so each repair agrees
+    # with its neighbours
     fixed_cells = {("常州市", 2012, "tertiary_share_whole"), ("盐城市", 2013, "teachers_primary_district"),
                    ("长治市", 2012, "pop_avg_whole"), ("铜川市", 2012, "pop_avg_whole"),
                    ("黄石市", 2016, "tertiary_share_whole")}

@@ -166,8 +166,9 @@ def build_panel(raw: Path, options: Options, progress: Callable[[str], None] = l
     why = {("pupils_primary_district", c, y): "printed equal to the whole city: blanked by the pupils rounding rule"
            for c, y in rounded[rounded].index}
     ids = {v: k for k, v in names.items()}
-    why |= {(f"{series}_{area}", ids[city], year): "district above whole city (known_anomalies.csv): set missing"
-            for rule, city, year, series in handled if rule == "district_exceeds_whole" for area in ("whole", "district")}
+    above = "district above whole city (known_anomalies.csv): set missing"
+    why |= {(f"{series}_{area}", ids[city], year): above for rule, city, year, series in handled
+            if rule == "district_exceeds_whole" for area in ("whole", "district")}
     why |= {(v, c, y): "flagged by the anomaly screen and set missing"
             for v in REQUIRED for c, y in anomaly_cells.index[anomaly_cells[v].to_numpy()]}
     incomplete = sample[list(REQUIRED)].isna()
@@ -241,7 +242,8 @@ def anomaly_list(flags, printed, known, handled, options, names, english, in_pan
         for col in ([column] if column else [f"{series}_whole", f"{series}_district"]):
             entity = ids[city]
             extra.append({"entity_id": entity, "year": int(year), "column": col,
-                          "value": printed.loc[(entity, year), col], "neighbours": _neighbours(printed[col], entity, int(year)),
+                          "value": printed.loc[(entity, year), col],
+                          "neighbours": _neighbours(printed[col], entity, int(year)),
                           "log_departure": np.nan, "rule": rule,
                           "detail": known.loc[(rule, city, year, series), "reason"]})
     rows.append(pd.DataFrame(extra, columns=flags.columns))

@@ -117,8 +117,8 @@ def anomaly_section(manifest: dict) -> list[str]:
         "neighbours twice |d| apart, so a level shift is never a spike.",
         f"- `stale_copy`: at least two series of a city-year and area repeat the year before exactly, "
         f"each moving at the transitions around it, and the block would arise by chance (each series' own "
-        f"repetition rate that year, `manifest.json`) less often than {options['stale_expected']:g} time(s) in the whole "
-        "screen.",
+        f"repetition rate that year, `manifest.json`) less often than {options['stale_expected']:g} "
+        "time(s) in the whole screen.",
         f"- `boundary_change`: district population steps by more than a factor {options['boundary_step']:g} and "
         "holds (or, at the edge of the period, the district services step with it): a county turned into a "
         "district. Listed, never treated; district spikes that such a step creates at the edge year are "
