@@ -59,13 +59,31 @@ def command_panel(args: argparse.Namespace, options: Options) -> int:
         "panel.csv": csv_text(built.panel),
         "manifest.json": json_text(built.manifest),
         "CODEBOOK.md": codebook(built.panel, built.manifest),
+        "anomalies.csv": csv_text(built.anomalies),
     }
+    files |= panel_variants(raw, options)
     for name, text in files.items():
         write_atomic(out / name, text)
     for line in built.log:
         print(line)
     print(f"wrote {', '.join(files)} to {out}")
     return 0
+
+
+def panel_variants(raw: Path, options: Options) -> dict[str, str]:
+    """variants/<name>.csv for each entry of data.VARIANTS, and variants/variants.json naming the
+    panel-build options that made each (a contract: the multiverse reads these files)."""
+    import dataclasses
+
+    from replication.data import VARIANTS, build_panel
+
+    files = {}
+    for name, changes in VARIANTS.items():
+        progress(f"variant {name}")
+        files[f"variants/{name}.csv"] = csv_text(build_panel(raw, dataclasses.replace(options, **changes)).panel)
+    progress("")
+    files["variants/variants.json"] = json_text(VARIANTS)
+    return files
 
 
 def _analysis(args, options):
@@ -106,6 +124,10 @@ def command_indices(args: argparse.Namespace, options: Options) -> int:
     for path, frame in files.items():
         write_atomic(path, csv_text(frame))
     write_atomic(out / "tables" / "options.json", json_text(_options_record(options)))
+    small = analysis.small_nonurban
+    if len(small):
+        print(f"min_nonurban_share={options.min_nonurban_share:g}: {len(small)} city-years left out "
+              f"({', '.join(f'{c} {n}' for c, n in small.groupby('city').size().items())})")
     print(f"wrote analysis.csv and Tables 1, 3, 4 ({len(analysis.data)} city-years) under {out}")
     return 0
 
@@ -158,7 +180,10 @@ def command_report(args: argparse.Namespace, options: Options) -> int:
         tables["mechanism"] = pd.read_csv(out / "tables" / "mechanism.csv")
     data = pd.read_csv(out / "data" / "analysis.csv", keep_default_na=False, na_values=[""])
     published, claims = _published(Paths())
-    files = build(published, claims, tables, data, options)
+    variants, anomalies = _variants(Path(args.panel).parent)
+    from replication.data import load_panel
+
+    files = build(published, claims, tables, data, options, variants, anomalies, load_panel(Path(args.panel)))
     for relative, content in files.items():
         write_atomic(out / relative, content)
     print(f"wrote {len(files)} rendered tables, reports and figures under {out}")
@@ -210,6 +235,15 @@ def command_multiverse(args: argparse.Namespace, options: Options) -> int:
     print(f"wrote {result.specs['spec_id'].nunique()} specifications x {result.specs['estimand'].nunique()} "
           f"estimands ({len(files)} files) under {out}")
     return 0
+def _variants(processed: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
+    """The variant panels listed in <processed>/variants/variants.json and <processed>/anomalies.csv, if written."""
+    from replication.data import load_panel
+
+    listing = processed / "variants" / "variants.json"
+    names = sorted(json.loads(listing.read_text(encoding="utf-8"))) if listing.is_file() else []
+    anomalies = processed / "anomalies.csv"
+    return ({name: load_panel(processed / "variants" / f"{name}.csv") for name in names},
+            pd.read_csv(anomalies) if anomalies.is_file() else None)
 
 
 def command_bench(args: argparse.Namespace, options: Options) -> int:

@@ -36,6 +36,29 @@ class Options:
     """Data years 2020-2021 lack employment by sector (editions 2021-2022): the ICT and tertiary
     employment shares are carried forward from 2019 ('carry_forward', flagged), or left missing
     ('none'), which removes 2020-2021 from every model that uses Dig or Stru."""
+    anomaly_rule: str = "treat"
+    """(Panel build.) What happens to a cell the anomaly screen flags as a `spike` or `stale_copy`
+    (replication/data/anomalies.py): 'treat' sets it missing and fills it by the ordinary fill
+    rules, flagged 'anomaly'; 'keep' leaves it as printed. Default 'treat': a count that is half or
+    double both its own neighbouring years while they agree, or a block of series copied from the
+    year before, is a misprint of the yearbook, and a handful of such cells would otherwise set
+    Dist's tail on their own (data/processed/CODEBOOK.md)."""
+    anomaly_factor: float = 2.0
+    """(Panel build.) A cell is a `spike` when it departs from the geometric mean of its nearest
+    printed neighbours by more than this factor, allowing for the rounding of printed values (and
+    they agree; next option). 2 lies at the 98.3th percentile of the pooled |log departure| of all
+    screened cells (median 0.025, 99th percentile 0.93)."""
+    anomaly_agreement: float = 0.5
+    """(Panel build.) A spike needs its two neighbours within this multiple of its own log
+    departure of each other: a persistent step gives a ratio of 2, so any value below 2 keeps
+    level shifts (boundary changes) from being read as misprints; 0.5 leaves room for noise."""
+    stale_expected: float = 1.0
+    """(Panel build.) A block of at least two series of a city-year repeated exactly from the year
+    before is a `stale_copy` when, at each series' own repetition rate that year, it would be seen
+    by chance fewer than this many times in the whole screen."""
+    boundary_step: float = 1.1
+    """(Panel build.) A persistent step in district population larger than this factor is listed
+    as a `boundary_change` (a county turned into a district) and never treated."""
 
     # --- Dist (SPEC section 3) ---
     dist_indicators: str = "four"
@@ -59,6 +82,13 @@ class Options:
     """Entropy indices (Dist, Dig_entropy): 'pooled' standardises and weights all city-years at once
     (SPEC section 3; comparable over time); 'by_year' does it within each year. The PCA of Dig is
     always pooled (one decomposition, Table 3)."""
+
+    min_nonurban_share: float = 0.05
+    """(Index stage.) City-years whose non-urban area holds less than this share of the registered
+    population have Dist set missing and leave every model (counted in Table 4's N): per-capita
+    values of a sliver of a city are noise. The share is 0.012-0.014 in Shantou's 11 years and
+    above 0.12 in every other city-year of the panel; any value in that gap gives the same
+    sample, 0.05 is a round one inside it. 0 turns the rule off."""
 
     # --- Dig (SPEC section 4) ---
     dig_recipe: str = "pca"
@@ -144,6 +174,7 @@ class Options:
             "stars": ("econ", "paper"),
             "parentheses": ("t", "se"),
             "wild_weights": ("rademacher", "webb"),
+            "anomaly_rule": ("treat", "keep"),
         }
         for name, values in allowed.items():
             if getattr(self, name) not in values:
@@ -154,6 +185,11 @@ class Options:
             raise ValueError(f"option winsorize={self.winsorize}: expected [0, 0.5)")
         if self.wild_draws < 1:
             raise ValueError(f"option wild_draws={self.wild_draws}: expected >= 1")
+        if self.anomaly_factor <= 1 or self.boundary_step <= 1:
+            raise ValueError(f"option anomaly_factor={self.anomaly_factor}, boundary_step={self.boundary_step}: "
+                             "expected factors above 1")
+        if not 0 <= self.min_nonurban_share < 1:
+            raise ValueError(f"option min_nonurban_share={self.min_nonurban_share}: expected [0, 1)")
         if self.edge_fill_years < 0:
             raise ValueError(f"option edge_fill_years={self.edge_fill_years}: expected >= 0")
 

@@ -296,6 +296,7 @@ class Analysis:
     dig: PCAResult
     dig_entropy: EntropyResult
     options: Options
+    small_nonurban: pd.DataFrame | None = None  # city-years min_nonurban_share leaves out (city, year, share)
 
 
 def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
@@ -304,14 +305,15 @@ def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
     if options.share_end_rule == "none":
         panel = panel[panel["ict_share_whole"].notna() & panel["emp_tertiary_share_whole"].notna()]
         panel = panel.reset_index(drop=True)
-    dist = dist_index(panel, options)
+    trusted = panel["pop_nonurban"] >= options.min_nonurban_share * panel["pop_whole"]
+    dist = dist_index(panel[trusted], options)
     digital = winsorize(dig_indicators(panel), options.winsorize)
     dig = pca_index(digital, options)
     dig_entropy = entropy_by(digital, panel["year"], options.pooling)
     data = panel[["city_code", "city", "city_en", "province", "region", "year"]].copy()
-    data["Dist"] = dist.dist
+    data["Dist"] = dist.dist.reindex(panel.index)
     if options.dist_indicators == "six_shared_controlled":
-        data[SHARED] = dist.shared  # its fills are Dig's (mobile and broadband users): no flag of its own
+        data[SHARED] = dist.shared.reindex(panel.index)  # its fills are Dig's (mobile and broadband users): no flag of its own
     data["Dig"] = dig_score(dig, dig_entropy, options)
     data["Dig_entropy"] = dig_entropy.scores
     data["Isu"] = panel["tertiary_share_whole"] / 100
@@ -324,4 +326,9 @@ def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
         joined = pd.concat(flags, axis=1).apply(lambda r: ";".join(sorted({v for v in r if v})), axis=1) \
             if flags else pd.Series("", index=panel.index)
         data[f"{variable}_fill"] = joined
-    return Analysis(data=data, dist=dist, dig=dig, dig_entropy=dig_entropy, options=options)
+    # min_nonurban_share: Dist is not computed for a sliver of a non-urban area, and the row leaves
+    # every model (Dig is standardised over all rows, as before)
+    small = panel.loc[~trusted, ["city", "year"]].assign(
+        nonurban_share=panel["pop_nonurban"] / panel["pop_whole"]).reset_index(drop=True)
+    data = data[trusted.to_numpy()].reset_index(drop=True)
+    return Analysis(data=data, dist=dist, dig=dig, dig_entropy=dig_entropy, options=options, small_nonurban=small)

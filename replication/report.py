@@ -14,23 +14,37 @@ import pandas as pd
 from replication.compare import audit, comparison, scorecard
 from replication.config import Options
 from replication.figures import bootstrap_plot, coefficient_plot, indices_over_time
+from replication.influence import robustness_tables
 from replication.models import CONTROLS, estimation_sample, indirect_draws
 from replication.multiverse import mechanism_section
 from replication.registry import REGISTRY, TIDY
 from replication.render import Grid, grid, latex_document, page, to_html, to_latex, to_markdown, to_tabular
+from replication.published import cell
 
 WHY = [
     ("Sample", "{cities} cities x 11 years = {rows} city-years instead of 282 x 11 = 3102. Cities with no "
      "non-urban area in some year (Beijing, Shanghai, Shenzhen, ...) leave, because SPEC.md makes Dist "
      "undefined for them; so do cities created or abolished during 2011-2021 and cities whose public "
-     "yearbook series have gaps no fill rule covers (data/processed/manifest.json lists every city and reason)."),
+     "yearbook series have gaps no fill rule covers (data/processed/manifest.json lists every city and reason), "
+     "and city-years whose non-urban area holds less than option min_nonurban_share of the registered "
+     "population (Shantou, 1.4%: data/processed/CODEBOOK.md)."),
     ("Urbanisation", "The yearbook has no urban population share for most years: Ur is the district share "
      "of registered population (mean {ur_mean:.2f} against the paper's 0.55), so its coefficient is not comparable."),
     ("Dist indicators", "The default uses the four indicators the yearbook splits by area; mobile and "
      "broadband users exist for the whole city only after 2011 (Table 1 shows the six-indicator option)."),
-    ("Outliers", "Indicators are winsorised at 1%/99% before standardisation (option winsorize); the "
-     "yearbook's non-urban figures are noisy where the non-urban area is small, and Dist = (R - 1)^2 still "
-     "has a long right tail (maximum {dist_max:.1f} against the paper's 1.34)."),
+    ("Outliers", "Built as printed, Dist = (R - 1)^2 has a long right tail (maximum {dist_max_printed:.1f} "
+     "against the paper's 1.34), and a handful of city-years carry most of its variance. The cause is district-side misprints "
+     "of the yearbook (a count a fraction of its own neighbouring years, or a block copied from the year "
+     "before: Qinzhou 2011, Shijiazhuang 2015-2016, Yuncheng 2017, Longnan 2011) in cities where 60-87% of "
+     "the registered population lives outside the districts (data/processed/anomalies.csv, the table below); "
+     "the pooled 1%/99% winsorising of the "
+     "indicators (option winsorize) cannot reach them because the non-urban rows fill the bottom quantiles. "
+     "Only Shantou's high values come from a small non-urban area (1.4% of its population; option "
+     "min_nonurban_share leaves it out). The panel's anomaly screen (data/processed/anomalies.csv, option "
+     "anomaly_rule) refills the first three; Longnan's district beds of 2011 (952 between 2,240 and 1,620) "
+     "depart by a factor of 2.0 (1.9994 allowing for rounding), at the screen's threshold, and stay, so "
+     "Dist's maximum is now {dist_max:.2f}. "
+     "The robustness section below shows the headline under both rules and how far it rests on single cities."),
     ("Series breaks", "Hospitals: from data year 2017 hospitals only; employment by sector is not printed "
      "for 2020-2021 (the ICT and tertiary employment shares are carried forward from 2019); primary "
      "enrolment is printed in whole 10,000s from 2016; telecom data are missing for 2020 (interpolated)."),
@@ -41,7 +55,11 @@ WHY = [
 
 
 def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.DataFrame],
-          data: pd.DataFrame, options: Options) -> dict[str, str | bytes]:
+          data: pd.DataFrame, options: Options, variants: dict[str, pd.DataFrame] | None = None,
+          anomalies: pd.DataFrame | None = None, panel: pd.DataFrame | None = None) -> dict[str, str | bytes]:
+    """`variants`: the panel variants `make data` writes (name -> panel), `anomalies`: anomalies.csv,
+    `panel`: the panel the tables were estimated from;
+    with them the comparison shows the headline under each and the influence of single city-years."""
     out: dict[str, str | bytes] = {}
     grids = table_grids(tables, data, options)
     for name, table in grids.items():
@@ -53,7 +71,9 @@ def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.Da
     out["reports/tables.tex"] = latex_document(list(grids.values()))
     out["reports/tables.html"] = page("Tables", "\n".join(to_html(g, standalone=False) for g in grids.values()))
     compared = comparison(published, tables)
-    out["reports/comparison.md"], out["reports/comparison.html"] = comparison_report(compared, data,
+    robust = robustness_tables(data, variants or {}, anomalies, options, cell(published, "T4", "Dist", "max", "value"),
+                               panel)
+    out["reports/comparison.md"], out["reports/comparison.html"] = comparison_report(compared, data, robust,
                                                                                   tables.get("mechanism"))
     out["reports/comparison.csv"] = compared.to_csv(index=False, float_format="%.10g", lineterminator="\n")
     checks = audit(published, claims)
@@ -117,10 +137,36 @@ def _yes(value) -> str:
     return "" if pd.isna(value) else ("yes" if value else "no")
 
 
-def comparison_report(compared: pd.DataFrame, data: pd.DataFrame,
+ROBUSTNESS = {
+    "variants": ("Headline cells under each panel variant",
+                 "Estimate and t of each headline cell, and Table 4's Dist moments, on the committed panel and on "
+                 "each variant `make data` writes (data/processed/variants/variants.json names the options): "
+                 "anomaly_keep keeps the cells the anomaly screen flags as printed, edge2 fills end-of-period gaps "
+                 "of two years."),
+    "coverage": ("What each variant panel adds",
+                 "Cities and filled cells of each variant against the committed panel (cells counted over the "
+                 "whole-city and district columns; in brackets the change)."),
+    "flagged_tail": ("City-years with Dist above 1 before screening",
+                     "On the anomaly_keep panel: every city-year with Dist > 1, the share of its registered "
+                     "population outside the districts, and the cells the screen flags in it."),
+    "tail": ("Influence of Dist's largest values",
+             "Share of Dist's variance (sum of squared deviations) carried by its largest city-years, and "
+             "Table 5 column 4's Dig coefficient without them."),
+    "loco": ("Leave one city out",
+             "Each coefficient re-estimated with every city left out in turn: the range, and the city at "
+             "each end."),
+    "loco_keep": ("Leave one city out, cells flagged by the screen kept as printed",
+                  "The same on the anomaly_keep panel."),
+}
+
+
+def comparison_report(compared: pd.DataFrame, data: pd.DataFrame, robust: dict[str, pd.DataFrame] | None = None,
                       mechanism: pd.DataFrame | None = None) -> tuple[str, str]:
+    robust = robust or {}
     card = scorecard(compared)
-    facts = {"cities": data["city_code"].nunique(), "rows": len(data), "ur_mean": data["Ur"].mean(),
+    printed = robust["variants"].set_index("cell") if "variants" in robust else pd.DataFrame()
+    facts = {"dist_max_printed": printed.loc["T4 Dist max", "anomaly_keep"] if "anomaly_keep" in printed else np.nan,
+             "cities": data["city_code"].nunique(), "rows": len(data), "ur_mean": data["Ur"].mean(),
              "dist_max": data["Dist"].max()}
     view = compared.assign(same_sign=compared["same_sign"].map(_yes),
                            same_significance_5=compared["same_significance_5"].map(_yes))
@@ -151,12 +197,18 @@ def comparison_report(compared: pd.DataFrame, data: pd.DataFrame,
     md = ["# Comparison with the published tables", "", *[p + "\n" for p in intro], "## Scorecard", "",
           _md_table(card, {"median_relative_difference": "{:.2f}"}), "", "## Why the numbers differ", ""]
     md += [f"- **{k}.** {v.format(**facts)}" for k, v in WHY]
+    for key, frame in robust.items():
+        title, text = ROBUSTNESS[key]
+        md += ["", f"## Robustness: {title}", "", text, "", _md_table(frame)]
     for table, part in compared.groupby("table"):
         md += ["", f"## {table}", "", summaries[table], "", _md_table(view.loc[part.index, columns])]
     body = ["<h1>Comparison with the published tables</h1>", *[f"<p>{html.escape(p)}</p>" for p in intro],
             "<h2>Scorecard</h2>", _html_table(card, {"median_relative_difference": "{:.2f}"}),
             "<h2>Why the numbers differ</h2><ul>",
             *[f"<li><b>{html.escape(k)}.</b> {html.escape(v.format(**facts))}</li>" for k, v in WHY], "</ul>"]
+    for key, frame in robust.items():
+        title, text = ROBUSTNESS[key]
+        body += [f"<h2>Robustness: {html.escape(title)}</h2>", f"<p>{html.escape(text)}</p>", _html_table(frame)]
     for table, part in compared.groupby("table"):
         body += [f"<h2>{table}</h2>", f"<p>{html.escape(summaries[table])}</p>", _html_table(view.loc[part.index, columns])]
     if mechanism is not None:  # the six-indicator Dist (replication/multiverse.py)

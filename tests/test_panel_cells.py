@@ -74,8 +74,15 @@ CELLS = [
 
 @pytest.mark.parametrize(("city", "year", "column", "expected"), CELLS)
 def test_cell_against_sheet(built, city, year, column, expected):
-    assert cell(built.panel, city, year, column) == pytest.approx(expected, rel=1e-12)
     flag = f"{column}_fill"
+    if flag in built.panel.columns and cell(built.panel, city, year, flag) == "anomaly":
+        # treated by the anomaly screen (石家庄 2016 district beds repeat 2015 with doctors): the printed
+        # value is the one anomalies.csv lists
+        listed = built.anomalies
+        hit = listed[(listed["city"] == city) & (listed["year"] == year) & (listed["column"] == column)]
+        assert hit["value"].tolist() == [pytest.approx(expected, rel=1e-12)]
+        return
+    assert cell(built.panel, city, year, column) == pytest.approx(expected, rel=1e-12)
     if flag in built.panel.columns:
         assert cell(built.panel, city, year, flag) == "", "a printed cell must not be flagged as filled"
 

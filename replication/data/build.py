@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from replication.config import REGIONS, YEARS, Options
+from replication.data.anomalies import screen, treat
 from replication.data.cities import CROSSWALK_FILES, load_crosswalk
 from replication.data.errors import BuildError
 from replication.data.plausibility import check_plausibility
@@ -40,6 +41,21 @@ REQUIRED = (
 SECONDARY = {"gdp_whole": "gdp", "tertiary_share_whole": "tertiary_share"}
 SHARE_RULE = ("ict_share_whole", "emp_tertiary_share_whole")
 SHARE_RULE_YEARS = (2020, 2021)
+# The options that change the panel (recorded in the manifest; the variants of `make data` vary them).
+PANEL_OPTIONS = ("edge_fill_years", "share_end_rule", "anomaly_rule", "anomaly_factor", "anomaly_agreement",
+                 "stale_expected", "boundary_step")
+ACTIONS = {
+    ("spike", "treat"): "set missing and refilled by the fill rules (flag 'anomaly')",
+    ("stale_copy", "treat"): "set missing and refilled by the fill rules (flag 'anomaly')",
+    ("spike", "keep"): "kept as printed (anomaly_rule=keep)",
+    ("stale_copy", "keep"): "kept as printed (anomaly_rule=keep)",
+    ("boundary_change", "treat"): "kept: a persistent boundary change, not a misprint",
+    ("boundary_change", "keep"): "kept: a persistent boundary change, not a misprint",
+    ("district_exceeds_whole", "treat"): "both cells set missing and refilled (known_anomalies.csv)",
+    ("district_exceeds_whole", "keep"): "both cells set missing and refilled (known_anomalies.csv)",
+    ("population_missing", "treat"): "not printed; stays missing (known_anomalies.csv)",
+    ("population_missing", "keep"): "not printed; stays missing (known_anomalies.csv)",
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +63,7 @@ class PanelBuild:
     panel: pd.DataFrame
     manifest: dict
     log: tuple[str, ...]
+    anomalies: pd.DataFrame  # data/processed/anomalies.csv: every flagged cell and what was done
 
 
 def sha256(path: Path) -> str:
@@ -82,6 +99,7 @@ def build_panel(raw: Path, options: Options, progress: Callable[[str], None] = l
     sources = long.set_index(["entity_id", "year", "series", "area"])["source"]
 
     anomalies = load_anomalies()
+    printed = wide.copy()
     wide, handled = apply_district_rule(wide, anomalies, sources, names)
     handled += check_population(wide, listed, anomalies, sources, names)
     unused = anomalies[~anomalies.index.isin(handled)]
@@ -93,12 +111,20 @@ def build_panel(raw: Path, options: Options, progress: Callable[[str], None] = l
         )
     log += [f"known anomaly: {a.rule} {a.city} {a.year} {a.series}: {a.reason}" for a in anomalies.itertuples()]
 
+    progress("anomaly screen")
+    screened = screen(wide, options)
+    if options.anomaly_rule == "treat":
+        wide, treated = treat(wide, screened.flags)
+    else:
+        treated = pd.DataFrame(False, index=wide.index, columns=wide.columns)
+
     hhwk = read_hhwk(raw, crosswalk, YEARS).set_index(["entity_id", "year"])
     pku = read_pku(raw, crosswalk, YEARS).set_index(["entity_id", "year"])
     read += [raw / HHWK_FILE, raw / PKU_FILE]
     log += check_plausibility(long, pku["pku_index"], names)
     wide["pku_index"] = pku["pku_index"].reindex(wide.index)
     wide["ict_share_whole"] = 100 * wide["emp_ict_whole"] / wide["emp_whole"]
+    treated["ict_share_whole"] = treated["emp_ict_whole"] | treated["emp_whole"]
     flags = pd.DataFrame("", index=wide.index, columns=list(REQUIRED))
     checks = {"hhwk_vs_yearbook": cross_check_hhwk(wide, hhwk)}
     for column, source in SECONDARY.items():
@@ -132,8 +158,21 @@ def build_panel(raw: Path, options: Options, progress: Callable[[str], None] = l
 
     sample = wide.loc[cities].copy()
     sample_flags = flags.loc[cities].copy()
+    rounding_before = sample["pupils_primary_district"].isna()
     log += unmeasured_pupils(sample, names)
+    rounded = sample["pupils_primary_district"].isna() & ~rounding_before
     fill_gaps(sample, sample_flags, options)
+    anomaly_cells = treated.reindex(index=sample.index, columns=list(REQUIRED), fill_value=False).astype(bool)
+    filled_anomaly = anomaly_cells & sample[list(REQUIRED)].notna()
+    sample_flags = sample_flags.mask(filled_anomaly, "anomaly")
+    why = {("pupils_primary_district", c, y): "printed equal to the whole city: blanked by the pupils rounding rule"
+           for c, y in rounded[rounded].index}
+    ids = {v: k for k, v in names.items()}
+    above = "district above whole city (known_anomalies.csv): set missing"
+    why |= {(f"{series}_{area}", ids[city], year): above for rule, city, year, series in handled
+            if rule == "district_exceeds_whole" for area in ("whole", "district")}
+    why |= {(v, c, y): "flagged by the anomaly screen and set missing"
+            for v in REQUIRED for c, y in anomaly_cells.index[anomaly_cells[v].to_numpy()]}
     incomplete = sample[list(REQUIRED)].isna()
     gaps = {
         c: {v: sorted(int(y) for y in incomplete.loc[c].index[incomplete.loc[c][v]]) for v in REQUIRED
@@ -144,7 +183,7 @@ def build_panel(raw: Path, options: Options, progress: Callable[[str], None] = l
     rules.append(_rule(
         f"every required variable present after interpolation and the named end rules "
         f"(edge_fill_years={options.edge_fill_years}, share_end_rule={options.share_end_rule})",
-        cities, keep, names, lambda c: "; ".join(f"{v} missing in {_years(ys)}" for v, ys in gaps[c].items())))
+        cities, keep, names, lambda c: "; ".join(_gap_reason(v, c, ys, why) for v, ys in gaps[c].items())))
     cities = keep
     sample, sample_flags = sample.loc[cities], sample_flags.loc[cities]
 
@@ -160,7 +199,8 @@ def build_panel(raw: Path, options: Options, progress: Callable[[str], None] = l
                 f"{names[city]} {year}; expected whole city >= districts"
             )
 
-    panel = _assemble(sample, sample_flags, crosswalk, read_pku_names(raw, crosswalk))
+    english = read_pku_names(raw, crosswalk)
+    panel = _assemble(sample, sample_flags, crosswalk, english)
     for rule in rules:
         log.append(f"{rule['cities']:4d} cities  {rule['rule']}")
     log.append(f"final panel: {panel['city_code'].nunique()} cities x {len(YEARS)} years = {len(panel)} rows")
@@ -173,7 +213,7 @@ def build_panel(raw: Path, options: Options, progress: Callable[[str], None] = l
             name: sha256(Path(str(resources.files("replication.data").joinpath(name))))
             for name in ("city_aliases.csv", "cell_fixes.csv", "known_anomalies.csv")
         },
-        "options": {k: getattr(options, k) for k in ("edge_fill_years", "share_end_rule")},
+        "options": {k: getattr(options, k) for k in PANEL_OPTIONS},
         "rows": len(panel),
         "cities": int(panel["city_code"].nunique()),
         "columns": list(panel.columns),
@@ -187,7 +227,60 @@ def build_panel(raw: Path, options: Options, progress: Callable[[str], None] = l
         "known_anomalies": [f"{a.rule} {a.city} {a.year} {a.series}" for a in anomalies.itertuples()],
         "checks": checks | {"avg_population_rule": check_avg_rule(wide)},
     }
-    return PanelBuild(panel=panel, manifest=manifest, log=tuple(log + repairs))
+    listing = anomaly_list(screened.flags, printed, anomalies, handled, options, names, english,
+                           set(panel["city"]))
+    manifest["anomalies"] = anomaly_counts(listing) | {"screen": screened.stats}
+    log += [f"anomaly screen: {n} cells flagged {rule}" for rule, n in manifest["anomalies"]["cells_by_rule"].items()]
+    return PanelBuild(panel=panel, manifest=manifest, log=tuple(log + repairs), anomalies=listing)
+
+
+def anomaly_list(flags, printed, known, handled, options, names, english, in_panel) -> pd.DataFrame:
+    """The screen's flags and the known anomalies the build handled, one row per cell, with the action."""
+    ids = {v: k for k, v in names.items()}
+    rows = [flags]
+    extra = []
+    for rule, city, year, series in handled:
+        column = series if rule == "population_missing" else None
+        for col in ([column] if column else [f"{series}_whole", f"{series}_district"]):
+            entity = ids[city]
+            extra.append({"entity_id": entity, "year": int(year), "column": col,
+                          "value": printed.loc[(entity, year), col],
+                          "neighbours": _neighbours(printed[col], entity, int(year)),
+                          "log_departure": np.nan, "rule": rule,
+                          "detail": known.loc[(rule, city, year, series), "reason"]})
+    rows.append(pd.DataFrame(extra, columns=flags.columns))
+    table = pd.concat(rows, ignore_index=True)
+    table.insert(0, "city", table["entity_id"].map(names))
+    table.insert(1, "city_en", table["entity_id"].map(english).fillna(""))
+    table["action"] = [ACTIONS[(r, options.anomaly_rule)] for r in table["rule"]]
+    table["in_panel"] = table["city"].isin(in_panel)
+    table = table.drop(columns="entity_id").sort_values(["city", "year", "column", "rule"], kind="stable")
+    return table.reset_index(drop=True)
+
+
+def _neighbours(column: pd.Series, entity, year: int) -> str:
+    values = column.loc[entity]
+    return "; ".join(f"{y}: {values[y]:g}" for y in (year - 1, year + 1) if y in values.index and pd.notna(values[y]))
+
+
+def anomaly_counts(listing: pd.DataFrame) -> dict:
+    """Flagged cells per rule and column, over every screened city and over the panel's cities."""
+    def count(frame):
+        return {rule: {column: int(n) for column, n in part.groupby("column").size().items()}
+                for rule, part in frame.groupby("rule")}
+    return {"cells_by_rule": {rule: int(n) for rule, n in listing.groupby("rule").size().items()},
+            "cells_by_rule_and_column": count(listing),
+            "panel_cells_by_rule_and_column": count(listing[listing["in_panel"]])}
+
+
+def _gap_reason(column: str, city, years, why: dict) -> str:
+    causes: dict[str, list[int]] = {}
+    for year in years:
+        causes.setdefault(why.get((column, city, year), "not printed"), []).append(year)
+    if len(causes) == 1:
+        return f"{column} missing in {_years(years)} ({next(iter(causes))})"
+    return f"{column} missing in {_years(years)} (" + "; ".join(
+        f"{cause}: {_years(ys)}" for cause, ys in causes.items()) + ")"
 
 
 def absent_years(column: str) -> tuple[int, ...]:

@@ -27,6 +27,8 @@ FILL_RULES = {
     "carry_forward": "2019 value carried to 2020-2021 (sector employment not printed in editions 2021-2022)",
     "edge_nearest": "end-of-period gap of at most `edge_fill_years` years: nearest observed value",
     "hhwk": "data year 2017 from the hhwk compilation (edition 2018 prints districts only)",
+    "anomaly": "flagged by the anomaly screen (spike or stale copy, `anomalies.csv`) and, under "
+               "anomaly_rule=treat, set missing and refilled by the rules above",
 }
 AREAS = {"whole": "whole city (全市)", "district": "municipal districts (市辖区)",
          "nonurban": "non-urban area = whole city - districts"}
@@ -88,7 +90,69 @@ def codebook(panel: pd.DataFrame, manifest: dict) -> str:
                 for how, by_year in sorted(fills[column].items())
             )
             lines += [f"Filled (column `{column}_fill` names the rule): {counts}.", ""]
+    lines += anomaly_section(manifest) + nonurban_section(panel)
     lines += ["## Fill rules", "", "| flag | rule |", "|---|---|",
               *(f"| `{k}` | {v} |" for k, v in FILL_RULES.items()), "",
               "An empty `_fill` cell means the value is as printed (after unit conversion).", ""]
     return "\n".join(lines)
+
+
+def anomaly_section(manifest: dict) -> list[str]:
+    """The anomaly screen: rules, thresholds and their reasons, counts (replication/data/anomalies.py)."""
+    found = manifest["anomalies"]
+    options = manifest["options"]
+    quantiles = found["screen"]["abs_log_departure_quantiles"]
+    lines = [
+        "## Anomaly screen", "",
+        "Every raw count printed for both areas (population, primary teachers and pupils, library holdings, "
+        "beds, doctors; whole city and districts) is screened before any per-capita value, fill or index "
+        "(`replication/data/anomalies.py` states the rules in full). Every flagged cell is listed in "
+        "`anomalies.csv` with its printed value, its neighbouring years, the rule and the action.", "",
+        f"- `spike`: the log ratio d of a cell to the geometric mean of its nearest printed neighbours "
+        f"(first and last years: the two nearest years) exceeds ln({options['anomaly_factor']:g}) and the "
+        f"neighbours agree within {options['anomaly_agreement']:g} |d| of each other. Over the "
+        f"{found['screen']['cells_screened']} screened cells |d| has median {quantiles['0.5']:g}, 90th percentile "
+        f"{quantiles['0.9']:g}, 99th {quantiles['0.99']:g}; the factor lies at the "
+        f"{100 * found['screen']['spike_threshold_quantile']:.1f}th percentile. A persistent step gives "
+        "neighbours twice |d| apart, so a level shift is never a spike.",
+        f"- `stale_copy`: at least two series of a city-year and area repeat the year before exactly, "
+        f"each moving at the transitions around it, and the block would arise by chance (each series' own "
+        f"repetition rate that year, `manifest.json`) less often than {options['stale_expected']:g} "
+        "time(s) in the whole screen.",
+        f"- `boundary_change`: district population steps by more than a factor {options['boundary_step']:g} and "
+        "holds (or, at the edge of the period, the district services step with it): a county turned into a "
+        "district. Listed, never treated; district spikes that such a step creates at the edge year are "
+        "relabelled `boundary_change`.",
+        "- `district_exceeds_whole`, `population_missing`: the build's checks of `known_anomalies.csv`.", "",
+        f"Thresholds were fixed from these distributions before any coefficient was computed. "
+        f"anomaly_rule = `{options['anomaly_rule']}`: 'treat' sets spike and stale-copy cells missing and refills "
+        "them by the fill rules (flag `anomaly`; a whole-city cell takes its district cell with it, refilled "
+        "through the district share); 'keep' leaves them as printed and reproduces the panel built before the "
+        "screen (`variants/anomaly_keep.csv`). The default is 'treat' on data-quality grounds: a count half or "
+        "double both of its own neighbouring years while they agree, or a block of series copied from the "
+        "year before, is a misprint, not a measurement, and Dist = (R - 1)^2 turns a district-side misprint "
+        "of a city where most people live outside the districts into an extreme value that the pooled 1% "
+        "winsorising of the indicators cannot reach (the non-urban rows fill the bottom quantiles).", "",
+        "| rule | column | cells (all screened cities) | cells (panel cities) |", "|---|---|---:|---:|",
+    ]
+    panel = found["panel_cells_by_rule_and_column"]
+    for rule, columns in sorted(found["cells_by_rule_and_column"].items()):
+        for column, n in sorted(columns.items()):
+            lines.append(f"| {rule} | `{column}` | {n} | {panel.get(rule, {}).get(column, 0)} |")
+    return lines + [""]
+
+
+def nonurban_section(panel: pd.DataFrame) -> list[str]:
+    """The distribution behind the index-stage option min_nonurban_share (config.Options)."""
+    share = (panel["pop_nonurban"] / panel["pop_whole"]).groupby(panel["city"]).agg(["min", "max"])
+    share = share.sort_values("min")
+    first, second = share.iloc[0], share.iloc[1]
+    return [
+        "## Small non-urban areas", "",
+        f"The non-urban share of registered population (`pop_nonurban / pop_whole`) is "
+        f"{first['min']:.3f}-{first['max']:.3f} in {share.index[0]} and at least {second['min']:.3f} "
+        f"({share.index[1]}) in every city-year of every other city. The index stage (option "
+        "`min_nonurban_share`, replication/config.py) sets Dist missing and drops from every model the "
+        "city-years below its threshold, whose non-urban per-capita values describe a sliver of the city; "
+        "the panel keeps them.", "",
+    ]
