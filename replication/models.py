@@ -8,7 +8,7 @@ t_stat, p_value) and one row per statistic (column, stat, value).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 
 import numpy as np
@@ -30,6 +30,7 @@ class TableResult:
     coefficients: pd.DataFrame  # column, term, estimate, std_error, t_stat, p_value
     stats: pd.DataFrame  # column, stat, value
     fits: dict = field(default_factory=dict)  # column -> FitResult
+    draws: dict = field(default_factory=dict)  # name -> np.ndarray of resampling draws (bootstrap_ab, perm_<A>_<B>)
 
 
 def cov_spec(options: Options) -> tuple[str, str | None]:
@@ -98,7 +99,7 @@ def heterogeneity(data: pd.DataFrame, options: Options) -> TableResult:
     fits = {"All": fit(data, "Dist", x, options)}
     for region in REGIONS:
         fits[region] = fit(data[data["region"] == region], "Dist", x, options)
-    extra = []
+    extra, draws = [], {}
     rng = np.random.default_rng(options.seed)
     for a, b in combinations(REGIONS, 2):
         pair = f"{a}_{b}"
@@ -106,9 +107,10 @@ def heterogeneity(data: pd.DataFrame, options: Options) -> TableResult:
         _, f_stat, p = interacted_test(estimation_sample(data, ["Dist", *x], options), "Dist", x, a, b)
         extra += [("tests", f"diff_{pair}", diff), ("tests", f"interact_F_{pair}", f_stat),
                   ("tests", f"interact_p_{pair}", p)]
-        extra.append(("tests", f"perm_p_{pair}", permutation_test(data, "Dist", x, a, b, options, rng)))
+        p_value, draws[f"perm_{pair}"] = permutation_differences(data, "Dist", x, a, b, options, rng)
+        extra.append(("tests", f"perm_p_{pair}", p_value))
     extra.append(("tests", "permutation_draws", options.permutation_draws))
-    return collect(fits, extra)
+    return replace(collect(fits, extra), draws=draws)
 
 
 def interacted_test(data: pd.DataFrame, y: str, x: list[str], a: str, b: str) -> tuple[float, float, float]:
@@ -146,12 +148,17 @@ def interacted_test(data: pd.DataFrame, y: str, x: list[str], a: str, b: str) ->
 def permutation_test(data, y, x, a, b, options, rng) -> float:
     """Two-sided permutation p-value of Dig(a) - Dig(b): region labels reshuffled among the cities
     of a and b (group sizes kept), both regressions refitted in closed form for every draw."""
+    return permutation_differences(data, y, x, a, b, options, rng)[0]
+
+
+def permutation_differences(data, y, x, a, b, options, rng) -> tuple[float, np.ndarray]:
+    """The permutation p-value and the permuted differences Dig(a) - Dig(b) behind it."""
     sample = estimation_sample(data, [y, *x], options)
     pair = sample[sample["region"].isin((a, b))]
     try:
         moments = BalancedMoments.from_frame(pair, [y, *x])
     except ValueError:
-        return float("nan")  # unbalanced (drop_filled): no closed form; the interacted test remains
+        return float("nan"), np.empty(0)  # unbalanced (drop_filled): no closed form; the interacted test remains
     labels = pair.drop_duplicates("city_code").set_index("city_code").loc[moments.cities, "region"]
     in_a = (labels == a).to_numpy(float)
     size_a = int(in_a.sum())
@@ -163,7 +170,7 @@ def permutation_test(data, y, x, a, b, options, rng) -> float:
     observed = difference(in_a[None, :])[0]
     draws = permutation_weights(size_a, len(in_a), options.permutation_draws, rng)
     permuted = difference(draws)
-    return float((1 + np.sum(np.abs(permuted) >= abs(observed))) / (1 + len(permuted)))
+    return float((1 + np.sum(np.abs(permuted) >= abs(observed))) / (1 + len(permuted))), permuted
 
 
 # ---------------------------------------------------------------------------- Table 7
@@ -220,10 +227,11 @@ def mediation(data: pd.DataFrame, options: Options) -> TableResult:
     extra = [("mediation", "ab", a * b), ("mediation", "share_mediated", a * b / c),
              ("mediation", "identity_c_minus_cprime_minus_ab", c - c_prime - a * b)]
     extra += [("mediation", name, value) for name, value in sobel(a, sa, b, sb).items()]
-    low, high = bootstrap_indirect(sample, x, options)
-    extra += [("mediation", "boot_ci_low", low), ("mediation", "boot_ci_high", high),
+    draws = indirect_draws(sample, x, options)
+    low, high = np.percentile(draws, [2.5, 97.5])
+    extra += [("mediation", "boot_ci_low", float(low)), ("mediation", "boot_ci_high", float(high)),
               ("mediation", "boot_draws", options.bootstrap_draws)]
-    return collect(fits, extra)
+    return replace(collect(fits, extra), draws={"bootstrap_ab": draws})
 
 
 def bootstrap_indirect(sample: pd.DataFrame, x: list[str], options: Options) -> tuple[float, float]:

@@ -14,7 +14,6 @@ import pandas as pd
 from replication.compare import audit, comparison, scorecard
 from replication.config import Options
 from replication.figures import bootstrap_plot, coefficient_plot, indices_over_time
-from replication.models import CONTROLS, estimation_sample, indirect_draws
 from replication.render import (
     SPECS, Grid, common_notes, frame_grid, page, regression_grid, to_html, to_latex, to_markdown,
 )
@@ -26,7 +25,7 @@ TIDY = ("table1", "table3", "table3_stats", "table3_weights", "table4",
 
 WHY = [
     ("Sample", "{cities} cities x 11 years = {rows} city-years instead of 282 x 11 = 3102. Cities with no "
-     "non-urban area in some year (Beijing, Shanghai, Shenzhen, ...) leave, because SPEC.md makes Dist "
+     "non-urban area in some year (Beijing, Shanghai, Shenzhen, ...) leave, because the methods (docs/METHODS.md) make Dist "
      "undefined for them; so do cities created or abolished during 2011-2021 and cities whose public "
      "yearbook series have gaps no fill rule covers (data/processed/manifest.json lists every city and reason)."),
     ("Urbanisation", "The yearbook has no urban population share for most years: Ur is the district share "
@@ -46,7 +45,8 @@ WHY = [
 
 
 def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.DataFrame],
-          data: pd.DataFrame, options: Options) -> dict[str, str | bytes]:
+          data: pd.DataFrame, options: Options, draws: dict[str, np.ndarray]) -> dict[str, str | bytes]:
+    """`draws` are the resampling draws the models step wrote (bootstrap_ab: Table 9's a*b)."""
     out: dict[str, str | bytes] = {}
     grids = table_grids(tables, data, options)
     for name, grid in grids.items():
@@ -65,9 +65,7 @@ def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.Da
     for name, files in (
         ("dig_coefficients", coefficient_plot(published, tables)),
         ("indices_by_region", indices_over_time(data)),
-        ("bootstrap_indirect", bootstrap_plot(
-            indirect_draws(estimation_sample(data, ["Dist", "Isu", "Dig", *CONTROLS], options), ["Dig", *CONTROLS],
-                           options), mediation["ab"], mediation["sobel_z"])),
+        ("bootstrap_indirect", bootstrap_plot(draws["bootstrap_ab"], mediation["ab"], mediation["sobel_z"])),
     ):
         for kind, content in files.items():
             out[f"figures/{name}.{kind}"] = content
@@ -82,7 +80,7 @@ def table_grids(tables: dict[str, pd.DataFrame], data: pd.DataFrame, options: Op
             "Table 1. Entropy weights of the public-service indicators (Dist)", tables["table1"],
             {"label": "Indicator", "weight": "Weight (used)", "weight_six": "Six-indicator option",
              "weight_paper": "Paper"}, {},
-            [sample, "Pooled entropy weights over district and non-urban rows (SPEC section 3); indicators "
+            [sample, "Pooled entropy weights over district and non-urban rows (METHODS section 3); indicators "
              "winsorised at " + f"{options.winsorize:g}/{1 - options.winsorize:g}" + " before min-max scaling. "
              "Mobile and broadband users exist for the whole city only and are used only in the six-indicator "
              "option, where both areas take the whole-city rate."]),
