@@ -6,15 +6,16 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RAW ?= data/raw
 OUT := output
-PANEL := data/processed/panel.csv
+PANEL ?= data/processed/panel.csv
 SET ?=
 OPTS := $(foreach s,$(SET),--set $(s))
 
-.PHONY: help all data indices models report test bench clean
+.PHONY: help all data indices models report options test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
-	@echo "  variables: RAW=<raw directory> (default data/raw), SET='name=value ...' (options, see replication/config.py)"
+	@echo "  variables: RAW=<raw directory> (default data/raw), PANEL=<panel CSV> (default data/processed/panel.csv),"
+	@echo "             SET='name=value ...' (options; \`make options\` lists them)"
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,9 @@ models: $(STAMP) ## Tables 5-9 as tidy CSVs (baseline, regions, 2SLS, robustness
 
 report: $(STAMP) ## rendered tables (md, tex, html), comparison and audit reports, figures
 	$(PY) -m replication $(OPTS) report --panel $(PANEL) --out $(OUT)
+
+options: $(STAMP) ## list every option: default, allowed values, the step that applies it, why
+	$(PY) -m replication options
 
 data: $(STAMP) ## rebuild data/processed/ from the raw files in RAW
 	$(PY) -m replication $(OPTS) panel --raw $(RAW) --out data/processed

@@ -22,6 +22,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -155,6 +156,7 @@ def publish(out: Path, step: str, files: dict[str, str | bytes], record: dict | 
             _fault("stage")
     except BaseException:
         shutil.rmtree(base, ignore_errors=True)
+        _remove_if_empty(base.parent)
         raise
     touched = [*order, *stale]
     try:
@@ -337,7 +339,7 @@ def command_options(args: argparse.Namespace, options: Options) -> int:
         print(f"[{step}] {text}")
         for row in (r for r in rows if r["step"] == step):
             print(f"  {row['name']:<{width}}  default {row['default']}; {row['allowed']}")
-            print(f"  {'':<{width}}  {row['why']}")
+            print(textwrap.fill(row["why"], 100, initial_indent=" " * (width + 4), subsequent_indent=" " * (width + 4)))
         print()
     return 0
 
@@ -547,11 +549,13 @@ def main(argv: list[str] | None = None) -> int:
         progress("")
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `python -m replication options | head`
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except OSError as exc:
         progress("")
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}; outputs being published were rolled back, the previous "
-              "ones are unchanged", file=sys.stderr)
+        print(f"error: {where}{exc.strerror or exc}; the previous outputs are unchanged", file=sys.stderr)
         return 2
     except Interrupted as exc:
         progress("")

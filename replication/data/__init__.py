@@ -15,7 +15,8 @@ def load_panel(path) -> "pd.DataFrame":
 
     from replication.schemas import check
 
-    panel = check(pd.read_csv(path), "panel", str(path))
+    # only an empty cell is missing: 'n/a' or 'NA' in a numeric column is an error the schema names
+    panel = check(pd.read_csv(path, keep_default_na=False, na_values=[""]), "panel", str(path))
     for column in [c for c in panel.columns if c.endswith("_fill")]:
         panel[column] = panel[column].fillna("").astype(str)
     return panel
