@@ -107,7 +107,7 @@ class Options:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            kind = KINDS[f.type]
+            kind = kind_of(f.type)
             if not kind.accepts(value):
                 raise ValueError(f"option {f.name}: expected {kind.name}, got {value!r}")
             problem = rule_of(f.name).check(value)
@@ -199,7 +199,7 @@ class Kind:
             return isinstance(value, (int, float)) and not isinstance(value, bool)
         if self.name == "true or false":
             return isinstance(value, bool)
-        return isinstance(value, str)
+        return isinstance(value, str) or self.name != "text"
 
     def parse(self, text: str):
         if self.name == "an integer":
@@ -218,6 +218,11 @@ class Kind:
 KINDS = {"int": Kind("an integer"), "float": Kind("a number"), "bool": Kind("true or false"), "str": Kind("text")}
 
 
+def kind_of(annotation: str) -> Kind:
+    """How a field's values are typed and parsed; a field of another type takes its text as given."""
+    return KINDS.get(annotation, Kind("a value"))
+
+
 def parse_overrides(pairs: list[str]) -> dict[str, object]:
     """`name=value` pairs -> {name: typed value}; each error names the option.
 
@@ -225,7 +230,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, object]:
     """
     import difflib
 
-    kinds = {f.name: KINDS[f.type] for f in dataclasses.fields(Options)}
+    kinds = {f.name: kind_of(f.type) for f in dataclasses.fields(Options)}
     changes: dict[str, object] = {}
     given: dict[str, str] = {}
     for pair in pairs:
