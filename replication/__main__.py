@@ -269,7 +269,8 @@ def adopt(options: Options, explicit: dict, recorded: dict, steps: tuple[str, ..
         if name not in recorded:
             if name in explicit and rule.step == "panel":
                 raise BuildError(f"option {name}: applies when the panel is built, and {made} records no build "
-                                 f"options; run `make data SET=\"{name}={explicit[name]}\"` to build a panel with it")
+                                 f"options (no {name}); run `make data SET=\"{name}={explicit[name]}\"` to build a "
+                                 "panel with it")
             continue
         value = recorded[name]
         if name in explicit and explicit[name] != value:
@@ -298,6 +299,7 @@ def _panel_options(args, options: Options) -> tuple[pd.DataFrame, Options, str]:
     path = Path(args.panel)
     panel, built = read_panel(path)
     options = adopt(options, args.explicit, built, ("panel",), f"the panel {path}", REMEDY)
+    schemas.check_shares_present(panel, options.share_end_rule, str(path))
     return panel, options, sha256(path.read_bytes())
 
 

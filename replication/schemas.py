@@ -232,6 +232,18 @@ def describe_failures(errors: pa.errors.SchemaErrors, frame: pd.DataFrame, sourc
     return f"{source}: column {column}: expected {check}; first offending rows: {rows}"
 
 
+def check_shares_present(panel: pd.DataFrame, share_end_rule: str, source: str) -> None:
+    """The employment shares may be missing only in a panel built with share_end_rule=none."""
+    if share_end_rule == "none":
+        return
+    for column in ("ict_share_whole", "emp_tertiary_share_whole"):
+        missing = panel.index[panel[column].isna()]
+        if len(missing):
+            rows = "; ".join(_row_label(panel, i) + _line(i) for i in missing[:SHOWN])
+            raise SchemaError(f"{source}: column {column}: expected a number (it may be missing only in a panel "
+                              f"built with share_end_rule=none); first rows: {rows}")
+
+
 def check(frame: pd.DataFrame, name: str, source: str) -> pd.DataFrame:
     """`frame` validated against the schema `name` (coerced types), or SchemaError naming `source`."""
     schema = schema_for(name)

@@ -96,7 +96,7 @@ def test_adopt_takes_the_recorded_options_and_refuses_others():
     with pytest.raises(BuildError, match=r"option cov_type: models\.manifest\.json was made with cov_type='robust', "
                                          r"this run asks for cov_type='cluster_city'; rerun `make models"):
         adopt(Options(), {"cov_type": "cluster_city"}, recorded, ("model",), "models.manifest.json", REMEDY)
-    with pytest.raises(BuildError, match=r"option edge_fill_years: .*records no build options; run `make data"):
+    with pytest.raises(BuildError, match=r"option edge_fill_years: .*records no build options \(no edge_fill_years\); run `make data"):
         adopt(Options(), {"edge_fill_years": 0}, {}, ("panel",), "the panel x.csv", REMEDY)
 
 

@@ -99,6 +99,22 @@ def edit_output(relative: str, change: Callable[[bytes], bytes | None]):
     return damage
 
 
+def blank_shares(panel_dir, out):
+    """The employment shares of 2020-2021 left empty, as a panel built with share_end_rule=none has them."""
+    def change(frame):
+        late = frame["year"].isin(["2020", "2021"])
+        frame.loc[late, ["ict_share_whole", "emp_tertiary_share_whole"]] = ""
+        return frame
+    edit_panel(change)(panel_dir, out)
+
+
+def blank_shares_built_with_none(panel_dir, out):
+    blank_shares(panel_dir, out)
+    manifest = panel_dir / "manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"share_end_rule": "carry_forward"',
+                                                                     '"share_end_rule": "none"'), encoding="utf-8")
+
+
 def nothing(panel_dir, out):
     return None
 
@@ -170,6 +186,9 @@ CASES = [
     Case("panel-option-without-build-record", [*MODELS, "--set", "share_end_rule=none"], 2,
          ["option share_end_rule", "records no build options", "make data"],
          lambda panel_dir, out: (panel_dir / "manifest.json").unlink()),
+    Case("share-missing-without-rule", INDICES, 2,
+         ["column ict_share_whole", "only in a panel built with share_end_rule=none", "2020"], blank_shares),
+    Case("share-missing-with-rule", MODELS, 0, ["wrote Tables 5-9"], blank_shares_built_with_none, outputs="changed"),
     # -- a step whose inputs were made with other options (issue 10.1)
     Case("report-model-option-differs", [*REPORT, "--set", "cov_type=robust"], 2,
          ["option cov_type", "cov_type='cluster_city'", "cov_type='robust'", "make models"]),
