@@ -240,6 +240,8 @@ def read_panel(path: Path) -> tuple[pd.DataFrame, dict]:
 
     if path.is_dir():
         raise BuildError(f"--panel {path}: is a directory; expected the panel CSV (e.g. data/processed/panel.csv)")
+    if path.is_symlink() and not path.exists():
+        raise BuildError(f"--panel {path}: a broken symbolic link or a symlink loop")
     if not path.is_file():
         raise BuildError(f"--panel {path}: file not found")
     folder = path.parent

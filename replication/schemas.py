@@ -31,6 +31,7 @@ MODEL_INPUTS = (
     "pop_avg_whole", "gdp_whole", "tertiary_share_whole", "expenditure_whole", "telecom_revenue_whole",
     "mobile_whole", "internet_whole", "pku_index",
 )
+POSITIVE = ("pop_whole", "pop_avg_whole", "gdp_whole", "expenditure_whole")  # divided by or logged
 MAY_BE_MISSING = ("ict_share_whole", "emp_tertiary_share_whole", "emp_whole", "emp_ict_whole")
 SHOWN = 3  # offending rows named in a message
 
@@ -43,15 +44,17 @@ def _finite(series: pd.Series) -> pd.Series:
     return pd.Series(np.isfinite(series.to_numpy(float)), index=series.index)
 
 
-def _number(low=None, high=None, nullable=False, finite=True) -> pa.Column:
+def _number(low=None, high=None, nullable=False, finite=True, positive=False, required=True) -> pa.Column:
     checks = []
     if finite:
         checks.append(pa.Check(lambda s: _finite(s) | s.isna(), error="a finite number (not inf)"))
-    if low is not None:
+    if positive:
+        checks.append(pa.Check.gt(0, error="> 0 (it is divided by or logged)"))
+    elif low is not None:
         checks.append(pa.Check.ge(low, error=f">= {low:g}"))
     if high is not None:
         checks.append(pa.Check.le(high, error=f"<= {high:g}"))
-    return pa.Column(float, checks=checks, nullable=nullable, coerce=True)
+    return pa.Column(float, checks=checks, nullable=nullable, coerce=True, required=required)
 
 
 def _keys() -> dict[str, pa.Column]:
@@ -76,10 +79,11 @@ def _district_within_whole(series: str):
 PANEL = pa.DataFrameSchema(
     {
         **_keys(),
-        "city_en": pa.Column(str, coerce=True, required=False),
-        **{c: _number(low=0, nullable=c in MAY_BE_MISSING) for c in MODEL_INPUTS if c not in PERCENT},
+        "city_en": pa.Column(str, coerce=True),
+        **{c: _number(low=0, nullable=c in MAY_BE_MISSING, positive=c in POSITIVE)
+           for c in MODEL_INPUTS if c not in PERCENT},
         **{c: _number(low=0, high=100, nullable=c in MAY_BE_MISSING) for c in PERCENT},
-        **{c: _number(low=0, nullable=True) for c in ("emp_whole", "emp_ict_whole")},
+        **{c: _number(low=0, nullable=True, required=False) for c in ("emp_whole", "emp_ict_whole")},
         # fill flags: '' where observed, else the rule that filled the cell
         r"^.+_fill$": pa.Column(str, nullable=True, regex=True, required=False, coerce=True),
     },

@@ -115,6 +115,11 @@ def blank_shares_built_with_none(panel_dir, out):
                                                                      '"share_end_rule": "none"'), encoding="utf-8")
 
 
+def symlink_loop(panel_dir, out):
+    (panel_dir / "panel.csv").unlink()
+    (panel_dir / "panel.csv").symlink_to(panel_dir / "panel.csv")
+
+
 def nothing(panel_dir, out):
     return None
 
@@ -155,11 +160,16 @@ CASES = [
     Case("decimal-comma", MODELS, 2, ["column beds_whole", "expected a number", "'1,5'"], set_cell("beds_whole", "1,5")),
     Case("text-city-code", INDICES, 2, ["column city_code", "expected a number", "'X1'"], set_cell("city_code", "X1")),
     Case("negative-count", INDICES, 2, ["column beds_whole", ">= 0", "-1"], set_cell("beds_whole", "-1")),
+    Case("zero-population", INDICES, 2, ["column pop_whole", "> 0", "石家庄市 (130100) 2014"], set_cell("pop_whole", "0")),
+    Case("missing-city-name-column", MODELS, 2, ["missing column city_en"], edit_panel(lambda f: f.drop(columns=["city_en"]))),
     Case("share-above-100", INDICES, 2, ["column tertiary_share_whole", "<= 100", "140"],
          set_cell("tertiary_share_whole", "140")),
     Case("district-above-whole", INDICES, 2, ["beds_district <= beds_whole", "石家庄市 (130100) 2014"],
          set_cell("beds_district", "999999999")),
     Case("empty-panel-file", INDICES, 2, ["panel.csv", "cannot be read as a CSV file"], write_panel(b"")),
+    Case("binary-panel-file", INDICES, 2, ["panel.csv", "cannot be read as a CSV file"],
+         write_panel(bytes(range(256)) * 40)),
+    Case("panel-symlink-loop", INDICES, 2, ["--panel", "symlink loop"], symlink_loop),
     Case("missing-panel", ["indices", "--panel", "{panel}/../absent.csv", "--out", O], 2, ["--panel", "file not found"]),
     Case("panel-is-directory", ["models", "--panel", "{panel}/..", "--out", O], 2, ["--panel", "is a directory"]),
     # -- options: type and range, named (issue 10.6, 13.4)
