@@ -1,4 +1,4 @@
-"""Command line: python -m replication [--set name=value ...] {options,panel,indices,models,report,all,bench}.
+"""Command line: python -m replication [--set name=value ...] <command> [--set name=value ...] [arguments].
 
 The only module that decides where files go.  Each step publishes its whole output set at once
 (``publish``): the files are written into a staging directory first, the previous set is kept
