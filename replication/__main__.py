@@ -80,11 +80,12 @@ class Interrupted(BaseException):
     """SIGTERM (or SIGHUP) received: raised where the program is, so a publish can roll back."""
 
 
-def _fault(point: str) -> None:
+def _fault(point: str, step: str) -> None:
     """Test hook (REPLICATION_FAULT, used only by tests/test_faults_cli.py): simulate a full disk while
-    staging ('stage') or between two renames ('publish'), or pause between two renames ('pause')."""
-    wanted = os.environ.get("REPLICATION_FAULT", "")
-    if point not in wanted.split(","):
+    staging ('stage') or between two renames ('publish'), or pause between two renames ('pause');
+    'publish:models' limits the fault to one step."""
+    wanted = os.environ.get("REPLICATION_FAULT", "").split(",")
+    if point not in wanted and f"{point}:{step}" not in wanted:
         return
     if point == "pause":
         print("publish: paused", file=sys.stderr, flush=True)
@@ -153,7 +154,7 @@ def publish(out: Path, step: str, files: dict[str, str | bytes], record: dict | 
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(payload[relative])
-            _fault("stage")
+            _fault("stage", step)
     except BaseException:
         shutil.rmtree(base, ignore_errors=True)
         _remove_if_empty(base.parent)
@@ -169,8 +170,8 @@ def publish(out: Path, step: str, files: dict[str, str | bytes], record: dict | 
             (out / relative).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / relative, out / relative)
             if position == 0:
-                _fault("publish")
-                _fault("pause")
+                _fault("publish", step)
+                _fault("pause", step)
         for relative in stale:
             (out / relative).unlink(missing_ok=True)
     except BaseException:
@@ -495,7 +496,7 @@ def command_bench(args: argparse.Namespace, options: Options) -> int:
     out = output_dir(Path(args.out))
     _, analysis = _analysis(args, options)
     figures = run_benchmark(analysis.data, options)
-    write_atomic(out / "bench.json", json_text(figures))
+    publish(out, "bench", {"bench.json": json_text(figures)}, _options_record(options, "panel", "index", "model"))
     for key, value in figures.items():
         print(f"{key}: {value}")
     return 0

@@ -278,6 +278,23 @@ def test_models_with_other_index_options_says_so_and_report_refuses(work):
                                                                and f.endswith(".csv") or f == "models.manifest.json"}
 
 
+def test_all_says_so_when_models_fails_after_indices(work):
+    """`make all` never leaves Tables 5-9 older than the analysis.csv beside them without saying so."""
+    panel_dir, out = work
+    before = digest(out)
+    result = run("all", "--panel", str(panel_dir / "panel.csv"), "--out", str(out), "--set", "winsorize=0.02",
+                 env={"REPLICATION_FAULT": "publish:models"})
+    assert result.returncode == 2 and TRACEBACK not in result.stderr
+    assert "Tables 5-9 are from an earlier run" in result.stderr and "No space left on device" in result.stderr
+    after = digest(out)
+    assert after["data/analysis.csv"] != before["data/analysis.csv"]  # the new indices set is published
+    assert {k for k in after if k.startswith("tables/table") and k[len("tables/table")] in "56789"
+            and after[k] != before[k]} == set()  # Tables 5-9 are the previous complete set
+    report = run("report", "--out", str(out))
+    assert report.returncode == 2 and "do not belong to the analysis.csv" in report.stderr
+    assert "analysis.csv has winsorize=0.02, Tables 5-9 winsorize=0.01" in report.stderr
+
+
 def test_report_adopts_the_model_options_of_its_inputs(work):
     """`make models SET=cov_type=robust` then `make report`: the notes say HC1, as the numbers are."""
     panel_dir, out = work
