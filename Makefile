@@ -6,17 +6,18 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RAW ?= data/raw
 OUT := output
-PANEL := data/processed/panel.csv
+PANEL ?= data/processed/panel.csv
 SET ?=
 OPTS := $(foreach s,$(SET),--set $(s))
 JOBS ?= 2
 SCHEDULER ?=
 
-.PHONY: help all data indices models report guangxi test bench clean fetch-raw verify multiverse
+.PHONY: help all data indices models report guangxi options test bench clean fetch-raw verify multiverse
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
-	@echo "  variables: RAW=<raw directory> (default data/raw), SET='name=value ...' (options, see replication/config.py)"
+	@echo "  variables: RAW=<raw directory> (default data/raw), PANEL=<panel CSV> (default data/processed/panel.csv),"
+	@echo "             SET='name=value ...' (options; \`make options\` lists them)"
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +37,9 @@ report: $(STAMP) ## rendered tables (md, tex, html), comparison and audit report
 
 guangxi: $(STAMP) ## the Guangxi case: seed 000's figures beside the yearbook, Table 5 (4) within Guangxi
 	$(PY) -m replication $(OPTS) guangxi --panel $(PANEL) --out $(OUT)
+
+options: $(STAMP) ## list every option: default, allowed values, the step that applies it, why
+	$(PY) -m replication options
 
 data: $(STAMP) ## rebuild data/processed/ from the raw files in RAW
 	$(PY) -m replication $(OPTS) panel --raw $(RAW) --out data/processed

@@ -1,30 +1,50 @@
-"""Command line: python -m replication {panel,indices,models,report,all,bench} [options].
+"""Command line: python -m replication [--set name=value ...] <command> [--set name=value ...] [arguments].
 
-The only module that decides where files go.  Every output is written to a
-temporary file and renamed into place, and nothing is written until the step
-that produces it has succeeded, so a failed run leaves the previous outputs
-as they were.  The raw directory is only ever read.
+The only module that decides where files go.  Each step publishes its whole output set at once
+(``publish``): the files are written into a staging directory first, the previous set is kept
+(hard links) until the new one is in place, and ``<step>.manifest.json`` (the sha256 of every file,
+the options used and the inputs read) is written last.  A failure, a full disk or SIGTERM rolls back
+to the previous complete set; a run killed outright leaves a journal that the next command rolls
+back.  The next step reads its inputs only through their manifest, so it never reads a mixed set,
+and it refuses options that differ from the ones its inputs were made with.  The raw directory is
+only ever read.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import errno
+import hashlib
 import json
 import os
+import shutil
+import signal
 import sys
 import tempfile
+import textwrap
+import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from replication.config import Options, Paths
+from replication import schemas
+from replication.config import RULES, Options, Paths, describe_options, parse_overrides
 from replication.data.errors import BuildError
+
+PANEL_MANIFEST = "manifest.json"  # the build manifest beside panel.csv (sources, sample rules, options)
 
 
 def progress(message: str) -> None:
     """Progress on an interactive terminal; silent in CI and when output is redirected."""
     if sys.stderr.isatty() and not os.environ.get("CI"):
         print(f"\r{message:<60}", end="", file=sys.stderr, flush=True)
+
+
+def note(message: str) -> None:
+    progress("")
+    print(f"note: {message}", file=sys.stderr)
 
 
 def write_atomic(path: Path, content: str | bytes) -> None:
@@ -49,21 +69,304 @@ def json_text(data: object) -> str:
     return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
 
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------------------- publishing output sets
+
+
+class Interrupted(BaseException):
+    """SIGTERM (or SIGHUP) received: raised where the program is, so a publish can roll back."""
+
+
+def _fault(point: str, step: str) -> None:
+    """Test hook (REPLICATION_FAULT, used only by tests/test_faults_cli.py): simulate a full disk while
+    staging ('stage') or between two renames ('publish'), or pause between two renames ('pause');
+    'publish:models' limits the fault to one step."""
+    wanted = os.environ.get("REPLICATION_FAULT", "").split(",")
+    if point not in wanted and f"{point}:{step}" not in wanted:
+        return
+    if point == "pause":
+        print("publish: paused", file=sys.stderr, flush=True)
+        time.sleep(60)
+        return
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"<{point}>")
+
+
+def _as_bytes(content: str | bytes) -> bytes:
+    return content.encode("utf-8") if isinstance(content, str) else content
+
+
+def manifest_name(step: str) -> str:
+    return f"{step}.manifest.json"
+
+
+def recover(out: Path) -> None:
+    """Roll back any publish that was killed before it finished (its journal is still there)."""
+    for journal in sorted((out / ".publish").glob("*/journal.json")) if (out / ".publish").is_dir() else []:
+        base = journal.parent
+        entries = json.loads(journal.read_text(encoding="utf-8"))
+        _rollback(out, base, entries["files"])
+        note(f"an interrupted publish of `{entries['step']}` under {out} was rolled back; "
+             "the previous complete set is in place")
+    if (out / ".publish").is_dir():
+        shutil.rmtree(out / ".publish", ignore_errors=True)
+
+
+def _rollback(out: Path, base: Path, files: list[str]) -> None:
+    backup = base / "backup"
+    for relative in files:
+        saved, target = backup / relative, out / relative
+        if saved.exists():
+            os.replace(saved, target)
+        else:
+            target.unlink(missing_ok=True)
+    (base / "journal.json").unlink(missing_ok=True)
+    shutil.rmtree(base, ignore_errors=True)
+    _remove_if_empty(base.parent)
+
+
+def publish(out: Path, step: str, files: dict[str, str | bytes], record: dict | None = None) -> dict:
+    """Publish `files` ({path relative to out: content}) as the output set of `step`, all or nothing.
+
+    1. every file is written under out/.publish/<step>/staging (a full disk fails here, nothing moved);
+    2. the files of the previous set are hard-linked into .../backup and a journal lists the paths;
+    3. each file is renamed into place, then `<step>.manifest.json` (sha256 of every file, and
+       `record`: options and inputs) last; files of the previous set that the new one lacks go;
+    4. the journal is removed: the new set is published.
+    Any error or signal during 2-3 restores the previous set; `recover` does it after a kill.
+    Returns the manifest.
+    """
+    recover(out)
+    payload = {relative: _as_bytes(content) for relative, content in files.items()}
+    manifest = {"step": step, "files": {r: sha256(b) for r, b in sorted(payload.items())}, **(record or {})}
+    name = manifest_name(step)
+    previous = _manifest_files(out, step)
+    payload[name] = json_text(manifest).encode("utf-8")
+    order = [*sorted(r for r in payload if r != name), name]
+    stale = sorted(set(previous) - set(payload))
+    base = out / ".publish" / step
+    shutil.rmtree(base, ignore_errors=True)
+    staging, backup = base / "staging", base / "backup"
+    try:
+        for relative in order:
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(payload[relative])
+            _fault("stage", step)
+    except BaseException:
+        shutil.rmtree(base, ignore_errors=True)
+        _remove_if_empty(base.parent)
+        raise
+    touched = [*order, *stale]
+    try:
+        for relative in touched:
+            if (out / relative).is_file():
+                (backup / relative).parent.mkdir(parents=True, exist_ok=True)
+                os.link(out / relative, backup / relative)
+        write_atomic(base / "journal.json", json_text({"step": step, "files": touched}))
+        for position, relative in enumerate(order):
+            (out / relative).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / relative, out / relative)
+            if position == 0:
+                _fault("publish", step)
+                _fault("pause", step)
+        for relative in stale:
+            (out / relative).unlink(missing_ok=True)
+    except BaseException:
+        _rollback(out, base, touched)
+        raise
+    (base / "journal.json").unlink()
+    shutil.rmtree(base, ignore_errors=True)
+    _remove_if_empty(out / ".publish")
+    return manifest
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def _manifest_files(out: Path, step: str) -> list[str]:
+    path = out / manifest_name(step)
+    try:
+        return list(json.loads(path.read_text(encoding="utf-8"))["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def read_set(out: Path, step: str, command: str) -> dict:
+    """The manifest of a published set, after checking every file it lists (sha256)."""
+    recover(out)
+    path = out / manifest_name(step)
+    if not path.is_file():
+        raise BuildError(f"{path}: not found; run `{command}` first")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        listed = dict(manifest["files"])
+    except (ValueError, KeyError, TypeError):
+        raise BuildError(f"{path}: not a manifest written by `{step}`; run `{command}` again") from None
+    for relative, digest in listed.items():
+        target = out / relative
+        if not target.is_file():
+            raise BuildError(f"{target}: listed in {path.name} but missing; run `{command}` again")
+        if sha256(target.read_bytes()) != digest:
+            raise BuildError(f"{target}: changed since `{step}` wrote it (sha256 differs from {path.name}); "
+                             f"run `{command}` again")
+    return manifest
+
+
+# ---------------------------------------------------------------------------- inputs and options
+
+
+def output_dir(path: Path) -> Path:
+    """The output directory, created; one clear line when it cannot be."""
+    if path.exists() and not path.is_dir():
+        raise BuildError(f"--out {path}: is a file, expected a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BuildError(f"--out {path}: cannot create the output directory ({exc.strerror})") from None
+    if not os.access(path, os.W_OK):
+        raise BuildError(f"--out {path}: not writable")
+    return path
+
+
+def read_panel(path: Path) -> tuple[pd.DataFrame, dict]:
+    """The panel (schema-checked) and the options it was built with ({} when no build manifest is beside it)."""
+    from replication.data import load_panel
+
+    if path.is_dir():
+        raise BuildError(f"--panel {path}: is a directory; expected the panel CSV (e.g. data/processed/panel.csv)")
+    if path.is_symlink() and not path.exists():
+        raise BuildError(f"--panel {path}: a broken symbolic link or a symlink loop")
+    if not path.is_file():
+        raise BuildError(f"--panel {path}: file not found")
+    folder = path.parent
+    if (folder / manifest_name("panel")).is_file() and path.name == "panel.csv":
+        read_set(folder, "panel", "make data")
+    try:
+        panel = load_panel(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise BuildError(f"{path}: cannot be read as a CSV file ({str(exc).splitlines()[0]})") from None
+    built: dict = {}
+    if (folder / PANEL_MANIFEST).is_file() and path.name == "panel.csv":
+        try:
+            built = dict(json.loads((folder / PANEL_MANIFEST).read_text(encoding="utf-8")).get("options", {}))
+        except (ValueError, AttributeError, TypeError):
+            raise BuildError(f"{folder / PANEL_MANIFEST}: not a panel build manifest; run `make data`") from None
+    return panel, built
+
+
+def adopt(options: Options, explicit: dict, recorded: dict, steps: tuple[str, ...], made: str,
+          remedy: dict[str, str]) -> Options:
+    """The options of a step whose inputs were made with `recorded`: for every option that those
+    steps apply, the recorded value, unless --set asks for another, which is refused."""
+    changes = {}
+    for name, rule in RULES.items():
+        if rule.step not in steps:
+            continue
+        if name not in recorded:
+            if name in explicit and rule.step == "panel":
+                raise BuildError(f"option {name}: applies when the panel is built, and {made} records no build "
+                                 f"options (no {name}); run `make data SET=\"{name}={explicit[name]}\"` to build a "
+                                 "panel with it")
+            continue
+        value = recorded[name]
+        if name in explicit and explicit[name] != value:
+            raise BuildError(f"option {name}: {made} was made with {name}={value!r}, this run asks for "
+                             f"{name}={explicit[name]!r}; {remedy[rule.step].format(name=name, value=explicit[name])}")
+        changes[name] = value
+    try:
+        return dataclasses.replace(options, **changes)
+    except ValueError as exc:
+        raise BuildError(f"{made}: recorded options are not valid ({exc})") from None
+
+
+REMEDY = {
+    "panel": "options of the panel build take effect with `make data SET=\"{name}={value}\"`",
+    "index": "rerun `make indices models SET=\"{name}={value}\"` first",
+    "model": "rerun `make models SET=\"{name}={value}\"` first",
+}
+
+
+def _options_record(options: Options, *steps: str) -> dict:
+    return {"options": options.of_step(*steps),
+            "non_default": {k: v for k, v in options.non_default().items() if RULES[k].step in steps}}
+
+
+def _panel_options(args, options: Options) -> tuple[pd.DataFrame, Options, str]:
+    path = Path(args.panel)
+    panel, built = read_panel(path)
+    options = adopt(options, args.explicit, built, ("panel",), f"the panel {path}", REMEDY)
+    schemas.check_shares_present(panel, options.share_end_rule, str(path))
+    return panel, options, sha256(path.read_bytes())
+
+
+def _analysis(args, options):
+    from replication.indices import analysis_frame
+
+    panel, options, _ = _panel_options(args, options)
+    return panel, analysis_frame(panel, options)
+
+
+def _published(paths: Paths):
+    from replication.published import parse_claims, parse_published
+
+    return (parse_published((paths.reference / "published.csv").read_text(encoding="utf-8")),
+            parse_claims((paths.reference / "claims.csv").read_text(encoding="utf-8")))
+
+
+def _checked_csv(frame: pd.DataFrame, relative: str, out: Path, float_format: str = "%.10g") -> str:
+    """The CSV text of a frame after its schema check (a failure here is a bug: it names the file)."""
+    schemas.check(frame, Path(relative).stem, str(out / relative))
+    return frame.to_csv(index=False, float_format=float_format, lineterminator="\n")
+
+
+def _draws_frame(draws: dict[str, np.ndarray]) -> pd.DataFrame:
+    parts = [pd.DataFrame({"key": key, "draw": np.arange(len(values)), "value": np.asarray(values, float)})
+             for key, values in sorted(draws.items())]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["key", "draw", "value"])
+
+
+# ---------------------------------------------------------------------------- the steps
+
+
+def command_options(args: argparse.Namespace, options: Options) -> int:
+    """Every option, the step that applies it, its default, the values it accepts and why."""
+    rows = describe_options()
+    width = max(len(r["name"]) for r in rows)
+    print("Options (change with --set name=value, or make ... SET=\"name=value ...\"):\n")
+    for step, text in {"panel": "panel build", "index": "indices", "model": "models", "rendering": "report"}.items():
+        print(f"[{step}] {text}")
+        for row in (r for r in rows if r["step"] == step):
+            print(f"  {row['name']:<{width}}  default {row['default']}; {row['allowed']}")
+            print(textwrap.fill(row["why"], 100, initial_indent=" " * (width + 4), subsequent_indent=" " * (width + 4)))
+        print()
+    return 0
+
+
 def command_panel(args: argparse.Namespace, options: Options) -> int:
     from replication.data import build_panel, codebook
 
-    raw, out = Path(args.raw), Path(args.out)
+    raw = Path(args.raw)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"--out {out}: is a file, expected a directory")
     built = build_panel(raw, options, progress=progress)
     progress("")
+    out = output_dir(out)
     files = {
-        "panel.csv": csv_text(built.panel),
-        "manifest.json": json_text(built.manifest),
+        "panel.csv": _checked_csv(built.panel, "panel.csv", out),
+        PANEL_MANIFEST: json_text(built.manifest),
         "CODEBOOK.md": codebook(built.panel, built.manifest),
         "anomalies.csv": csv_text(built.anomalies),
     }
     files |= panel_variants(raw, options)
-    for name, text in files.items():
-        write_atomic(out / name, text)
+    publish(out, "panel", files, _options_record(options, "panel"))
     for line in built.log:
         print(line)
     print(f"wrote {', '.join(files)} to {out}")
@@ -72,9 +375,7 @@ def command_panel(args: argparse.Namespace, options: Options) -> int:
 
 def panel_variants(raw: Path, options: Options) -> dict[str, str]:
     """variants/<name>.csv for each entry of data.VARIANTS, and variants/variants.json naming the
-    panel-build options that made each (a contract: the multiverse reads these files)."""
-    import dataclasses
-
+    panel-build options that made each (a contract: the multiverse and the report read these files)."""
     from replication.data import VARIANTS, build_panel
 
     files = {}
@@ -86,44 +387,42 @@ def panel_variants(raw: Path, options: Options) -> dict[str, str]:
     return files
 
 
-def _analysis(args, options):
+def _variants(processed: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
+    """The variant panels listed in <processed>/variants/variants.json and <processed>/anomalies.csv, if written."""
     from replication.data import load_panel
-    from replication.indices import analysis_frame
 
-    panel = load_panel(Path(args.panel))
-    return panel, analysis_frame(panel, options)
-
-
-def _published(paths: Paths):
-    from replication.published import parse_claims, parse_published
-
-    return (parse_published((paths.reference / "published.csv").read_text(encoding="utf-8")),
-            parse_claims((paths.reference / "claims.csv").read_text(encoding="utf-8")))
+    listing = processed / "variants" / "variants.json"
+    names = sorted(json.loads(listing.read_text(encoding="utf-8"))) if listing.is_file() else []
+    for name in names:
+        if not (processed / "variants" / f"{name}.csv").is_file():
+            raise BuildError(f"{listing}: variant {name!r} has no panel {processed / 'variants' / f'{name}.csv'}; "
+                             "run `make data`")
+    anomalies = processed / "anomalies.csv"
+    return ({name: load_panel(processed / "variants" / f"{name}.csv") for name in names},
+            pd.read_csv(anomalies) if anomalies.is_file() else None)
 
 
 def command_indices(args: argparse.Namespace, options: Options) -> int:
     """analysis.csv and the tidy Tables 1, 3 and 4."""
-    import dataclasses
-
     from replication.indices import analysis_frame
     from replication.tables import table1, table3, table4
 
-    panel, analysis = _analysis(args, options)
+    out = output_dir(Path(args.out))
+    panel, options, panel_digest = _panel_options(args, options)
+    analysis = analysis_frame(panel, options)
     six = analysis_frame(panel, dataclasses.replace(options, dist_indicators="six"))
     published, _ = _published(Paths())
-    out = Path(args.out)
     components, summary, weights = table3(analysis, published)
-    files = {
-        out / "data" / "analysis.csv": analysis.data,
-        out / "tables" / "table1.csv": table1(analysis, six, published),
-        out / "tables" / "table3.csv": components,
-        out / "tables" / "table3_stats.csv": summary,
-        out / "tables" / "table3_weights.csv": weights,
-        out / "tables" / "table4.csv": table4(analysis, published),
+    frames = {
+        "data/analysis.csv": analysis.data,
+        "tables/table1.csv": table1(analysis, six, published),
+        "tables/table3.csv": components,
+        "tables/table3_stats.csv": summary,
+        "tables/table3_weights.csv": weights,
+        "tables/table4.csv": table4(analysis, published),
     }
-    for path, frame in files.items():
-        write_atomic(path, csv_text(frame))
-    write_atomic(out / "tables" / "options.json", json_text(_options_record(options)))
+    files = {relative: _checked_csv(frame, relative, out) for relative, frame in frames.items()}
+    publish(out, "indices", files, {**_options_record(options, "panel", "index"), "inputs": {"panel.csv": panel_digest}})
     small = analysis.small_nonurban
     if len(small):
         print(f"min_nonurban_share={options.min_nonurban_share:g}: {len(small)} city-years left out "
@@ -132,61 +431,122 @@ def command_indices(args: argparse.Namespace, options: Options) -> int:
     return 0
 
 
-def _options_record(options: Options) -> dict:
-    import dataclasses
-
-    return {"options": dataclasses.asdict(options), "non_default": options.non_default()}
-
-
 def command_models(args: argparse.Namespace, options: Options) -> int:
-    """Tables 5-9 as tidy CSVs (coefficients and statistics)."""
+    """Tables 5-9 as tidy CSVs (coefficients and statistics) and the resampling draws behind them."""
+    from replication.indices import analysis_frame
     from replication.models import TABLES
+    from replication.multiverse import mechanism_table
 
-    panel, analysis = _analysis(args, options)
-    out = Path(args.out) / "tables"
+    out = output_dir(Path(args.out))
+    panel, options, panel_digest = _panel_options(args, options)
+    analysis = analysis_frame(panel, options)
     results = {}
     for name, function in TABLES.items():
         progress(f"{name}")
         results[name] = function(analysis.data, options)
     progress("")
+    files = {}
     for name, result in results.items():
-        write_atomic(out / f"{name}.csv", csv_text(result.coefficients))
-        write_atomic(out / f"{name}_stats.csv", csv_text(result.stats))
-    from replication.multiverse import mechanism_table
+        files[f"tables/{name}.csv"] = _checked_csv(result.coefficients, f"tables/{name}.csv", out)
+        files[f"tables/{name}_stats.csv"] = _checked_csv(result.stats, f"tables/{name}_stats.csv", out)
+        if result.draws:
+            files[f"tables/{name}_draws.csv"] = _checked_csv(_draws_frame(result.draws), f"tables/{name}_draws.csv", out,
+                                                                 float_format="%.17g")
+    files["tables/mechanism.csv"] = csv_text(mechanism_table(panel, options))
+    record = {**_options_record(options, "panel", "index", "model"), "inputs": {"panel.csv": panel_digest}}
+    publish(out, "models", files, record)
+    for name, result in results.items():
+        dropped = result.stats[result.stats["stat"].isin(["n_dropped_missing", "n_singletons"])
+                               & (result.stats["value"] > 0)]
+        for row in dropped.itertuples():
+            what = "rows with a missing value" if row.stat == "n_dropped_missing" else "singleton city-years"
+            print(f"{name} {row.column}: {int(row.value)} {what} dropped")
+    print(f"wrote Tables 5-9 under {out / 'tables'}")
+    mismatch = _mismatch(out, record)
+    if mismatch:
+        note(f"Tables 5-9 and the analysis.csv beside them now differ ({mismatch}); run `make indices` with the "
+             "same options, or `report` will refuse")
+    return 0
 
-    write_atomic(out / "mechanism.csv", csv_text(mechanism_table(panel, options)))
-    print(f"wrote Tables 5-9 under {out}")
+
+def _mismatch(out: Path, models: dict) -> str:
+    """How the indices set under `out` differs from what the models set was made from ('' if not)."""
+    try:
+        indices = json.loads((out / manifest_name("indices")).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "no indices set"
+    if indices.get("inputs") != models.get("inputs"):
+        return "made from different panels"
+    index_options = {k: v for k, v in models["options"].items() if RULES.get(k) and RULES[k].step in ("panel", "index")}
+    for name, value in index_options.items():
+        if indices["options"].get(name) != value:
+            return f"analysis.csv has {name}={indices['options'].get(name)!r}, Tables 5-9 {name}={value!r}"
+    return ""
+
+
+def command_report(args: argparse.Namespace, options: Options) -> int:
+    """Rendered tables, comparison, audit and figures, from the sets `indices` and `models` published."""
+    from replication.report import TIDY, build
+
+    out = output_dir(Path(args.out))
+    indices = read_set(out, "indices", "make indices")
+    models = read_set(out, "models", "make models")
+    mismatch = _mismatch(out, models)
+    if mismatch:
+        raise BuildError(f"{out}: Tables 5-9 ({manifest_name('models')}) do not belong to the analysis.csv beside "
+                         f"them ({manifest_name('indices')}): {mismatch}; run `make indices models` with the same options")
+    options = adopt(options, args.explicit, models["options"], ("panel", "index", "model"),
+                    f"{out / manifest_name('models')}", REMEDY)
+    tables = {}
+    for name in TIDY:
+        relative = f"tables/{name}.csv"
+        if relative not in indices["files"] and relative not in models["files"]:
+            raise BuildError(f"{out / relative}: not in the published sets; run `make indices models` again")
+        tables[name] = pd.read_csv(out / relative)
+        schemas.check(tables[name], name, str(out / relative))
+    data = pd.read_csv(out / "data" / "analysis.csv", keep_default_na=False, na_values=[""])
+    schemas.check(data, "analysis", str(out / "data" / "analysis.csv"))
+    draws = {}
+    for relative in (r for r in models["files"] if r.endswith("_draws.csv")):
+        frame = schemas.check(pd.read_csv(out / relative), "draws", str(out / relative))
+        draws.update({key: part.sort_values("draw")["value"].to_numpy(float) for key, part in frame.groupby("key")})
+    if "tables/mechanism.csv" in models["files"]:  # the six-indicator section (replication/multiverse.py)
+        tables["mechanism"] = pd.read_csv(out / "tables" / "mechanism.csv")
+    panel, _ = read_panel(Path(args.panel))
+    variants, anomalies = _variants(Path(args.panel).parent)
+    published, claims = _published(Paths())
+    files = build(published, claims, tables, data, options, draws=draws, variants=variants, anomalies=anomalies,
+                  panel=panel)
+    record = {**_options_record(options, "panel", "index", "model", "rendering"),
+              "inputs": {manifest_name(s): sha256((out / manifest_name(s)).read_bytes()) for s in ("indices", "models")}}
+    publish(out, "report", files, record)
+    print(f"wrote {len(files)} rendered tables, reports and figures under {out}")
     return 0
 
 
 def command_all(args: argparse.Namespace, options: Options) -> int:
     for step in (command_indices, command_models, command_report):
-        code = step(args, options)
+        try:
+            code = step(args, options)
+        except (BuildError, ValueError, OSError):
+            if step is command_models:
+                note("analysis.csv and Tables 1, 3, 4 are new, Tables 5-9 are from an earlier run; "
+                     "`report` refuses them until `models` succeeds")
+            raise
         if code:
             return code
     return 0
 
 
-def command_report(args: argparse.Namespace, options: Options) -> int:
-    """Rendered tables, comparison, audit and figures, from the tidy CSVs the other steps wrote."""
-    from replication.report import TIDY, build
+def command_bench(args: argparse.Namespace, options: Options) -> int:
+    from replication.bench import run_benchmark
 
-    out = Path(args.out)
-    missing = [f"{name}.csv" for name in TIDY if not (out / "tables" / f"{name}.csv").is_file()]
-    if missing or not (out / "data" / "analysis.csv").is_file():
-        raise BuildError(f"{out}: run `indices` and `models` first (missing {missing or ['data/analysis.csv']})")
-    tables = {name: pd.read_csv(out / "tables" / f"{name}.csv") for name in TIDY}
-    if (out / "tables" / "mechanism.csv").is_file():  # the six-indicator section (written by `models`)
-        tables["mechanism"] = pd.read_csv(out / "tables" / "mechanism.csv")
-    data = pd.read_csv(out / "data" / "analysis.csv", keep_default_na=False, na_values=[""])
-    published, claims = _published(Paths())
-    variants, anomalies = _variants(Path(args.panel).parent)
-    from replication.data import load_panel
-
-    files = build(published, claims, tables, data, options, variants, anomalies, load_panel(Path(args.panel)))
-    for relative, content in files.items():
-        write_atomic(out / relative, content)
-    print(f"wrote {len(files)} rendered tables, reports and figures under {out}")
+    out = output_dir(Path(args.out))
+    _, analysis = _analysis(args, options)
+    figures = run_benchmark(analysis.data, options)
+    publish(out, "bench", {"bench.json": json_text(figures)}, _options_record(options, "panel", "index", "model"))
+    for key, value in figures.items():
+        print(f"{key}: {value}")
     return 0
 
 
@@ -195,24 +555,28 @@ def command_guangxi(args: argparse.Namespace, options: Options) -> int:
     from replication.guangxi import build
     from replication.published import parse_guangxi_seed
 
-    panel, analysis = _analysis(args, options)
+    out = output_dir(Path(args.out))
+    panel, options, panel_digest = _panel_options(args, options)
+    from replication.indices import analysis_frame
+
+    analysis = analysis_frame(panel, options)
     reference = parse_guangxi_seed((Paths().reference / "guangxi_seed.csv").read_text(encoding="utf-8"))
     progress("guangxi: 2^14 wild bootstrap sign vectors")
     files = build(panel, analysis, reference, options)
     progress("")
-    out = Path(args.out)
-    for relative, content in files.items():
-        write_atomic(out / relative, content)
+    publish(out, "guangxi", files, {**_options_record(options, "panel", "index", "model"),
+                                    "inputs": {"panel.csv": panel_digest}})
     print(f"wrote the Guangxi report, {len(files) - 2} tables and figures under {out}")
     return 0
 
 
 def command_multiverse(args: argparse.Namespace, options: Options) -> int:
-    """output/multiverse/: every specification of the grid, the curves, what moves them (issue 9)."""
+    """output/multiverse/: every specification of the grid, the curves, what moves them."""
     from replication.data import load_panel
     from replication.multiverse import mechanism_table, outputs, run
 
-    panel = load_panel(Path(args.panel))
+    out = output_dir(Path(args.out))
+    panel, options, panel_digest = _panel_options(args, options)
     folder = Path(args.variants)
     variants = json.loads((folder / "variants.json").read_text(encoding="utf-8")) \
         if (folder / "variants.json").is_file() else {}
@@ -226,48 +590,13 @@ def command_multiverse(args: argparse.Namespace, options: Options) -> int:
     progress("")
     published, _ = _published(Paths())
     files = outputs(result, published, mechanism_table(panel, options))
-    files["options.json"] = json_text(_options_record(options) | {"variants": variants})
-    out = Path(args.out) / "multiverse"
-    for name, content in files.items():
-        write_atomic(out / name, content)
-    for note in dict.fromkeys(result.notes):
-        print(note)
+    files["options.json"] = json_text(_options_record(options, "panel", "index", "model") | {"variants": variants})
+    publish(out, "multiverse", {f"multiverse/{name}": content for name, content in files.items()},
+            {**_options_record(options, "panel", "index", "model"), "inputs": {"panel.csv": panel_digest}})
+    for line in dict.fromkeys(result.notes):
+        print(line)
     print(f"wrote {result.specs['spec_id'].nunique()} specifications x {result.specs['estimand'].nunique()} "
-          f"estimands ({len(files)} files) under {out}")
-    return 0
-def _variants(processed: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
-    """The variant panels listed in <processed>/variants/variants.json and <processed>/anomalies.csv, if written."""
-    from replication.data import load_panel
-
-    listing = processed / "variants" / "variants.json"
-    names = sorted(json.loads(listing.read_text(encoding="utf-8"))) if listing.is_file() else []
-    anomalies = processed / "anomalies.csv"
-    return ({name: load_panel(processed / "variants" / f"{name}.csv") for name in names},
-            pd.read_csv(anomalies) if anomalies.is_file() else None)
-
-
-def command_bench(args: argparse.Namespace, options: Options) -> int:
-    from replication.bench import run_benchmark
-
-    _, analysis = _analysis(args, options)
-    figures = run_benchmark(analysis.data, options)
-    write_atomic(Path(args.out) / "bench.json", json_text(figures))
-    for key, value in figures.items():
-        print(f"{key}: {value}")
-    return 0
-
-
-def command_fetch(args: argparse.Namespace, options: Options) -> int:
-    """Download the raw files the panel build reads (replication/data/raw_files.csv), verified."""
-    import time
-
-    from replication.fetch import fetch_raw
-
-    start = time.monotonic()
-    done = fetch_raw(Path(args.raw), mirror=args.mirror, progress=progress)
-    print(f"fetched {len(done.downloaded)} files ({done.bytes_downloaded / 1e6:.1f} MB), extracted "
-          f"{len(done.extracted)} tables, {len(done.present)} already present and verified, into {args.raw} "
-          f"in {time.monotonic() - start:.1f} s")
+          f"estimands ({len(files)} files) under {out / 'multiverse'}")
     return 0
 
 
@@ -288,44 +617,100 @@ def command_verify(args: argparse.Namespace, options: Options) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def command_fetch(args: argparse.Namespace, options: Options) -> int:
+    """Download the raw files the panel build reads (replication/data/raw_files.csv), verified."""
+    from replication.fetch import fetch_raw
+
+    start = time.monotonic()
+    done = fetch_raw(Path(args.raw), mirror=args.mirror, progress=progress)
+    print(f"fetched {len(done.downloaded)} files ({done.bytes_downloaded / 1e6:.1f} MB), extracted "
+          f"{len(done.extracted)} tables, {len(done.present)} already present and verified, into {args.raw} "
+          f"in {time.monotonic() - start:.1f} s")
+    return 0
+
+
+# ---------------------------------------------------------------------------- the command line
+
+# name -> (function, help, arguments): "build" takes --raw/--out, "pipeline" --panel/--out, "multiverse" those
+# and --variants/--jobs/--scheduler, "fetch" --raw/--mirror, "none" nothing.
+# A new subcommand adds one line here.
+COMMANDS = {
+    "options": (command_options, "list every option: default, allowed values, the step that applies it, why", "none"),
+    "panel": (command_panel, "build the city-year panel from the raw files", "build"),
+    "indices": (command_indices, "analysis.csv and Tables 1, 3, 4", "pipeline"),
+    "models": (command_models, "Tables 5-9 and their resampling draws", "pipeline"),
+    "report": (command_report, "rendered tables, comparison, audit, figures (from the published sets)", "pipeline"),
+    "all": (command_all, "indices, models and report", "pipeline"),
+    "bench": (command_bench, "resampling speed, Tables 5-9, the wild bootstrap, the multiverse", "pipeline"),
+    "guangxi": (command_guangxi, "the Guangxi case: seed 000 beside the yearbook, Table 5 (4) within Guangxi",
+                "pipeline"),
+    "multiverse": (command_multiverse, "every specification of the grid (replication/multiverse.py)", "multiverse"),
+    "verify": (command_verify, "Tables 5-9 recomputed by linearmodels and pyfixest (differences)", "pipeline"),
+    "fetch": (command_fetch, "download and verify the raw files the panel build reads", "fetch"),
+}
+
+
+def parser() -> argparse.ArgumentParser:
     paths = Paths()
-    parser = argparse.ArgumentParser(prog="python -m replication", description=__doc__.splitlines()[0])
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="change an option of replication.config.Options (repeatable)")
-    commands = parser.add_subparsers(dest="command", required=True)
-    panel = commands.add_parser("panel", help="build the city-year panel from the raw files")
-    panel.add_argument("--raw", default="data/raw", help="raw directory (read only; default data/raw)")
-    panel.add_argument("--out", default=str(paths.processed), help="output directory (default data/processed)")
-    for name, text in (("indices", "analysis.csv and Tables 1, 3, 4"), ("models", "Tables 5-9"),
-                       ("report", "rendered tables, comparison, audit, figures (from the tidy CSVs)"),
-                       ("all", "indices, models and report"), ("bench", "resampling speed and Tables 5-9 time"),
-                       ("guangxi", "the Guangxi case: seed 000 beside the yearbook, Table 5 (4) within Guangxi"),
-                       ("verify", "Tables 5-9 recomputed by linearmodels and pyfixest (differences)")):
-        sub = commands.add_parser(name, help=text)
-        sub.add_argument("--panel", default=str(paths.processed / "panel.csv"), help="the panel CSV")
-        sub.add_argument("--out", default=str(paths.output), help="output directory (default output/)")
-    fetch = commands.add_parser("fetch", help="download and verify the raw files the panel build reads")
-    fetch.add_argument("--raw", default="data/raw", help="raw directory to fill (default data/raw)")
-    fetch.add_argument("--mirror", default=None, help="base URL of a copy laid out like the raw directory")
-    multiverse = commands.add_parser("multiverse", help="every specification of the grid (replication/multiverse.py)")
-    multiverse.add_argument("--panel", default=str(paths.processed / "panel.csv"), help="the panel CSV")
-    multiverse.add_argument("--variants", default=str(paths.processed / "variants"),
-                            help="variant panels and variants.json (default data/processed/variants)")
-    multiverse.add_argument("--out", default=str(paths.output), help="output directory (default output/)")
-    multiverse.add_argument("--jobs", type=int, default=1, help="local worker processes (joblib)")
-    multiverse.add_argument("--scheduler", default=None, help="address of a Dask scheduler (joblib's Dask backend)")
-    args = parser.parse_args(argv)
+    top = argparse.ArgumentParser(prog="python -m replication", description=__doc__.splitlines()[0])
+    set_help = "change an option (`python -m replication options` lists them); repeat for several options"
+    top.add_argument("--set", dest="set_before", action="append", default=[], metavar="NAME=VALUE", help=set_help)
+    commands = top.add_subparsers(dest="command", required=True)
+    for name, (_, text, kind) in COMMANDS.items():
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument("--set", dest="set_after", action="append", default=[], metavar="NAME=VALUE", help=set_help)
+        if kind == "build":
+            sub.add_argument("--raw", default="data/raw", help="raw directory (read only; default data/raw)")
+            sub.add_argument("--out", default=str(paths.processed), help="output directory (default data/processed)")
+        elif kind == "fetch":
+            sub.add_argument("--raw", default="data/raw", help="raw directory to fill (default data/raw)")
+            sub.add_argument("--mirror", default=None, help="base URL of a copy laid out like the raw directory")
+        if kind in ("pipeline", "multiverse"):
+            sub.add_argument("--panel", default=str(paths.processed / "panel.csv"),
+                             help="the panel CSV (default data/processed/panel.csv; a panel of your own must have "
+                                  "the columns of data/processed/CODEBOOK.md)")
+            sub.add_argument("--out", default=str(paths.output), help="output directory (default output/)")
+        if kind == "multiverse":
+            sub.add_argument("--variants", default=str(paths.processed / "variants"),
+                             help="variant panels and variants.json (default data/processed/variants)")
+            sub.add_argument("--jobs", type=int, default=1, help="local worker processes (joblib)")
+            sub.add_argument("--scheduler", default=None, help="address of a Dask scheduler (joblib's Dask backend)")
+    return top
+
+
+def _on_signal(number, frame):  # noqa: ARG001
+    raise Interrupted(signal.Signals(number).name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    for number in previous:
+        signal.signal(number, _on_signal)
     try:
-        options = Options().with_overrides(args.set)
-        return {"panel": command_panel, "indices": command_indices, "models": command_models,
-                "report": command_report, "all": command_all, "bench": command_bench,
-                "fetch": command_fetch, "guangxi": command_guangxi, "verify": command_verify,
-                "multiverse": command_multiverse}[args.command](args, options)
+        args.explicit = parse_overrides([*args.set_before, *args.set_after])
+        options = Options(**args.explicit)
+        return COMMANDS[args.command][0](args, options)
     except (BuildError, ValueError) as exc:
         progress("")
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `python -m replication options | head`
+        sys.stdout = open(os.devnull, "w")
+        return 0
+    except OSError as exc:
+        progress("")
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}; the previous outputs are unchanged", file=sys.stderr)
+        return 2
+    except Interrupted as exc:
+        progress("")
+        print(f"error: interrupted by {exc}; outputs being published were rolled back, the previous ones are "
+              "unchanged", file=sys.stderr)
+        return 128 + signal.Signals[str(exc)].value
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from scipy import stats
 
 from replication.config import STAR_THRESHOLDS
 
-# The paper's sample (SPEC section 1): cities per column, used for degrees of freedom and counts.
+# The paper's sample (docs/METHODS.md section 1): cities per column, used for degrees of freedom and counts.
 PAPER_CITIES = {"All": 282, "East": 96, "Central": 100, "West": 86}
 PAPER_YEARS = 11
 IV_YEARS = 9  # 2013-2021
@@ -109,7 +109,7 @@ def scorecard(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def audit(published: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:
-    """Every check of SPEC.md section 6 applied to the stored published numbers and claims."""
+    """Every check of docs/METHODS.md section 6 applied to the stored published numbers and claims."""
     rows: list[dict] = []
 
     def check(name, table, cell, computation, consistent):

@@ -1,10 +1,12 @@
-"""Every open decision of SPEC.md, with its default, in one place.
+"""Every open decision of the methods (docs/METHODS.md), with its default, in one place.
 
 Each field is a named option that a reviewer can change (``Options(...)`` in
 Python, or ``--set name=value`` on the command line).  The options that
 produced an output are written into it (table notes, manifests), so a number
 always travels with the choices behind it.  A default lives here and nowhere
-else.
+else; the docstring under each field says why, and ``RULES`` says, in one line
+per option, which step applies it and which values it accepts
+(``python -m replication options`` lists them).
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ REGIONS = {
 
 @dataclass(frozen=True)
 class Options:
-    # --- panel (SPEC section 1) ---
+    # --- panel (METHODS section 1) ---
     edge_fill_years: int = 1
-    """(Panel build: takes effect with `make data`.) An end-of-period gap of at most this many years (a series missing in 2011, or in 2021 and
+    """An end-of-period gap of at most this many years (a series missing in 2011, or in 2021 and
     not covered by a rule below) is filled with the nearest observed value, flagged 'edge_nearest';
     0 turns the rule off, so that such cities leave the sample."""
     share_end_rule: str = "carry_forward"
@@ -60,7 +62,7 @@ class Options:
     """(Panel build.) A persistent step in district population larger than this factor is listed
     as a `boundary_change` (a county turned into a district) and never treated."""
 
-    # --- Dist (SPEC section 3) ---
+    # --- Dist (METHODS section 3) ---
     dist_indicators: str = "four"
     """'four': library holdings, teachers per pupil, doctors and beds, the indicators the yearbook
     splits by area; 'six' adds mobile and broadband users per 100 people, which exist for the
@@ -74,13 +76,13 @@ class Options:
 
     winsorize: float = 0.01
     """Index indicators (Dist's pooled district and non-urban rows, Dig's five indicators) are
-    clipped at this quantile and 1 - it before min-max standardisation; 0 turns it off. SPEC is
+    clipped at this quantile and 1 - it before min-max standardisation; 0 turns it off. The methods are
     silent on outliers; the yearbook's misprints (e.g. 2703 library volumes per 100 people in one
     non-urban area) would otherwise set the min-max range and the entropy weights on their own."""
 
     pooling: str = "pooled"
     """Entropy indices (Dist, Dig_entropy): 'pooled' standardises and weights all city-years at once
-    (SPEC section 3; comparable over time); 'by_year' does it within each year. The PCA of Dig is
+    (METHODS section 3; comparable over time); 'by_year' does it within each year. The PCA of Dig is
     always pooled (one decomposition, Table 3)."""
 
     min_nonurban_share: float = 0.05
@@ -90,9 +92,9 @@ class Options:
     above 0.12 in every other city-year of the panel; any value in that gap gives the same
     sample, 0.05 is a round one inside it. 0 turns the rule off."""
 
-    # --- Dig (SPEC section 4) ---
+    # --- Dig (METHODS section 4) ---
     dig_recipe: str = "pca"
-    """'pca': the components up to pca_variance_target (SPEC section 4); 'pca_first': the first
+    """'pca': the components up to pca_variance_target (METHODS section 4); 'pca_first': the first
     component only; 'entropy': the entropy-weighted composite of the same five indicators (Table 8's
     Dig_entropy) takes Dig's place in every model. dig_rescale applies to all three."""
     pca_variance_target: float = 0.85
@@ -106,16 +108,23 @@ class Options:
     dig_rescale: str = "none"
     """'none' keeps Dig = sum_j w_j x'_j, which lies in [0, 1]; 'minmax' rescales it to span [0, 1]."""
 
-    # --- models (SPEC section 5) ---
+    # --- models (METHODS section 5) ---
     cov_type: str = "cluster_city"
     """'cluster_city' (Stata's convention for effects nested in clusters), 'robust' (HC1),
     'cluster_province' or 'driscoll_kraay'."""
     dk_bandwidth: int = 2
+    """Driscoll-Kraay only: lags of the Bartlett kernel (0 = no serial correlation); 2 of 11 years
+    follows the usual floor(4 (T/100)^(2/9)) = 2 rule of thumb."""
     drop_filled: bool = False
     """Robustness: drop every city-year in which a variable of the model was filled."""
     seed: int = 20240517
+    """Seed of every random draw (bootstrap, permutations), so that reruns are byte-identical."""
     bootstrap_draws: int = 2000
+    """Cluster-bootstrap draws for the 95% percentile interval of a*b (Table 9); at least 40, so that
+    each 2.5% tail of the interval holds at least one draw."""
     permutation_draws: int = 1000
+    """Relabellings for the permutation p-values of Table 6; p = (1 + hits) / (1 + draws), so draws
+    bound the smallest p (0 draws would print p = 1 whatever the data)."""
     wild_draws: int = 9999
     """Replications of the wild cluster bootstrap (replication/wild.py) of Tables 5, 6, 8 and 9:
     9,999 as boottest and MacKinnon recommend (alpha (B + 1) is an integer for the usual levels, and
@@ -140,58 +149,198 @@ class Options:
             if getattr(self, f.name) != f.default
         }
 
+    def of_step(self, *steps: str) -> dict[str, object]:
+        """The options that the given steps (see STEPS) apply, by name."""
+        return {name: getattr(self, name) for name, rule in RULES.items() if rule.step in steps}
+
     def with_overrides(self, pairs: list[str]) -> Options:
         """A copy with `name=value` pairs applied (values parsed by each field's type)."""
-        changes: dict[str, object] = {}
-        kinds = {f.name: f.type for f in dataclasses.fields(self)}
-        for pair in pairs:
-            name, sep, text = pair.partition("=")
-            if not sep or name not in kinds:
-                raise ValueError(f"--set {pair!r}: expected name=value with name one of {sorted(kinds)}")
-            kind = kinds[name]
-            if kind == "bool":
-                if text.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError(f"--set {pair!r}: expected true or false")
-                changes[name] = text.lower() in ("true", "1")
-            elif kind == "int":
-                changes[name] = int(text)
-            elif kind == "float":
-                changes[name] = float(text)
-            else:
-                changes[name] = text
-        return dataclasses.replace(self, **changes)
+        return dataclasses.replace(self, **parse_overrides(pairs))
 
     def __post_init__(self) -> None:
-        allowed = {
-            "share_end_rule": ("carry_forward", "none"),
-            "dist_indicators": ("four", "six", "six_shared_removed", "six_shared_fixed", "six_shared_controlled"),
-            "dig_recipe": ("pca", "pca_first", "entropy"),
-            "pca_sign_rule": ("loadings_sum_positive", "largest_loading_positive"),
-            "pooling": ("pooled", "by_year"),
-            "pca_weighting": ("variance_share",),
-            "dig_rescale": ("none", "minmax"),
-            "cov_type": ("cluster_city", "robust", "cluster_province", "driscoll_kraay"),
-            "stars": ("econ", "paper"),
-            "parentheses": ("t", "se"),
-            "wild_weights": ("rademacher", "webb"),
-            "anomaly_rule": ("treat", "keep"),
-        }
-        for name, values in allowed.items():
-            if getattr(self, name) not in values:
-                raise ValueError(f"option {name}={getattr(self, name)!r}: expected one of {values}")
-        if not 0 < self.pca_variance_target <= 1:
-            raise ValueError(f"option pca_variance_target={self.pca_variance_target}: expected (0, 1]")
-        if not 0 <= self.winsorize < 0.5:
-            raise ValueError(f"option winsorize={self.winsorize}: expected [0, 0.5)")
-        if self.wild_draws < 1:
-            raise ValueError(f"option wild_draws={self.wild_draws}: expected >= 1")
-        if self.anomaly_factor <= 1 or self.boundary_step <= 1:
-            raise ValueError(f"option anomaly_factor={self.anomaly_factor}, boundary_step={self.boundary_step}: "
-                             "expected factors above 1")
-        if not 0 <= self.min_nonurban_share < 1:
-            raise ValueError(f"option min_nonurban_share={self.min_nonurban_share}: expected [0, 1)")
-        if self.edge_fill_years < 0:
-            raise ValueError(f"option edge_fill_years={self.edge_fill_years}: expected >= 0")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            kind = kind_of(f.type)
+            if not kind.accepts(value):
+                raise ValueError(f"option {f.name}: expected {kind.name}, got {value!r}")
+            problem = rule_of(f.name).check(value)
+            if problem:
+                raise ValueError(f"option {f.name}: expected {problem}, got {value!r}")
+
+
+# ---------------------------------------------------------------------------- what each option is
+
+STEPS = {
+    "panel": "panel build: takes effect with `make data` (python -m replication panel)",
+    "index": "indices: Dist, Dig, analysis.csv and Tables 1, 3, 4 (re-applied by `models`)",
+    "model": "models: Tables 5-9",
+    "rendering": "report only: how tables are printed, no estimate changes",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Which step applies an option (a key of STEPS) and the values it accepts."""
+
+    step: str
+    values: tuple = ()  # the allowed values; empty = any value of the field's type within the bounds
+    low: float | None = None  # inclusive lower bound
+    high: float | None = None  # inclusive upper bound
+    high_open: bool = False  # the upper bound itself is excluded
+    low_open: bool = False  # the lower bound itself is excluded
+
+    def check(self, value) -> str | None:
+        """None when `value` is allowed, else what is expected."""
+        if self.values and value not in self.values:
+            return self.describe()
+        if self.low is not None and (value < self.low or self.low_open and value == self.low):
+            return self.describe()
+        if self.high is not None and (value > self.high or self.high_open and value == self.high):
+            return self.describe()
+        if isinstance(value, float) and value != value:  # NaN passes no comparison above
+            return self.describe()
+        return None
+
+    def describe(self) -> str:
+        if self.values:
+            return "one of " + ", ".join(str(v) for v in self.values)
+        low, high = (f"{v:g}" if isinstance(v, float) else str(v) for v in (self.low, self.high))
+        if self.low is not None and self.high is not None:
+            return f"a value in {'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"a value {'>' if self.low_open else '>='} {low}"
+        return "any value"
+
+
+# One line per option: a new field of Options adds one line here.
+RULES = {
+    "edge_fill_years": Rule("panel", low=0, high=10),
+    "share_end_rule": Rule("panel", ("carry_forward", "none")),
+    "anomaly_rule": Rule("panel", ("treat", "keep")),
+    "anomaly_factor": Rule("panel", low=1, low_open=True),
+    "anomaly_agreement": Rule("panel", low=0, high=2, low_open=True, high_open=True),
+    "stale_expected": Rule("panel", low=0, low_open=True),
+    "boundary_step": Rule("panel", low=1, low_open=True),
+    "dist_indicators": Rule("index", ("four", "six", "six_shared_removed", "six_shared_fixed",
+                                      "six_shared_controlled")),
+    "min_nonurban_share": Rule("index", low=0, high=1, high_open=True),
+    "dig_recipe": Rule("index", ("pca", "pca_first", "entropy")),
+    "winsorize": Rule("index", low=0, high=0.5, high_open=True),
+    "pooling": Rule("index", ("pooled", "by_year")),
+    "pca_variance_target": Rule("index", low=0, high=1, low_open=True),
+    "pca_sign_rule": Rule("index", ("loadings_sum_positive", "largest_loading_positive")),
+    "pca_weighting": Rule("index", ("variance_share",)),
+    "dig_rescale": Rule("index", ("none", "minmax")),
+    "cov_type": Rule("model", ("cluster_city", "robust", "cluster_province", "driscoll_kraay")),
+    "dk_bandwidth": Rule("model", low=0, high=10),
+    "drop_filled": Rule("model", (False, True)),
+    "seed": Rule("model", low=0),
+    "bootstrap_draws": Rule("model", low=40, high=10**7),
+    "permutation_draws": Rule("model", low=1, high=10**7),
+    "wild_draws": Rule("model", low=99, high=10**6),
+    "wild_weights": Rule("model", ("rademacher", "webb")),
+    "stars": Rule("rendering", ("econ", "paper")),
+    "parentheses": Rule("rendering", ("t", "se")),
+}
+
+
+def rule_of(name: str) -> Rule:
+    try:
+        return RULES[name]
+    except KeyError:
+        raise ValueError(f"option {name}: has no line in replication.config.RULES (which step applies it, "
+                         "which values it accepts)") from None
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # as in a message: "expected an integer"
+
+    def accepts(self, value) -> bool:
+        if self.name == "an integer":
+            return isinstance(value, int) and not isinstance(value, bool)
+        if self.name == "a number":
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+        if self.name == "true or false":
+            return isinstance(value, bool)
+        return isinstance(value, str) or self.name != "text"
+
+    def parse(self, text: str):
+        if self.name == "an integer":
+            if not text.strip().lstrip("+-").isdigit():
+                raise ValueError
+            return int(text)
+        if self.name == "a number":
+            return float(text)
+        if self.name == "true or false":
+            if text.strip().lower() not in ("true", "false", "1", "0"):
+                raise ValueError
+            return text.strip().lower() in ("true", "1")
+        return text
+
+
+KINDS = {"int": Kind("an integer"), "float": Kind("a number"), "bool": Kind("true or false"), "str": Kind("text")}
+
+
+def kind_of(annotation: str) -> Kind:
+    """How a field's values are typed and parsed; a field of another type takes its text as given."""
+    return KINDS.get(annotation, Kind("a value"))
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, object]:
+    """`name=value` pairs -> {name: typed value}; each error names the option.
+
+    An option given twice is refused rather than silently keeping the last value.
+    """
+    import difflib
+
+    kinds = {f.name: kind_of(f.type) for f in dataclasses.fields(Options)}
+    changes: dict[str, object] = {}
+    given: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"--set {pair!r}: expected name=value, e.g. --set seed=1")
+        if name not in kinds:
+            close = difflib.get_close_matches(name, kinds, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ValueError(f"option {name}: no such option{hint}; `python -m replication options` lists them")
+        if name in given:
+            raise ValueError(f"option {name}: given twice (--set {name}={given[name]} and --set {pair}); "
+                             "give each option once")
+        given[name] = text
+        try:
+            changes[name] = kinds[name].parse(text)
+        except ValueError:
+            raise ValueError(f"option {name}: expected {kinds[name].name}, got {text!r}") from None
+        problem = rule_of(name).check(changes[name])
+        if problem:
+            raise ValueError(f"option {name}: expected {problem}, got {text!r}")
+    return changes
+
+
+def describe_options() -> list[dict[str, str]]:
+    """Every option: name, step, default, allowed values and the first sentence of its docstring."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(Options))
+    body = tree.body[0].body
+    docs = {}
+    for node, following in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(following, ast.Expr) \
+                and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str):
+            docs[node.target.id] = " ".join(following.value.value.split())
+    rows = []
+    for f in dataclasses.fields(Options):
+        rule = rule_of(f.name)
+        doc = docs.get(f.name, "")
+        first = doc.split(". ")[0].rstrip(".") + "." if doc else ""
+        allowed = rule.describe() if f.type != "bool" else "true, false"
+        rows.append({"name": f.name, "step": rule.step, "type": f.type, "default": str(f.default).lower()
+                     if f.type == "bool" else str(f.default), "allowed": allowed, "why": first})
+    return rows
 
 
 STAR_THRESHOLDS = {"econ": (0.10, 0.05, 0.01), "paper": (0.05, 0.01, 0.001)}

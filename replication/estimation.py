@@ -31,7 +31,7 @@ Covariances (``cov_type``):
   the clusters (the year effects; city effects are nested in city and in province clusters).
   t and F use G-1 denominator degrees of freedom.  This is ``xtreg, fe vce(cluster)`` and
   ``reghdfe, absorb(city year) vce(cluster)``; linearmodels' own options give a different
-  factor (SPEC section 5), so its unadjusted sandwich is scaled here.
+  factor (docs/METHODS.md section 5), so its unadjusted sandwich is scaled here.
 * ``unadjusted``: s^2 (Z'Z)^-1 with s^2 = SSR/(N-K), K counting every absorbed effect
   (``xtreg, fe`` conventional); with ``small=False``, SSR/N (``ivregress`` without ``small``).
 * ``robust``: HC1, N/(N-K) with K counting every absorbed effect (``reghdfe, vce(robust)``).

@@ -1,4 +1,4 @@
-"""The two indices: Dist (entropy weights, SPEC section 3) and Dig (principal components, section 4).
+"""The two indices: Dist (entropy weights, docs/METHODS.md section 3) and Dig (principal components, section 4).
 
 Everything here is a pure function of a DataFrame.  ``analysis_frame`` turns
 the panel into the estimation data (Dist, Dig, Dig_entropy, the mediator and
@@ -57,7 +57,7 @@ def minmax(data: pd.DataFrame, negative: tuple[str, ...] = ()) -> pd.DataFrame:
 
 
 def entropy_weights(data: pd.DataFrame, negative: tuple[str, ...] = ()) -> EntropyResult:
-    """Entropy-weight method of SPEC.md section 3 on the rows of `data` (pooled).
+    """Entropy-weight method of docs/METHODS.md section 3 on the rows of `data` (pooled).
 
     x' = min-max standardised x (reversed for `negative` indicators); p = x' / sum_r x';
     e_j = -(1 / ln m) sum_r p ln p with 0 ln 0 = 0; d_j = 1 - e_j; w_j = d_j / sum d_j;
@@ -129,7 +129,7 @@ def kmo(data: pd.DataFrame) -> tuple[float, pd.Series]:
 
 
 def pca_index(data: pd.DataFrame, options: Options) -> PCAResult:
-    """Principal-component index of SPEC.md section 4 on the rows of `data` (pooled city-years)."""
+    """Principal-component index of docs/METHODS.md section 4 on the rows of `data` (pooled city-years)."""
     _check_matrix(data, "pca_index")
     x = minmax(data)
     corr = np.corrcoef(x.to_numpy(), rowvar=False)
@@ -208,7 +208,7 @@ def area_indicators(panel: pd.DataFrame, area: str, options: Options) -> pd.Data
     pop = panel[f"pop_{area}"] * 1e4  # persons
     out = pd.DataFrame(index=panel.index)
     if options.dist_indicators.startswith("six"):
-        # no split after 2011: both areas take the whole-city rate (SPEC section 3, the six-indicator option)
+        # no split after 2011: both areas take the whole-city rate (METHODS section 3, the six-indicator option)
         people = panel["pop_whole"] * 1e4
         out["mobile"] = panel["mobile_whole"] * 1e4 / people * 100
         out["internet"] = panel["internet_whole"] * 1e4 / people * 100
@@ -257,7 +257,7 @@ def shared_term(pooled: pd.DataFrame, years: pd.Series, result: EntropyResult, p
 
 
 def dist_index(panel: pd.DataFrame, options: Options) -> DistResult:
-    """Dist of SPEC.md section 3: one entropy standardisation over both areas' rows."""
+    """Dist of docs/METHODS.md section 3: one entropy standardisation over both areas' rows."""
     district = area_indicators(panel, "district", options)
     nonurban = area_indicators(panel, "nonurban", options)
     pooled = winsorize(pd.concat([district, nonurban], keys=["district", "nonurban"]), options.winsorize)

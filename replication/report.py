@@ -15,7 +15,6 @@ from replication.compare import audit, comparison, scorecard
 from replication.config import Options
 from replication.figures import bootstrap_plot, coefficient_plot, indices_over_time
 from replication.influence import robustness_tables
-from replication.models import CONTROLS, estimation_sample, indirect_draws
 from replication.multiverse import mechanism_section
 from replication.registry import REGISTRY, TIDY
 from replication.render import Grid, grid, latex_document, page, to_html, to_latex, to_markdown, to_tabular
@@ -23,7 +22,7 @@ from replication.published import cell
 
 WHY = [
     ("Sample", "{cities} cities x 11 years = {rows} city-years instead of 282 x 11 = 3102. Cities with no "
-     "non-urban area in some year (Beijing, Shanghai, Shenzhen, ...) leave, because SPEC.md makes Dist "
+     "non-urban area in some year (Beijing, Shanghai, Shenzhen, ...) leave, because the methods (docs/METHODS.md) make Dist "
      "undefined for them; so do cities created or abolished during 2011-2021 and cities whose public "
      "yearbook series have gaps no fill rule covers (data/processed/manifest.json lists every city and reason), "
      "and city-years whose non-urban area holds less than option min_nonurban_share of the registered "
@@ -55,11 +54,13 @@ WHY = [
 
 
 def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.DataFrame],
-          data: pd.DataFrame, options: Options, variants: dict[str, pd.DataFrame] | None = None,
-          anomalies: pd.DataFrame | None = None, panel: pd.DataFrame | None = None) -> dict[str, str | bytes]:
-    """`variants`: the panel variants `make data` writes (name -> panel), `anomalies`: anomalies.csv,
-    `panel`: the panel the tables were estimated from;
-    with them the comparison shows the headline under each and the influence of single city-years."""
+          data: pd.DataFrame, options: Options, draws: dict[str, np.ndarray],
+          variants: dict[str, pd.DataFrame] | None = None, anomalies: pd.DataFrame | None = None,
+          panel: pd.DataFrame | None = None) -> dict[str, str | bytes]:
+    """`draws` are the resampling draws the models step wrote (bootstrap_ab: Table 9's a*b);
+    `variants`: the panel variants `make data` writes (name -> panel), `anomalies`: anomalies.csv,
+    `panel`: the panel the tables were estimated from; with them the comparison shows the headline
+    under each and the influence of single city-years."""
     out: dict[str, str | bytes] = {}
     grids = table_grids(tables, data, options)
     for name, table in grids.items():
@@ -83,9 +84,7 @@ def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.Da
     for name, files in (
         ("dig_coefficients", coefficient_plot(published, tables)),
         ("indices_by_region", indices_over_time(data)),
-        ("bootstrap_indirect", bootstrap_plot(
-            indirect_draws(estimation_sample(data, ["Dist", "Isu", "Dig", *CONTROLS], options), ["Dig", *CONTROLS],
-                           options), mediation["ab"], mediation["sobel_z"])),
+        ("bootstrap_indirect", bootstrap_plot(draws["bootstrap_ab"], mediation["ab"], mediation["sobel_z"])),
     ):
         for kind, content in files.items():
             out[f"figures/{name}.{kind}"] = content

@@ -87,7 +87,7 @@ def test_district_is_filled_through_its_share_and_never_exceeds_the_whole_city()
 def test_options_are_parsed_and_checked():
     assert Options().with_overrides(["edge_fill_years=0", "drop_filled=true"]).non_default() == {
         "edge_fill_years": 0, "drop_filled": True}
-    with pytest.raises(ValueError, match="expected name=value"):
+    with pytest.raises(ValueError, match="option no_such_option: no such option"):
         Options().with_overrides(["no_such_option=1"])
-    with pytest.raises(ValueError, match="dist_indicators='seven'"):
+    with pytest.raises(ValueError, match="option dist_indicators: expected one of four, six, got 'seven'"):
         Options(dist_indicators="seven")

@@ -8,10 +8,15 @@ __all__ = ["BuildError", "PanelBuild", "build_panel", "codebook"]
 
 
 def load_panel(path) -> "pd.DataFrame":
-    """The committed panel as written by `python -m replication panel` (fill flags as '' when observed)."""
+    """The committed panel as written by `python -m replication panel` (fill flags as '' when observed),
+    checked against its schema (replication.schemas.PANEL): a bad panel raises a BuildError naming
+    the file, the column and the first offending city-years."""
     import pandas as pd
 
-    panel = pd.read_csv(path, dtype={"city_code": int, "year": int})
+    from replication.schemas import check
+
+    # only an empty cell is missing: 'n/a' or 'NA' in a numeric column is an error the schema names
+    panel = check(pd.read_csv(path, keep_default_na=False, na_values=[""]), "panel", str(path))
     for column in [c for c in panel.columns if c.endswith("_fill")]:
         panel[column] = panel[column].fillna("").astype(str)
     return panel

@@ -11,7 +11,7 @@ IDENTIFIERS = {
     "city": "city name (Chinese, crosswalk canonical name)",
     "city_en": "city name in English/pinyin as the PKU-DFIIC file spells it",
     "province": "province (Chinese), from the crosswalk",
-    "region": "East / Central / West (National Bureau of Statistics split by province, SPEC.md section 1)",
+    "region": "East / Central / West (National Bureau of Statistics split by province, docs/METHODS.md section 1)",
     "year": "data year (edition year - 1)",
 }
 DERIVED = {

@@ -1,0 +1,210 @@
+"""The command line's own parts, in process: option parsing and listing, the schemas' messages,
+publishing an output set all or nothing, and the options record between steps."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from replication import schemas
+from replication.__main__ import (
+    REMEDY, adopt, main, parser, publish, read_set, recover, sha256, write_atomic,
+)
+from replication.config import RULES, STEPS, Options, describe_options, parse_overrides
+from replication.data.errors import BuildError
+
+from conftest import PROCESSED
+
+
+# ---------------------------------------------------------------------------- options
+
+
+@pytest.mark.parametrize("pairs, message", [
+    (["seed=abc"], "option seed: expected an integer, got 'abc'"),
+    (["seed=1.5"], "option seed: expected an integer, got '1.5'"),
+    (["seed=-1"], "option seed: expected a value >= 0, got '-1'"),
+    (["bootstrap_draws=0"], "option bootstrap_draws: expected a value in [40, 10000000], got '0'"),
+    (["permutation_draws=0"], "option permutation_draws: expected a value in [1, 10000000], got '0'"),
+    (["dk_bandwidth=-3"], "option dk_bandwidth: expected a value in [0, 10], got '-3'"),
+    (["winsorize=0.5"], "option winsorize: expected a value in [0, 0.5), got '0.5'"),
+    (["winsorize=nan"], "option winsorize: expected a value in [0, 0.5), got 'nan'"),
+    (["pca_variance_target=0"], "option pca_variance_target: expected a value in (0, 1], got '0'"),
+    (["winsorize=abc"], "option winsorize: expected a number, got 'abc'"),
+    (["drop_filled=yes"], "option drop_filled: expected true or false, got 'yes'"),
+    (["cov_type=hc3"], "option cov_type: expected one of cluster_city, robust, cluster_province, driscoll_kraay, "
+                       "got 'hc3'"),
+    (["edge_fill_years=-1"], "option edge_fill_years: expected a value in [0, 10], got '-1'"),
+    (["sed=1"], "option sed: no such option (did you mean seed?)"),
+    (["seed"], "--set 'seed': expected name=value"),
+    (["seed=1", "stars=paper", "seed=2"], "option seed: given twice (--set seed=1 and --set seed=2)"),
+])
+def test_bad_options_are_named(pairs, message):
+    with pytest.raises(ValueError) as error:
+        parse_overrides(pairs)
+    assert message in str(error.value)
+
+
+def test_good_options_are_typed():
+    assert parse_overrides(["seed=7", "winsorize=0", "drop_filled=TRUE", "stars=paper"]) == \
+        {"seed": 7, "winsorize": 0.0, "drop_filled": True, "stars": "paper"}
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("seed", "1", "option seed: expected an integer, got '1'"),
+    ("drop_filled", 1, "option drop_filled: expected true or false, got 1"),
+    ("bootstrap_draws", 10, "option bootstrap_draws: expected a value in [40, 10000000], got 10"),
+])
+def test_options_checked_when_built_in_python(field, value, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        Options(**{field: value})
+
+
+def test_every_option_has_a_rule_and_a_reason():
+    """A new field of Options needs one line in RULES (its step and values) and a docstring."""
+    fields = [f.name for f in dataclasses.fields(Options)]
+    assert set(RULES) == set(fields)
+    assert {rule.step for rule in RULES.values()} <= set(STEPS)
+    rows = {row["name"]: row for row in describe_options()}
+    for name in fields:
+        assert len(rows[name]["why"]) > 20, name
+        assert RULES[name].check(getattr(Options(), name)) is None, name  # the default is allowed
+
+
+def test_options_command_lists_every_option(capsys):
+    assert main(["options"]) == 0
+    text = capsys.readouterr().out
+    for f in dataclasses.fields(Options):
+        assert f"  {f.name} " in text
+    assert "cov_type" in text and "default cluster_city; one of cluster_city, robust" in text
+    assert "[panel] panel build" in text and "share_end_rule" in text.split("[index]")[0]
+
+
+def test_set_before_or_after_the_subcommand():
+    before = parser().parse_args(["--set", "seed=1", "models"])
+    after = parser().parse_args(["models", "--set", "seed=1"])
+    assert before.set_before + before.set_after == after.set_before + after.set_after == ["seed=1"]
+
+
+def test_adopt_takes_the_recorded_options_and_refuses_others():
+    recorded = {"cov_type": "robust", "winsorize": 0.02, "stars": "paper"}
+    options = adopt(Options(), {}, recorded, ("index", "model"), "models.manifest.json", REMEDY)
+    assert (options.cov_type, options.winsorize, options.stars) == ("robust", 0.02, "econ")  # rendering is free
+    with pytest.raises(BuildError, match=r"option cov_type: models\.manifest\.json was made with cov_type='robust', "
+                                         r"this run asks for cov_type='cluster_city'; rerun `make models"):
+        adopt(Options(), {"cov_type": "cluster_city"}, recorded, ("model",), "models.manifest.json", REMEDY)
+    with pytest.raises(BuildError, match=r"option edge_fill_years: .*records no build options \(no edge_fill_years\); run `make data"):
+        adopt(Options(), {"edge_fill_years": 0}, {}, ("panel",), "the panel x.csv", REMEDY)
+
+
+# ---------------------------------------------------------------------------- schemas
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    return pd.read_csv(PROCESSED / "panel.csv", keep_default_na=False, na_values=[""])
+
+
+@pytest.mark.parametrize("column, value, message", [
+    ("region", "North", "x.csv: column region: expected one of East, Central, West; first offending rows: "
+                        "石家庄市 (130100) 2014 (line 5): 'North'"),
+    ("year", 2030, "x.csv: column year: expected a year in 2011-2021; first offending rows: 石家庄市 (130100) 2030 "
+                   "(line 5): 2030"),
+    ("gdp_whole", np.nan, "x.csv: column gdp_whole: expected a number, found missing values (NaN); first rows: "
+                          "石家庄市 (130100) 2014 (line 5)"),
+    ("gdp_whole", np.inf, "x.csv: column gdp_whole: expected a finite number (not inf)"),
+    ("gdp_whole", "n/a", "x.csv: column gdp_whole: expected a number; first bad rows: 石家庄市 (130100) 2014 "
+                         "(line 5): 'n/a'"),
+    ("beds_whole", -1.0, "x.csv: column beds_whole: expected >= 0"),
+    ("ict_share_whole", 101.0, "x.csv: column ict_share_whole: expected <= 100"),
+    ("doctors_district", 1e9, "x.csv: expected doctors_district <= doctors_whole (districts are part of the whole "
+                              "city); first offending rows: 石家庄市 (130100) 2014 (line 5)"),
+])
+def test_panel_schema_names_file_column_and_city_year(panel, column, value, message):
+    damaged = panel.copy()
+    if isinstance(value, str):
+        damaged[column] = damaged[column].astype(object)
+    damaged.loc[3, column] = value
+    with pytest.raises(schemas.SchemaError) as error:
+        schemas.check(damaged, "panel", "x.csv")
+    assert str(error.value).startswith(message)
+
+
+def test_panel_schema_duplicates_and_missing_columns(panel):
+    with pytest.raises(schemas.SchemaError, match=r"x\.csv: duplicate \(city_code, year\): expected each once; "
+                                                  r"first duplicated rows: 石家庄市 \(130100\) 2012 \(line 3\)"):
+        schemas.check(pd.concat([panel, panel.iloc[[1]]], ignore_index=True), "panel", "x.csv")
+    with pytest.raises(schemas.SchemaError, match=r"x\.csv: missing column beds_whole, pku_index"):
+        schemas.check(panel.drop(columns=["beds_whole", "pku_index"]), "panel", "x.csv")
+
+
+def test_the_committed_panel_follows_its_schema(panel):
+    checked = schemas.check(panel, "panel", "panel.csv")
+    assert checked["city_code"].dtype == np.int64 and checked["year"].between(2011, 2021).all()
+
+
+def test_tidy_table_schema():
+    good = pd.DataFrame({"column": ["(1)", "(1)"], "term": ["Dig", "Ur"], "estimate": [0.1, 0.2],
+                         "std_error": [0.05, 0.1], "t_stat": [2.0, 2.0], "p_value": [0.05, 0.05]})
+    schemas.check(good, "table5", "t5.csv")
+    with pytest.raises(schemas.SchemaError, match=r"t5\.csv: column p_value: expected <= 1; first offending rows: "
+                                                  r"column \(1\), term Ur \(line 3\): 2\.0"):
+        schemas.check(good.assign(p_value=[0.05, 2.0]), "table5", "t5.csv")
+    with pytest.raises(schemas.SchemaError, match=r"t5\.csv: duplicate \(column, term\)"):
+        schemas.check(pd.concat([good, good.iloc[[0]]], ignore_index=True), "table5", "t5.csv")
+
+
+# ---------------------------------------------------------------------------- publishing
+
+
+def _files(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_publish_writes_the_set_and_its_manifest_last(tmp_path):
+    manifest = publish(tmp_path, "demo", {"a.csv": "1\n", "sub/b.txt": b"two"}, {"options": {"seed": 1}})
+    assert manifest["files"] == {"a.csv": sha256(b"1\n"), "sub/b.txt": sha256(b"two")}
+    assert json.loads((tmp_path / "demo.manifest.json").read_text()) == manifest
+    assert read_set(tmp_path, "demo", "make demo") == manifest
+    publish(tmp_path, "demo", {"a.csv": "one\n"})  # b.txt is not in the new set: it goes with the old one
+    assert set(_files(tmp_path)) == {"a.csv", "demo.manifest.json"}
+    (tmp_path / "a.csv").write_text("edited\n")
+    with pytest.raises(BuildError, match=r"a\.csv: changed since `demo` wrote it .*run `make demo` again"):
+        read_set(tmp_path, "demo", "make demo")
+
+
+@pytest.mark.parametrize("fault", ["stage", "publish"])
+def test_a_full_disk_leaves_the_previous_set(tmp_path, monkeypatch, fault):
+    publish(tmp_path, "demo", {"a.csv": "old a\n", "b.csv": "old b\n"})
+    before = _files(tmp_path)
+    monkeypatch.setenv("REPLICATION_FAULT", fault)
+    with pytest.raises(OSError, match="No space left on device"):
+        publish(tmp_path, "demo", {"a.csv": "new a\n", "b.csv": "new b\n", "c.csv": "new c\n"})
+    assert _files(tmp_path) == before and not (tmp_path / ".publish").exists()
+
+
+def test_recover_rolls_back_a_killed_publish(tmp_path, capsys):
+    publish(tmp_path, "demo", {"a.csv": "old a\n"})
+    before = _files(tmp_path)
+    # what a publish killed after its first rename leaves: a backup, a journal, a new file in place
+    base = tmp_path / ".publish" / "demo"
+    (base / "backup").mkdir(parents=True)
+    (tmp_path / "a.csv").rename(base / "backup" / "a.csv")
+    (tmp_path / "a.csv").write_text("new a\n")
+    (tmp_path / "new.csv").write_text("new\n")
+    write_atomic(base / "journal.json", json.dumps({"step": "demo", "files": ["a.csv", "new.csv",
+                                                                              "demo.manifest.json"]}))
+    (base / "backup" / "demo.manifest.json").write_bytes((tmp_path / "demo.manifest.json").read_bytes())
+    recover(tmp_path)
+    assert _files(tmp_path) == before
+    assert "an interrupted publish of `demo`" in capsys.readouterr().err
+
+
+def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert main(["report", "--out", str(target)]) == 2
+    assert capsys.readouterr().err == f"error: --out {target}: is a file, expected a directory\n"
