@@ -374,6 +374,8 @@ def table_rows(sample: pd.DataFrame, y: str, x: list[str], column: str, options,
     seed)."""
     rows = []
     for label, cluster in TABLE_CLUSTERS:
+        if sample[cluster].nunique() < 2:  # one province (a small or regional sample): nothing to resample
+            continue
         result = wild_bootstrap(sample, y, x, term=term, cluster=cluster, draws=options.wild_draws,
                                 weights=options.wild_weights, seed=options.seed)
         rows += [(column, stat, value) for stat, value in result.as_rows(f"wild_{term}_{label}_")]

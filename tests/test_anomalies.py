@@ -107,7 +107,7 @@ def test_thresholds_come_from_options():
     wide = synthetic({"A": {"beds_district": values}})
     assert not flagged(screen(wide, Options()).flags, "spike")
     assert flagged(screen(wide, Options(anomaly_factor=1.5)).flags, "spike") == {("A", 2016, "beds_district")}
-    with pytest.raises(ValueError, match="anomaly_rule='drop'"):
+    with pytest.raises(ValueError, match="option anomaly_rule: expected one of treat, keep, got 'drop'"):
         Options(anomaly_rule="drop")
 
 

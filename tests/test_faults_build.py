@@ -238,7 +238,7 @@ CASES = (
     Case("a directory in place of a table", entry(lambda d: ((d / GDP).unlink(), (d / GDP).mkdir())),
          "refused", ("2015/2-13_地区生产总值.xlsx: not a regular file",)),
     Case("whole-city beds with one extra digit (one cell)", table(HOSPITALS, scale_cell("唐山市", 5, 10)),
-         "accepted_unflagged", ()),
+         "flagged", ("anomaly screen:",)),
 )
 
 
@@ -307,18 +307,21 @@ def test_fault(case, raw_dir, inputs_digest, tmp_path, capsys):
         committed = (ROOT / "data" / "processed" / "panel.csv").read_bytes()
         if case.outcome == "accepted":
             assert panel == committed
-        else:  # the damaged beds cell reaches the panel; the anomaly screen is what flags it
-            new, old = load_panel(out / "panel.csv"), load_panel(ROOT / "data" / "processed" / "panel.csv")
+        else:  # the damaged beds cell is caught by the anomaly screen: refilled, flagged, listed
+            new = load_panel(out / "panel.csv")
             at = (new["city"] == "唐山市") & (new["year"] == 2014)
-            assert new.loc[at, "beds_whole"].item() == 10 * old.loc[at, "beds_whole"].item() == 368810
-            assert panel != committed
+            assert new.loc[at, "beds_whole"].item() != 368810
+            assert new.loc[at, "beds_whole_fill"].item() == "anomaly"
+            listed = pd.read_csv(out / "anomalies.csv")
+            hit = listed[(listed["city"] == "唐山市") & (listed["year"] == 2014) & (listed["column"] == "beds_whole")]
+            assert hit["rule"].tolist() == ["spike"] and hit["value"].item() == 368810
     assert _inputs_digest(raw_dir) == inputs_digest, "the raw directory must never change"
 
 
 def test_outcome_counts():
     """The closing note of issue 13 reports these counts."""
     counts = pd.Series([c.outcome for c in CASES]).value_counts().to_dict()
-    assert counts == {"refused": 19, "accepted": 3, "accepted_unflagged": 1}
+    assert counts == {"refused": 19, "accepted": 3, "flagged": 1}
 
 
 # --- the thresholds of replication/data/plausibility.py, pinned to the real data -------------

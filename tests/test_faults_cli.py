@@ -275,7 +275,8 @@ def test_models_with_other_index_options_says_so_and_report_refuses(work):
     assert report.returncode == 2 and "do not belong to the analysis.csv beside them" in report.stderr
     after = digest(out)
     assert {k for k in after if after[k] != before.get(k)} <= {f for f in after if f.startswith("tables/table")
-                                                               and f.endswith(".csv") or f == "models.manifest.json"}
+                                                               and f.endswith(".csv")
+                                                               or f in ("models.manifest.json", "tables/mechanism.csv")}
 
 
 def test_all_says_so_when_models_fails_after_indices(work):

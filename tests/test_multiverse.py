@@ -88,7 +88,7 @@ def test_rows_equal_direct_calls_of_the_table_functions(committed_panel, small):
     for spec_id in chosen:
         part = specs[specs["spec_id"] == spec_id].set_index("estimand")
         row = part.iloc[0].to_dict()
-        options = dataclasses.replace(mv.spec_options(row), permutation_draws=19, bootstrap_draws=5)
+        options = dataclasses.replace(mv.spec_options(row), permutation_draws=19, bootstrap_draws=40)
         data = analysis_frame(committed_panel, options).data
         controls = row["controls"]
         t5 = _dig(baseline(data, options), controls)

@@ -89,5 +89,5 @@ def test_options_are_parsed_and_checked():
         "edge_fill_years": 0, "drop_filled": True}
     with pytest.raises(ValueError, match="option no_such_option: no such option"):
         Options().with_overrides(["no_such_option=1"])
-    with pytest.raises(ValueError, match="option dist_indicators: expected one of four, six, got 'seven'"):
+    with pytest.raises(ValueError, match="option dist_indicators: expected one of four, six, six_shared_removed, six_shared_fixed, six_shared_controlled, got 'seven'"):
         Options(dist_indicators="seven")

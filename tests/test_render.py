@@ -180,7 +180,7 @@ def test_parentheses_option_shows_standard_errors():
     assert "(0.2123)" in markdown and f"({MINUS}2.72)" not in markdown
     assert markdown.count("Standard errors in parentheses") == 1 and "t statistics in parentheses" not in markdown
     assert "parentheses=se" in markdown  # recorded among the non-default options
-    with pytest.raises(ValueError, match="parentheses='z'"):
+    with pytest.raises(ValueError, match="option parentheses: expected one of t, se, got 'z'"):
         Options(parentheses="z")
 
 
