@@ -147,16 +147,20 @@ def grid_order(entity: np.ndarray, time: np.ndarray, codes: Codes) -> bool:
 
 
 def _within_grid(matrix: np.ndarray, g: int, t: int, effects: str) -> tuple[np.ndarray, np.ndarray]:
-    """(within-transformed, demeaned by entity only) of rows laid out as the G x T grid: the closed
-    form's arithmetic, (x - x_i.) - x_.t + x.., on a reshape, in place."""
-    grid = np.ascontiguousarray(matrix.reshape(g, t, matrix.shape[1]))  # C order: the sums of the scatter
-    by_entity = grid - grid.mean(axis=1, keepdims=True)
-    if effects != "twoway":
-        flat = by_entity.reshape(g * t, -1)
-        return flat, flat
-    out = by_entity - grid.mean(axis=0, keepdims=True)
-    out += grid.mean(axis=(0, 1), keepdims=True)
-    return out.reshape(g * t, -1), by_entity.reshape(g * t, -1)
+    """(within-transformed, first column demeaned by entity only) of rows laid out as the G x T
+    grid: the closed form's arithmetic, (x - x_i.) - x_.t + x.., on a C-order reshape (the order
+    of the sums of the scatter), in place where the reshape had to copy."""
+    view = matrix.reshape(g, t, matrix.shape[1])
+    grid = np.ascontiguousarray(view)
+    entity_means = grid.mean(axis=1, keepdims=True)
+    if effects == "twoway":
+        time_means, grand_mean = grid.mean(axis=0, keepdims=True), grid.mean(axis=(0, 1), keepdims=True)
+    out = np.subtract(grid, entity_means, out=grid if grid is not view else None)
+    first_by_entity = out[:, :, 0].ravel().copy()
+    if effects == "twoway":
+        out -= time_means
+        out += grand_mean
+    return out.reshape(g * t, -1), first_by_entity
 
 
 def within_balanced(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray, effects: str,
@@ -280,6 +284,12 @@ def singletons(entity: np.ndarray, time: np.ndarray, effects: str, codes: Codes 
 # ---------------------------------------------------------------------------- covariance
 
 
+def sum_of_squares(vector: np.ndarray) -> float:
+    """v'v without BLAS: OpenBLAS runs a long dot product on its thread pool, whose wake-up costs
+    milliseconds on a busy machine, a hundred times the sum itself (einsum's loop is one thread)."""
+    return float(np.einsum("i,i->", vector, vector))
+
+
 def sandwich(z: np.ndarray, resid: np.ndarray, groups: np.ndarray | None,
              index: tuple[np.ndarray, int] | None = None) -> np.ndarray:
     """Unadjusted cluster sandwich (Z'Z)^-1 sum_g s_g s_g' (Z'Z)^-1; `index` (group codes, number of
@@ -295,7 +305,6 @@ def sandwich(z: np.ndarray, resid: np.ndarray, groups: np.ndarray | None,
             sums = group_sums(index, scores, n_groups)
     return bread @ (sums.T @ sums) @ bread
 
-
 def _sorted_group_sums(index: np.ndarray, matrix: np.ndarray, n_groups: int) -> np.ndarray | None:
     """group_sums by contiguous reductions when the rows are sorted by group code 0..n-1, else None."""
     if not len(index) or index[0] != 0 or index[-1] != n_groups - 1:
@@ -305,7 +314,6 @@ def _sorted_group_sums(index: np.ndarray, matrix: np.ndarray, n_groups: int) -> 
         return None
     starts = np.flatnonzero(np.concatenate([[1], steps]))
     return np.add.reduceat(matrix, starts, axis=0)
-
 
 def driscoll_kraay(z: np.ndarray, resid: np.ndarray, time: np.ndarray, bandwidth: int) -> np.ndarray:
     bread = np.linalg.inv(z.T @ z)
@@ -317,7 +325,6 @@ def driscoll_kraay(z: np.ndarray, resid: np.ndarray, time: np.ndarray, bandwidth
         gamma = h[lag:].T @ h[:-lag]
         meat += (1 - lag / (bandwidth + 1)) * (gamma + gamma.T)
     return bread @ meat @ bread
-
 
 @dataclass(frozen=True)
 class Design:
@@ -375,13 +382,11 @@ class Design:
         return Design(self.y[keep], self.x[keep], self.names, self.entity[keep], self.time[keep],
                       None if self.cluster is None else self.cluster[keep], self.n_dropped_missing)
 
-
 def transform(matrix: np.ndarray, design: Design, effects: str) -> np.ndarray:
     return _transform_parts(matrix, design, effects)[0]
 
-
 def _transform_parts(matrix: np.ndarray, design: Design, effects: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """(transformed, demeaned by entity only or None when not a by-product) of `matrix`."""
+    """(transformed, first column demeaned by entity only, or None when not a by-product)."""
     if effects == "none":
         return matrix - matrix.mean(axis=0), None
     (_, g), (_, t) = design.codes
@@ -391,9 +396,10 @@ def _transform_parts(matrix: np.ndarray, design: Design, effects: str) -> tuple[
         return within_balanced(matrix, design.entity, design.time, effects, design.codes), None
     if effects == "entity":
         out = group_demean(matrix, *design.codes[0])
-        return out, out
+        return out, out[:, 0]
     if min(g, t) <= EXACT_MAX_LEVELS:
-        return _within_exact_parts(matrix, design.codes)
+        out, by_entity = _within_exact_parts(matrix, design.codes)
+        return out, None if by_entity is None else by_entity[:, 0]
     return within_pyhdfe(matrix, design.entity, design.time, effects), None
 
 
@@ -420,9 +426,8 @@ def fit_fe(design: Design, cov_type: str = "cluster", effects: str = "twoway", b
     data = np.column_stack([design.y, design.x])
     transformed, by_entity = _transform_parts(data, design, effects)
     result = _solve(transformed, data.mean(axis=0), design, cov_type, effects, bandwidth, small,
-                    y_by_entity=None if by_entity is None else by_entity[:, 0])
+                    y_by_entity=by_entity)
     return replace(result, n_singletons=n_singletons)
-
 
 def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitted=None, y_by_entity=None):
     """(2S)LS on transformed data; `fitted` replaces the regressors by their first-stage fit;
@@ -433,7 +438,9 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
     beta = np.linalg.lstsq(regressors, yt, rcond=None)[0]
     resid = yt - xt @ beta
     params = pd.Series(np.append(beta, means[0] - means[1:] @ beta), index=[*design.names, CONSTANT])
-    z = np.column_stack([regressors + means[1:], np.ones(n)])
+    z = np.empty((n, k + 1))  # [regressors + means, 1], filled in place
+    np.add(regressors, means[1:], out=z[:, :k])
+    z[:, k] = 1.0
     n_entity = design.codes[0][1] if effects != "none" else 1
     n_time = design.codes[1][1]
     absorbed_time = n_time - 1 if effects == "twoway" else 0
@@ -441,7 +448,7 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
     nclusters = None
     if cov_type == "unadjusted":
         big_k = k + 1 + absorbed_all
-        cov = np.linalg.inv(z.T @ z) * (resid @ resid) / ((n - big_k) if small else n)
+        cov = np.linalg.inv(z.T @ z) * sum_of_squares(resid) / ((n - big_k) if small else n)
         df = n - big_k
     elif cov_type == "robust":
         big_k = k + 1 + absorbed_all
@@ -458,7 +465,7 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
         df = n_time - 1
     else:
         raise ValueError(f"cov_type {cov_type!r}: expected unadjusted, robust, cluster or driscoll_kraay")
-    ssr = float(resid @ resid)
+    ssr = sum_of_squares(resid)
     overall = design.y - design.y.mean()
     if effects == "none":
         by_entity = overall
@@ -468,16 +475,14 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
         by_entity = group_demean(design.y[:, None], *design.codes[0])[:, 0]
     return FitResult(
         params=params, cov=pd.DataFrame(cov, index=params.index, columns=params.index), nobs=n,
-        df_resid=df if small else 10**9, rsquared_within=float(1 - ssr / (yt @ yt)),
+        df_resid=df if small else 10**9, rsquared_within=1 - ssr / sum_of_squares(yt),
         cov_type=cov_type, nclusters=nclusters, extra={"resid": resid, "ssr": ssr},
-        rsquared=float(1 - ssr / (overall @ overall)),
-        rsquared_within_entity=float(1 - ssr / (by_entity @ by_entity)), mean_dep=float(design.y.mean()),
+        rsquared=1 - ssr / sum_of_squares(overall),
+        rsquared_within_entity=1 - ssr / sum_of_squares(by_entity), mean_dep=float(design.y.mean()),
         n_dropped_missing=design.n_dropped_missing,
     )
 
-
 # ---------------------------------------------------------------------------- 2SLS
-
 
 @dataclass(frozen=True)
 class IVResult:
@@ -486,7 +491,6 @@ class IVResult:
     reduced_form: FitResult
     control_function: FitResult
     diagnostics: dict
-
 
 def fit_iv(data: pd.DataFrame, y: str, endog: str, instruments: list[str], exog: list[str],
            cov_type: str = "cluster", effects: str = "twoway", bandwidth: int = 2, cluster: str | None = None,
@@ -569,7 +573,6 @@ def fit_iv(data: pd.DataFrame, y: str, endog: str, instruments: list[str], exog:
     return IVResult(second=replace(second, **counts), first=replace(first, **counts),
                     reduced_form=replace(reduced, **counts), control_function=replace(control, **counts),
                     diagnostics=diagnostics)
-
 
 def _lsdv_r2(y: np.ndarray, ssr: float) -> float:
     """R-squared with the city and year dummies counted as regressors (what ivregress with
