@@ -3,12 +3,19 @@ panels with the paper's columns, balanced and with 5% of the city-years dropped,
 (the same model and clustered covariance) and, on balanced panels, a numpy floor (reshape, two
 means, least squares and the cluster sums; nothing else).  Figures, not a test: timings on a
 shared machine are noisy, so each is the best of a few repeats and the ratios are the message.
+
+The output records the BLAS in use and its threads (`blas_threads`): numpy's OpenBLAS runs long
+products on a thread pool, and the environment may set OPENBLAS_CORETYPE (a slower kernel chosen on
+purpose on some processors); neither is changed here.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,6 +48,52 @@ def synthetic_panel(cities: int, years: int, drop_share: float, seed: int = 14) 
     if drop_share:
         frame = frame[rng.random(n) >= drop_share].reset_index(drop=True)
     return frame
+
+
+def blas_threads() -> dict:
+    """numpy's BLAS, its threads and kernel, and the thread variables of the environment:
+    threadpoolctl's report where it is installed, else OpenBLAS's own answers (found among the
+    loaded libraries as threadpoolctl does), else numpy's build configuration."""
+    env = {name: os.environ[name] for name in sorted(os.environ)
+           if name.startswith(("OPENBLAS_", "OMP_", "MKL_", "NUMBA_NUM_THREADS"))}
+    info: dict = {"environment": env, "cores": os.cpu_count()}
+    try:  # pyfixest's demeaning runs on numba's threads
+        import numba
+
+        info["numba_threads"] = int(numba.config.NUMBA_NUM_THREADS)
+    except ImportError:
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["threadpoolctl"] = [{key: pool.get(key) for key in ("internal_api", "version", "num_threads",
+                                                                   "threading_layer", "architecture")}
+                                 for pool in threadpool_info()]
+        return info
+    except ImportError:
+        pass
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        info["numpy_blas"] = f"{blas.get('name')} {blas.get('version')}"
+    except Exception:  # numpy's config layout varies across versions; the rest still says enough
+        pass
+    maps = Path("/proc/self/maps")
+    libraries = sorted({line.split()[-1] for line in maps.read_text().splitlines()
+                        if "openblas" in line.lower() and ".so" in line}) if maps.exists() else []
+    for library in libraries:
+        handle = ctypes.CDLL(library)
+        for prefix, suffix in (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", "")):
+            threads = getattr(handle, f"{prefix}openblas_get_num_threads{suffix}", None)
+            if threads is None:
+                continue
+            core = getattr(handle, f"{prefix}openblas_get_corename{suffix}")
+            core.restype = ctypes.c_char_p
+            config = getattr(handle, f"{prefix}openblas_get_config{suffix}")
+            config.restype = ctypes.c_char_p
+            info["openblas"] = {"library": Path(library).name, "num_threads": int(threads()),
+                                "kernel": core().decode(), "config": config().decode().strip()}
+            return info
+    return info
 
 
 def _best(function, repeats: int) -> tuple[float, object]:
@@ -120,6 +173,7 @@ def benchmark_fast(repeats: int = 3) -> dict:
         balanced = rows[f"{size}_balanced"]["bootstrap_draws_per_second"]
         unbalanced = rows[f"{'57k' if size == '60k' else '950k'}_5pct_dropped"]["bootstrap_draws_per_second"]
         rows[f"{size}_unbalanced_over_balanced_draw_rate"] = round(unbalanced / balanced, 2)
+    rows["blas_threads"] = blas_threads()
     rows["fit"] = ("fit_fe with clustered covariance (Design built from the frame, singletons checked) "
                    "against pyfixest feols(Dist ~ X | city_code + year, vcov CRV1 city_code)")
     return rows
