@@ -332,6 +332,7 @@ def sandwich(z: np.ndarray, resid: np.ndarray, groups: np.ndarray | None,
             sums = group_sums(index, scores, n_groups)
     return bread @ (sums.T @ sums) @ bread
 
+
 def _sorted_group_sums(index: np.ndarray, matrix: np.ndarray, n_groups: int) -> np.ndarray | None:
     """group_sums by contiguous reductions when the rows are sorted by group code 0..n-1, else None."""
     if not len(index) or index[0] != 0 or not (index[1:] >= index[:-1]).all():
@@ -340,6 +341,18 @@ def _sorted_group_sums(index: np.ndarray, matrix: np.ndarray, n_groups: int) -> 
     if not counts.all():
         return None
     return np.add.reduceat(matrix, np.concatenate([[0], np.cumsum(counts)[:-1]]), axis=0)
+
+
+def driscoll_kraay(z: np.ndarray, resid: np.ndarray, time: np.ndarray, bandwidth: int) -> np.ndarray:
+    bread = np.linalg.inv(z.T @ z)
+    _, index = np.unique(time, return_inverse=True)
+    h = np.zeros((index.max() + 1, z.shape[1]))
+    np.add.at(h, index, z * resid[:, None])
+    meat = h.T @ h
+    for lag in range(1, bandwidth + 1):
+        gamma = h[lag:].T @ h[:-lag]
+        meat += (1 - lag / (bandwidth + 1)) * (gamma + gamma.T)
+    return bread @ meat @ bread
 
 
 @dataclass(frozen=True)
@@ -398,8 +411,10 @@ class Design:
         return Design(self.y[keep], self.x[keep], self.names, self.entity[keep], self.time[keep],
                       None if self.cluster is None else self.cluster[keep], self.n_dropped_missing)
 
+
 def transform(matrix: np.ndarray, design: Design, effects: str) -> np.ndarray:
     return _transform_parts(matrix, design, effects)[0]
+
 
 def _transform_parts(matrix: np.ndarray, design: Design, effects: str) -> tuple[np.ndarray, np.ndarray | None]:
     """(transformed, first column demeaned by entity only, or None when not a by-product)."""
@@ -444,6 +459,7 @@ def fit_fe(design: Design, cov_type: str = "cluster", effects: str = "twoway", b
     result = _solve(transformed, data.mean(axis=0), design, cov_type, effects, bandwidth, small,
                     y_by_entity=by_entity)
     return replace(result, n_singletons=n_singletons)
+
 
 def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitted=None, y_by_entity=None):
     """(2S)LS on transformed data; `fitted` replaces the regressors by their first-stage fit;
@@ -500,6 +516,7 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
 
 # ---------------------------------------------------------------------------- 2SLS
 
+
 @dataclass(frozen=True)
 class IVResult:
     second: FitResult
@@ -507,6 +524,7 @@ class IVResult:
     reduced_form: FitResult
     control_function: FitResult
     diagnostics: dict
+
 
 def fit_iv(data: pd.DataFrame, y: str, endog: str, instruments: list[str], exog: list[str],
            cov_type: str = "cluster", effects: str = "twoway", bandwidth: int = 2, cluster: str | None = None,
@@ -589,6 +607,7 @@ def fit_iv(data: pd.DataFrame, y: str, endog: str, instruments: list[str], exog:
     return IVResult(second=replace(second, **counts), first=replace(first, **counts),
                     reduced_form=replace(reduced, **counts), control_function=replace(control, **counts),
                     diagnostics=diagnostics)
+
 
 def _lsdv_r2(y: np.ndarray, ssr: float) -> float:
     """R-squared with the city and year dummies counted as regressors (what ivregress with
