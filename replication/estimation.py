@@ -183,7 +183,7 @@ def _within_grid(matrix: np.ndarray, g: int, t: int, effects: str) -> tuple[np.n
     if effects == "twoway":
         time_means, grand_mean = grid.mean(axis=0, keepdims=True), grid.mean(axis=(0, 1), keepdims=True)
     out = np.subtract(grid, entity_means, out=grid if grid is not view else None)
-    first_by_entity = out[:, :, 0].ravel().copy()
+    first_by_entity = out[:, :, 0].ravel().copy() if out.shape[2] else None
     if effects == "twoway":
         out -= time_means
         out += grand_mean
