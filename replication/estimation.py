@@ -167,10 +167,12 @@ def grid_order(entity: np.ndarray, time: np.ndarray, codes: Codes) -> bool:
     n_rows = len(e_index)
     if n_rows != g * t or n_rows == 0:
         return False
-    if not ((e_index.reshape(g, t) == np.arange(g)[:, None]).all() and (t_index.reshape(g, t) == np.arange(t)).all()):
+    if not ((e_index.reshape(g, t) == np.arange(g)[:, None]).all()
+            and (t_index.reshape(g, t) == np.arange(t)).all()):
         return False
     first_entities, first_times = entity[::t], time[:t]
-    return bool((first_entities[1:] > first_entities[:-1]).all() and (first_times[1:] > first_times[:-1]).all())
+    return bool((first_entities[1:] > first_entities[:-1]).all()
+                and (first_times[1:] > first_times[:-1]).all())
 
 
 def _within_grid(matrix: np.ndarray, g: int, t: int, effects: str) -> tuple[np.ndarray, np.ndarray]:
@@ -318,12 +320,12 @@ def sum_of_squares(vector: np.ndarray) -> float:
 
 
 def sandwich(z: np.ndarray, resid: np.ndarray, groups: np.ndarray | None,
-             index: tuple[np.ndarray, int] | None = None) -> np.ndarray:
+             index: tuple[np.ndarray, int] | None = None, overwrite_z: bool = False) -> np.ndarray:
     """Unadjusted cluster sandwich (Z'Z)^-1 sum_g s_g s_g' (Z'Z)^-1; `index` (group codes, number of
-    groups) may be passed in place of `groups`."""
+    groups) may be passed in place of `groups`; `overwrite_z` lets the scores reuse z's memory."""
     bread = np.linalg.inv(z.T @ z)
     index, n_groups = index or level_codes(groups)
-    scores = z * resid[:, None]
+    scores = np.multiply(z, resid[:, None], out=z if overwrite_z else None)
     if n_groups == len(index):  # one row per group (HC): no sums
         sums = scores
     else:
@@ -416,7 +418,8 @@ def transform(matrix: np.ndarray, design: Design, effects: str) -> np.ndarray:
     return _transform_parts(matrix, design, effects)[0]
 
 
-def _transform_parts(matrix: np.ndarray, design: Design, effects: str) -> tuple[np.ndarray, np.ndarray | None]:
+def _transform_parts(matrix: np.ndarray, design: Design,
+                     effects: str) -> tuple[np.ndarray, np.ndarray | None]:
     """(transformed, first column demeaned by entity only, or None when not a by-product)."""
     if effects == "none":
         return matrix - matrix.mean(axis=0), None
@@ -490,7 +493,7 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
         nclusters = design.cluster_codes[1]
         big_k = k + 1 + absorbed_time
         factor = nclusters / (nclusters - 1) * (n - 1) / (n - big_k) if small else 1.0
-        cov = sandwich(z, resid, None, design.cluster_codes) * factor
+        cov = sandwich(z, resid, None, design.cluster_codes, overwrite_z=True) * factor  # z not used after
         df = nclusters - 1
     elif cov_type == "driscoll_kraay":
         cov = driscoll_kraay(z, resid, design.time, bandwidth)
