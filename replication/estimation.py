@@ -13,6 +13,10 @@ to pyhdfe, linearmodels' PanelOLS and pyfixest at 1e-10 on ragged panels.  The
 constant is Stata's fixed-effects constant, ybar - xbar'b, from the regression
 of the within-transformed data with the grand means added back (as ``xtreg, fe``).
 
+Speed: a balanced panel sorted by entity and time (the usual layout) is recognised by comparisons
+(no hashing) and reshaped to the G x T grid (no scatter), with the arithmetic of the scatter, so
+the bits do not depend on the path; y's entity-demeaned values for the R² come from the same pass.
+
 Samples: rows with a missing value in a model variable are dropped and counted
 (``n_dropped_missing``); with ``drop_singletons`` (the tables) rows alone in a
 city or a year are dropped, iteratively, as reghdfe does (``n_singletons``).
@@ -516,6 +520,7 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
         rsquared_within_entity=1 - ssr / sum_of_squares(by_entity), mean_dep=float(design.y.mean()),
         n_dropped_missing=design.n_dropped_missing,
     )
+
 
 # ---------------------------------------------------------------------------- 2SLS
 
