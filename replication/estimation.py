@@ -222,7 +222,10 @@ def group_demean(matrix: np.ndarray, index: np.ndarray, n_groups: int) -> np.nda
         if counts.all():
             starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
             means = np.add.reduceat(matrix, starts, axis=0) / counts[:, None]
-            return matrix - np.repeat(means, counts, axis=0)
+            out = np.empty(matrix.shape)  # C order; column by column, no N x k temporary
+            for j in range(matrix.shape[1]):
+                np.subtract(matrix[:, j], np.repeat(means[:, j], counts), out=out[:, j])
+            return out
     counts = np.bincount(index, minlength=n_groups).astype(float)
     return matrix - (group_sums(index, matrix, n_groups) / np.maximum(counts, 1)[:, None])[index]
 
@@ -249,8 +252,9 @@ def within_exact(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray,
 
 
 def _within_exact_parts(matrix: np.ndarray, codes: Codes) -> tuple[np.ndarray, np.ndarray | None]:
-    """`within_exact` and, when the entity is the dimension swept by means, the matrix demeaned by
-    entity only (else None)."""
+    """`within_exact` and, when the entity is the dimension swept by means, the first column
+    demeaned by entity only (else None).  The effects are taken out in place, column by column
+    (no N x k temporaries: on large panels fresh memory costs more than the arithmetic)."""
     (e_index, g), (t_index, p) = codes
     swapped = p > g
     if swapped:  # sweep the larger dimension by means, solve in the smaller
@@ -262,7 +266,12 @@ def _within_exact_parts(matrix: np.ndarray, codes: Codes) -> tuple[np.ndarray, n
     by_period = group_sums(t_index, demeaned, p)
     effect = symmetric_pinv_apply(system, by_period)  # P x k period coefficients
     unit_mean = (occupancy / size[:, None]) @ effect  # the unit means of D effect
-    return demeaned - effect[t_index] + unit_mean[e_index], None if swapped else demeaned
+    first_by_entity = None if swapped or not demeaned.shape[1] else demeaned[:, 0].copy()
+    for j in range(demeaned.shape[1]):  # (x~ - D effect) + unit mean, as one expression would
+        column = demeaned[:, j]
+        column -= effect[t_index, j]
+        column += unit_mean[e_index, j]
+    return demeaned, first_by_entity
 
 
 def within_general(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray, effects: str,
@@ -436,8 +445,7 @@ def _transform_parts(matrix: np.ndarray, design: Design,
         out = group_demean(matrix, *design.codes[0])
         return out, out[:, 0]
     if min(g, t) <= EXACT_MAX_LEVELS:
-        out, by_entity = _within_exact_parts(matrix, design.codes)
-        return out, None if by_entity is None else by_entity[:, 0]
+        return _within_exact_parts(matrix, design.codes)
     return within_pyhdfe(matrix, design.entity, design.time, effects), None
 
 
