@@ -13,12 +13,14 @@ from replication.bench_wild import benchmark_wild
 from replication.bench_multiverse import benchmark_multiverse
 from replication.config import Options
 from replication.models import CONTROLS, TABLES
-from replication.resampling import BalancedMoments, bootstrap_weights
+from replication.resampling import bootstrap_weights, panel_moments
 
 
 def run_benchmark(data: pd.DataFrame, options: Options, draws: int = 20_000, repeats: int = 3) -> dict:
     x = ["Dig", *CONTROLS]
-    moments = BalancedMoments.from_frame(data, ["Dist", "Isu", *x])
+    variables = ["Dist", "Isu", *x]
+    sample = data.dropna(subset=variables)  # any panel: balanced or not (panel_moments picks the path)
+    moments = panel_moments(sample, variables)
     rng = np.random.default_rng(options.seed)
     weights = bootstrap_weights(len(moments.cities), draws, rng)
     best = float("inf")
@@ -38,6 +40,8 @@ def run_benchmark(data: pd.DataFrame, options: Options, draws: int = 20_000, rep
         "draws_per_second": round(draws / best),
         "draw": "one cluster-bootstrap draw = both mediation regressions (paths a and b) refitted",
         "panel_rows": len(data),
+        "bootstrap_rows": len(sample),
+        "bootstrap_moments": type(moments).__name__,
         "tables_5_9_seconds": round(tables, 3),
         "tables_5_9_resampling": f"{options.bootstrap_draws} bootstrap draws, "
                                  f"3 x {options.permutation_draws} permutation draws",

@@ -13,6 +13,10 @@ to pyhdfe, linearmodels' PanelOLS and pyfixest at 1e-10 on ragged panels.  The
 constant is Stata's fixed-effects constant, ybar - xbar'b, from the regression
 of the within-transformed data with the grand means added back (as ``xtreg, fe``).
 
+Speed: a balanced panel sorted by entity and time (the usual layout) is recognised by comparisons
+(no hashing) and reshaped to the G x T grid (no scatter), with the arithmetic of the scatter, so
+the bits do not depend on the path; y's entity-demeaned values for the R² come from the same pass.
+
 Samples: rows with a missing value in a model variable are dropped and counted
 (``n_dropped_missing``); with ``drop_singletons`` (the tables) rows alone in a
 city or a year are dropped, iteratively, as reghdfe does (``n_singletons``).
@@ -121,7 +125,34 @@ Codes = tuple[tuple[np.ndarray, int], tuple[np.ndarray, int]]  # (entity codes, 
 
 
 def panel_codes(entity: np.ndarray, time: np.ndarray) -> Codes:
-    return level_codes(entity), level_codes(time)
+    """level_codes of both identifiers; a panel sorted by entity and time (the usual layout) is
+    recognised in a few vectorised comparisons instead of two hash passes, with the same codes."""
+    return _sorted_grid_codes(entity, time) or (level_codes(entity), level_codes(time))
+
+
+def _sorted_grid_codes(entity: np.ndarray, time: np.ndarray) -> Codes | None:
+    """The codes of a balanced panel whose rows are sorted by entity and then time, both strictly
+    ascending within their blocks (what level_codes gives: 0,0,..,1,1,.. and 0..T-1 repeated),
+    or None when the rows are laid out otherwise."""
+    n = len(entity)
+    if n < 2 or len(time) != n:
+        return None
+    try:
+        changes = np.flatnonzero(entity[1:] != entity[:-1])
+        t = int(changes[0]) + 1 if len(changes) else n
+        if n % t or len(changes) != n // t - 1:
+            return None
+        g = n // t
+        first_times, first_entities = time[:t], entity[::t]
+        ordered = (bool((first_times[1:] > first_times[:-1]).all())
+                   and bool((first_entities[1:] > first_entities[:-1]).all())
+                   and bool((changes == np.arange(t - 1, n - 1, t)).all())
+                   and bool((time.reshape(g, t) == first_times).all()))
+    except TypeError:  # identifiers without an order
+        return None
+    if not ordered:
+        return None
+    return (np.repeat(np.arange(g), t), g), (np.tile(np.arange(t), g), t)
 
 
 def is_balanced(entity: np.ndarray, time: np.ndarray, codes: Codes | None = None) -> bool:
@@ -131,24 +162,56 @@ def is_balanced(entity: np.ndarray, time: np.ndarray, codes: Codes | None = None
     return bool((np.bincount(e_index * t + t_index, minlength=g * t) == 1).all())
 
 
-def within_balanced(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray, effects: str) -> np.ndarray:
+def grid_order(entity: np.ndarray, time: np.ndarray, codes: Codes) -> bool:
+    """True when the rows are a balanced panel sorted by entity and then by time, both ascending
+    (entity codes 0,0,..,1,1,.. and time codes 0..T-1 repeated, in order of appearance), so that
+    the data reshape to the G x T grid without a scatter, with the grid's rows and columns in
+    sorted order (the order the scatter uses, so the two give the same bits)."""
+    (e_index, g), (t_index, t) = codes
+    n_rows = len(e_index)
+    if n_rows != g * t or n_rows == 0:
+        return False
+    if not ((e_index.reshape(g, t) == np.arange(g)[:, None]).all()
+            and (t_index.reshape(g, t) == np.arange(t)).all()):
+        return False
+    first_entities, first_times = entity[::t], time[:t]
+    return bool((first_entities[1:] > first_entities[:-1]).all()
+                and (first_times[1:] > first_times[:-1]).all())
+
+
+def _within_grid(matrix: np.ndarray, g: int, t: int, effects: str) -> tuple[np.ndarray, np.ndarray]:
+    """(within-transformed, first column demeaned by entity only) of rows laid out as the G x T
+    grid: the closed form's arithmetic, (x - x_i.) - x_.t + x.., on a C-order reshape (the order
+    of the sums of the scatter), in place where the reshape had to copy."""
+    view = matrix.reshape(g, t, matrix.shape[1])
+    grid = np.ascontiguousarray(view)
+    entity_means = grid.mean(axis=1, keepdims=True)
+    if effects == "twoway":
+        time_means, grand_mean = grid.mean(axis=0, keepdims=True), grid.mean(axis=(0, 1), keepdims=True)
+    out = np.subtract(grid, entity_means, out=grid if grid is not view else None)
+    first_by_entity = out[:, :, 0].ravel().copy() if out.shape[2] else None
+    if effects == "twoway":
+        out -= time_means
+        out += grand_mean
+    return out.reshape(g * t, -1), first_by_entity
+
+
+def within_balanced(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray, effects: str,
+                    codes: Codes | None = None) -> np.ndarray:
     """Closed-form within transformation of a balanced panel (rows in any order; rows sorted by
     entity and time are reshaped in place of the scatter into the grid, with the same arithmetic)."""
+    codes = codes or panel_codes(entity, time)
+    if grid_order(entity, time, codes):
+        return _within_grid(matrix, codes[0][1], codes[1][1], effects)[0]
     e_index, e_codes = pd.factorize(entity, sort=True)
     t_index, t_codes = pd.factorize(time, sort=True)
     g, t = len(e_codes), len(t_codes)
-    in_order = (len(matrix) == g * t and (e_index == np.repeat(np.arange(g), t)).all()
-                and (t_index == np.tile(np.arange(t), g)).all())
-    if in_order:
-        grid = np.full((g, t, matrix.shape[1]), np.nan)
-        grid[...] = matrix.reshape(g, t, matrix.shape[1])
-    else:
-        grid = np.full((g, t, matrix.shape[1]), np.nan)
-        grid[e_index, t_index] = matrix
+    grid = np.full((g, t, matrix.shape[1]), np.nan)
+    grid[e_index, t_index] = matrix
     out = grid - grid.mean(axis=1, keepdims=True)
     if effects == "twoway":
         out = out - grid.mean(axis=0, keepdims=True) + grid.mean(axis=(0, 1), keepdims=True)
-    return out.reshape(g * t, -1) if in_order else out[e_index, t_index]
+    return out[e_index, t_index]
 
 
 def group_demean(matrix: np.ndarray, index: np.ndarray, n_groups: int) -> np.ndarray:
@@ -159,7 +222,10 @@ def group_demean(matrix: np.ndarray, index: np.ndarray, n_groups: int) -> np.nda
         if counts.all():
             starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
             means = np.add.reduceat(matrix, starts, axis=0) / counts[:, None]
-            return matrix - np.repeat(means, counts, axis=0)
+            out = np.empty(matrix.shape)  # C order; column by column, no N x k temporary
+            for j in range(matrix.shape[1]):
+                np.subtract(matrix[:, j], np.repeat(means[:, j], counts), out=out[:, j])
+            return out
     counts = np.bincount(index, minlength=n_groups).astype(float)
     return matrix - (group_sums(index, matrix, n_groups) / np.maximum(counts, 1)[:, None])[index]
 
@@ -182,8 +248,16 @@ def within_exact(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray,
     D~'D~ = diag(count_p) - sum_i o_i o_i' / n_i (o_i: the unit's rows per period, n_i its rows).
     Cost O(N k + G P^2 + P^3); rows may repeat a (unit, period) pair.
     """
-    (e_index, g), (t_index, p) = codes or panel_codes(entity, time)
-    if p > g:  # sweep the larger dimension by means, solve in the smaller
+    return _within_exact_parts(matrix, codes or panel_codes(entity, time))[0]
+
+
+def _within_exact_parts(matrix: np.ndarray, codes: Codes) -> tuple[np.ndarray, np.ndarray | None]:
+    """`within_exact` and, when the entity is the dimension swept by means, the first column
+    demeaned by entity only (else None).  The effects are taken out in place, column by column
+    (no N x k temporaries: on large panels fresh memory costs more than the arithmetic)."""
+    (e_index, g), (t_index, p) = codes
+    swapped = p > g
+    if swapped:  # sweep the larger dimension by means, solve in the smaller
         e_index, g, t_index, p = t_index, p, e_index, g
     demeaned = group_demean(matrix, e_index, g)
     occupancy = np.bincount(e_index * p + t_index, minlength=g * p).reshape(g, p).astype(float)
@@ -192,7 +266,12 @@ def within_exact(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray,
     by_period = group_sums(t_index, demeaned, p)
     effect = symmetric_pinv_apply(system, by_period)  # P x k period coefficients
     unit_mean = (occupancy / size[:, None]) @ effect  # the unit means of D effect
-    return demeaned - effect[t_index] + unit_mean[e_index]
+    first_by_entity = None if swapped or not demeaned.shape[1] else demeaned[:, 0].copy()
+    for j in range(demeaned.shape[1]):  # (x~ - D effect) + unit mean, as one expression would
+        column = demeaned[:, j]
+        column -= effect[t_index, j]
+        column += unit_mean[e_index, j]
+    return demeaned, first_by_entity
 
 
 def within_general(matrix: np.ndarray, entity: np.ndarray, time: np.ndarray, effects: str,
@@ -221,7 +300,7 @@ def within(matrix, entity, time, effects="twoway", codes: Codes | None = None):
     `within_general` otherwise.  `codes` (panel_codes) may be passed to save recomputing them."""
     codes = codes or panel_codes(entity, time)
     if is_balanced(entity, time, codes):
-        return within_balanced(matrix, entity, time, effects)
+        return within_balanced(matrix, entity, time, effects, codes)
     return within_general(matrix, entity, time, effects, codes)
 
 
@@ -247,12 +326,36 @@ def singletons(entity: np.ndarray, time: np.ndarray, effects: str, codes: Codes 
 # ---------------------------------------------------------------------------- covariance
 
 
-def sandwich(z: np.ndarray, resid: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Unadjusted cluster sandwich (Z'Z)^-1 sum_g s_g s_g' (Z'Z)^-1."""
+def sum_of_squares(vector: np.ndarray) -> float:
+    """v'v without BLAS: OpenBLAS runs a long dot product on its thread pool, whose wake-up costs
+    milliseconds on a busy machine, a hundred times the sum itself (einsum's loop is one thread)."""
+    return float(np.einsum("i,i->", vector, vector))
+
+
+def sandwich(z: np.ndarray, resid: np.ndarray, groups: np.ndarray | None,
+             index: tuple[np.ndarray, int] | None = None, overwrite_z: bool = False) -> np.ndarray:
+    """Unadjusted cluster sandwich (Z'Z)^-1 sum_g s_g s_g' (Z'Z)^-1; `index` (group codes, number of
+    groups) may be passed in place of `groups`; `overwrite_z` lets the scores reuse z's memory."""
     bread = np.linalg.inv(z.T @ z)
-    _, index = np.unique(groups, return_inverse=True)
-    sums = group_sums(index, z * resid[:, None], index.max() + 1)
+    index, n_groups = index or level_codes(groups)
+    scores = np.multiply(z, resid[:, None], out=z if overwrite_z else None)
+    if n_groups == len(index):  # one row per group (HC): no sums
+        sums = scores
+    else:
+        sums = _sorted_group_sums(index, scores, n_groups)
+        if sums is None:
+            sums = group_sums(index, scores, n_groups)
     return bread @ (sums.T @ sums) @ bread
+
+
+def _sorted_group_sums(index: np.ndarray, matrix: np.ndarray, n_groups: int) -> np.ndarray | None:
+    """group_sums by contiguous reductions when the rows are sorted by group code 0..n-1, else None."""
+    if not len(index) or index[0] != 0 or not (index[1:] >= index[:-1]).all():
+        return None
+    counts = np.bincount(index, minlength=n_groups)
+    if not counts.all():
+        return None
+    return np.add.reduceat(matrix, np.concatenate([[0], np.cumsum(counts)[:-1]]), axis=0)
 
 
 def driscoll_kraay(z: np.ndarray, resid: np.ndarray, time: np.ndarray, bandwidth: int) -> np.ndarray:
@@ -285,19 +388,39 @@ class Design:
         """The design of y on x; rows with a missing value in y, x or an identifier are dropped
         (counted in `n_dropped_missing`), as reghdfe and pyfixest do."""
         ids = [entity, time] + ([cluster] if cluster is not None else [])
-        keep = (np.isfinite(data[[y, *x]].to_numpy(float)).all(axis=1)
-                & data[ids].notna().all(axis=1).to_numpy())
-        frame = data[keep] if not keep.all() else data
+        values = data[[y, *x]].to_numpy(float)  # one copy; y and x are views of it
+        keep = np.isfinite(values).all(axis=1)
+        id_values = {}
+        for name in dict.fromkeys(ids):
+            column = data[name].to_numpy()
+            if column.dtype.kind not in "iub":  # integer codes cannot be missing
+                keep &= pd.notna(column)
+            id_values[name] = column
+        if not keep.all():
+            values = values[keep]
+            id_values = {name: column[keep] for name, column in id_values.items()}
         return cls(
-            y=frame[y].to_numpy(float), x=frame[x].to_numpy(float), names=list(x),
-            entity=frame[entity].to_numpy(), time=frame[time].to_numpy(),
-            cluster=None if cluster is None else frame[cluster].to_numpy(),
-            n_dropped_missing=int((~keep).sum()),
+            y=values[:, 0], x=values[:, 1:], names=list(x),
+            entity=id_values[entity], time=id_values[time],
+            cluster=None if cluster is None else id_values[cluster],
+            n_dropped_missing=int(len(keep) - keep.sum()),
         )
 
     @cached_property
     def codes(self) -> Codes:
         return panel_codes(self.entity, self.time)
+
+    @cached_property
+    def layout(self) -> str:
+        """'grid' (balanced, rows sorted by entity then time: see grid_order), 'balanced' or
+        'unbalanced'."""
+        if grid_order(self.entity, self.time, self.codes):
+            return "grid"
+        return "balanced" if is_balanced(self.entity, self.time, self.codes) else "unbalanced"
+
+    @cached_property
+    def cluster_codes(self) -> tuple[np.ndarray, int]:
+        return self.codes[0] if self.cluster is None else level_codes(self.cluster)
 
     def subset(self, keep: np.ndarray) -> Design:
         return Design(self.y[keep], self.x[keep], self.names, self.entity[keep], self.time[keep],
@@ -305,9 +428,25 @@ class Design:
 
 
 def transform(matrix: np.ndarray, design: Design, effects: str) -> np.ndarray:
+    return _transform_parts(matrix, design, effects)[0]
+
+
+def _transform_parts(matrix: np.ndarray, design: Design,
+                     effects: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """(transformed, first column demeaned by entity only, or None when not a by-product)."""
     if effects == "none":
-        return matrix - matrix.mean(axis=0)
-    return within(matrix, design.entity, design.time, effects, design.codes)
+        return matrix - matrix.mean(axis=0), None
+    (_, g), (_, t) = design.codes
+    if design.layout == "grid":
+        return _within_grid(matrix, g, t, effects)
+    if design.layout == "balanced":
+        return within_balanced(matrix, design.entity, design.time, effects, design.codes), None
+    if effects == "entity":
+        out = group_demean(matrix, *design.codes[0])
+        return out, out[:, 0]
+    if min(g, t) <= EXACT_MAX_LEVELS:
+        return _within_exact_parts(matrix, design.codes)
+    return within_pyhdfe(matrix, design.entity, design.time, effects), None
 
 
 def fit_fe(design: Design, cov_type: str = "cluster", effects: str = "twoway", bandwidth: int = 2,
@@ -320,7 +459,10 @@ def fit_fe(design: Design, cov_type: str = "cluster", effects: str = "twoway", b
     add nothing to the slopes but count in N, K and the clusters), ``xtreg, fe`` keeps them.
     """
     n_singletons = 0
-    if drop_singletons:
+    (_, n_entity), (_, n_time) = design.codes
+    balanced = design.layout != "unbalanced"
+    none_alone = balanced and n_time > 1 and (effects != "twoway" or n_entity > 1)
+    if drop_singletons and not none_alone:  # a balanced panel of 2+ cities and years has none
         alone = singletons(design.entity, design.time, effects, design.codes)
         n_singletons = int(alone.sum())
         if n_singletons:
@@ -328,20 +470,24 @@ def fit_fe(design: Design, cov_type: str = "cluster", effects: str = "twoway", b
     if len(design.y) == 0:
         raise ValueError("no observations left in the estimation sample (missing values or singletons)")
     data = np.column_stack([design.y, design.x])
-    result = _solve(transform(data, design, effects), data.mean(axis=0), design, cov_type, effects,
-                    bandwidth, small)
+    transformed, by_entity = _transform_parts(data, design, effects)
+    result = _solve(transformed, data.mean(axis=0), design, cov_type, effects, bandwidth, small,
+                    y_by_entity=by_entity)
     return replace(result, n_singletons=n_singletons)
 
 
-def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitted=None):
-    """(2S)LS on transformed data; `fitted` replaces the regressors by their first-stage fit."""
+def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitted=None, y_by_entity=None):
+    """(2S)LS on transformed data; `fitted` replaces the regressors by their first-stage fit;
+    `y_by_entity` (y demeaned by entity, for the R-squared) is computed here when not given."""
     yt, xt = transformed[:, 0], transformed[:, 1:]
     n, k = xt.shape
     regressors = xt if fitted is None else fitted
     beta = np.linalg.lstsq(regressors, yt, rcond=None)[0]
     resid = yt - xt @ beta
     params = pd.Series(np.append(beta, means[0] - means[1:] @ beta), index=[*design.names, CONSTANT])
-    z = np.column_stack([regressors + means[1:], np.ones(n)])
+    z = np.empty((n, k + 1))  # [regressors + means, 1], filled in place
+    np.add(regressors, means[1:], out=z[:, :k])
+    z[:, k] = 1.0
     n_entity = design.codes[0][1] if effects != "none" else 1
     n_time = design.codes[1][1]
     absorbed_time = n_time - 1 if effects == "twoway" else 0
@@ -349,36 +495,37 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
     nclusters = None
     if cov_type == "unadjusted":
         big_k = k + 1 + absorbed_all
-        cov = np.linalg.inv(z.T @ z) * (resid @ resid) / ((n - big_k) if small else n)
+        cov = np.linalg.inv(z.T @ z) * sum_of_squares(resid) / ((n - big_k) if small else n)
         df = n - big_k
     elif cov_type == "robust":
         big_k = k + 1 + absorbed_all
-        cov = sandwich(z, resid, np.arange(n)) * (n / (n - big_k) if small else 1.0)
+        cov = sandwich(z, resid, None, (np.arange(n), n)) * (n / (n - big_k) if small else 1.0)
         df = n - big_k
     elif cov_type == "cluster":
-        groups = design.entity if design.cluster is None else design.cluster
-        nclusters = level_codes(groups)[1]
+        nclusters = design.cluster_codes[1]
         big_k = k + 1 + absorbed_time
         factor = nclusters / (nclusters - 1) * (n - 1) / (n - big_k) if small else 1.0
-        cov = sandwich(z, resid, groups) * factor
+        cov = sandwich(z, resid, None, design.cluster_codes, overwrite_z=True) * factor  # z not used after
         df = nclusters - 1
     elif cov_type == "driscoll_kraay":
         cov = driscoll_kraay(z, resid, design.time, bandwidth)
         df = n_time - 1
     else:
         raise ValueError(f"cov_type {cov_type!r}: expected unadjusted, robust, cluster or driscoll_kraay")
-    ssr = float(resid @ resid)
+    ssr = sum_of_squares(resid)
     overall = design.y - design.y.mean()
     if effects == "none":
         by_entity = overall
+    elif y_by_entity is not None:
+        by_entity = y_by_entity
     else:
         by_entity = group_demean(design.y[:, None], *design.codes[0])[:, 0]
     return FitResult(
         params=params, cov=pd.DataFrame(cov, index=params.index, columns=params.index), nobs=n,
-        df_resid=df if small else 10**9, rsquared_within=float(1 - ssr / (yt @ yt)),
+        df_resid=df if small else 10**9, rsquared_within=1 - ssr / sum_of_squares(yt),
         cov_type=cov_type, nclusters=nclusters, extra={"resid": resid, "ssr": ssr},
-        rsquared=float(1 - ssr / (overall @ overall)),
-        rsquared_within_entity=float(1 - ssr / (by_entity @ by_entity)), mean_dep=float(design.y.mean()),
+        rsquared=1 - ssr / sum_of_squares(overall),
+        rsquared_within_entity=1 - ssr / sum_of_squares(by_entity), mean_dep=float(design.y.mean()),
         n_dropped_missing=design.n_dropped_missing,
     )
 

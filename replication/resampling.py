@@ -59,7 +59,9 @@ class BalancedMoments:
             raise ValueError("BalancedMoments needs a balanced panel (every city in every year)")
         values = frame[variables].to_numpy(float).reshape(len(cities), n_time, len(variables))
         demeaned = values - values.mean(axis=1, keepdims=True)
-        return cls(list(variables), cities, demeaned, np.einsum("gtv,gtw->gvw", demeaned, demeaned))
+        cross = np.einsum("gtv,gtw->gvw", demeaned, demeaned)
+        # C order, so that every draw's reshape to G x (T v) and G x v^2 is a view, not a copy
+        return cls(list(variables), cities, np.ascontiguousarray(demeaned), np.ascontiguousarray(cross))
 
     def crossproducts(self, weights: np.ndarray) -> np.ndarray:
         """X~'X~ of all variables for each row of `weights` (draws x G) -> draws x v x v."""
