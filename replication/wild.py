@@ -177,30 +177,67 @@ def cluster_pieces(data: pd.DataFrame, y: str, x: list[str], term: str, cluster:
         if data[name].isna().any():
             raise ValueError(f"wild bootstrap: identifier column {name!r} is missing in "
                              f"{int(data[name].isna().sum())} rows")
-    ent = pd.factorize(data[entity])[0]
-    per_entity = pd.DataFrame({"e": ent, "g": pd.factorize(data[cluster])[0]}).groupby("e")["g"].nunique()
-    if (per_entity > 1).any():
-        raise ValueError(f"wild bootstrap: the {entity} effects must be nested in the {cluster} clusters; "
-                         f"{int((per_entity > 1).sum())} {entity} values lie in more than one cluster")
-    g_index, _ = pd.factorize(data[cluster])
-    t_index, _ = pd.factorize(data[time], sort=True)
-    n_obs, k = len(data), len(x)
-    n_g, n_t = g_index.max() + 1, t_index.max() + 1
+    structure = Clusters.build(data[cluster].to_numpy(), data[entity].to_numpy(), data[time].to_numpy(), effects,
+                               names=(cluster, entity))
     transformed = within(values, data[entity].to_numpy(), data[time].to_numpy(), effects)
-    yt, xt = transformed[:, 0], transformed[:, 1:]
-    j = x.index(term)
+    return within_pieces(transformed[:, 0], transformed[:, 1:], x.index(term), structure, restricted)
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """The cluster, entity and time structure of one estimation sample: what every regression on the
+    sample shares (built once, then ``within_pieces`` per regression).  Clusters are numbered in order
+    of first appearance (the weights' columns follow that order), periods in sorted order."""
+
+    cluster: np.ndarray  # cluster code of each row, 0..G-1
+    time: np.ndarray  # period code of each row, 0..T-1
+    n_clusters: int
+    n_time: int
+    effects: str
+    by_cluster: sp.csr_matrix  # G x N: cluster sums
+    time_inverse: np.ndarray | None  # A_T^+ (two-way effects only)
+
+    @classmethod
+    def build(cls, cluster: np.ndarray, entity: np.ndarray, time: np.ndarray, effects: str = "twoway",
+              names: tuple[str, str] = ("cluster", "entity")) -> Clusters:
+        """From the cluster, entity and period of each row; the entity effects must be nested in the
+        clusters (`names` name the two columns in the error)."""
+        if effects not in ("twoway", "entity"):
+            raise ValueError(f"wild bootstrap: effects={effects!r}; expected 'twoway' or 'entity'")
+        g_index = pd.factorize(cluster)[0]
+        ent = pd.factorize(entity)[0]
+        per_entity = pd.DataFrame({"e": ent, "g": g_index}).groupby("e")["g"].nunique()
+        if (per_entity > 1).any():
+            raise ValueError(f"wild bootstrap: the {names[1]} effects must be nested in the {names[0]} clusters; "
+                             f"{int((per_entity > 1).sum())} {names[1]} values lie in more than one cluster")
+        t_index = pd.factorize(time, sort=True)[0]
+        n_obs = len(g_index)
+        n_g, n_t = int(g_index.max()) + 1, int(t_index.max()) + 1
+        by_cluster = sp.csr_matrix((np.ones(n_obs), (g_index, np.arange(n_obs))), shape=(n_g, n_obs))
+        inverse = np.linalg.pinv(_time_block(ent, t_index, n_t)) if effects == "twoway" else None
+        return cls(g_index, t_index, n_g, n_t, effects, by_cluster, inverse)
+
+    def time_sums(self, column: np.ndarray) -> np.ndarray:
+        """G x T sums of `column` within cluster and period."""
+        return sp.csr_matrix((column, (self.cluster, self.time)), shape=(self.n_clusters, self.n_time)).toarray()
+
+
+def within_pieces(yt: np.ndarray, xt: np.ndarray, j: int, clusters: Clusters, restricted: bool) -> ClusterPieces:
+    """The lower-level entry point: one regression of the within-transformed (effects partialled out)
+    outcome `yt` (N) on the within-transformed regressors `xt` (N x k), tested on column `j`, reduced
+    to G-row arrays.  ``cluster_pieces`` (and so ``wild_bootstrap``) partial out and call it; the
+    multiverse calls it on the columns it has already transformed, with one ``Clusters`` per sample."""
+    n_obs, k = xt.shape
+    n_g, n_t = clusters.n_clusters, clusters.n_time
     xx_inv = np.linalg.inv(xt.T @ xt)
     beta = xx_inv @ (xt.T @ yt)
     rho = xx_inv[:, j]
     resid = yt - xt @ beta
     x_rho = xt @ rho
-    by_cluster = sp.csr_matrix((np.ones(n_obs), (g_index, np.arange(n_obs))), shape=(n_g, n_obs))
+    by_cluster = clusters.by_cluster
 
     def sums(column: np.ndarray) -> np.ndarray:  # G-vector of cluster sums
         return by_cluster @ column
-
-    def time_sums(column: np.ndarray) -> np.ndarray:  # G x T sums within cluster and period
-        return sp.csr_matrix((column, (g_index, t_index)), shape=(n_g, n_t)).toarray()
 
     score_scale = float(np.sqrt(np.sum(sums(x_rho * resid) ** 2)))
     # bootstrap DGP residuals u~(r) = base + r slope
@@ -212,14 +249,14 @@ def cluster_pieces(data: pd.DataFrame, y: str, x: list[str], term: str, cluster:
     n_cols = [by_cluster @ (xt * x_rho[:, None])]
     m0 = [by_cluster @ (xt * base[:, None]) @ xx_inv]
     m1 = [by_cluster @ (xt * slope[:, None]) @ xx_inv]
-    if effects == "twoway":
-        a_inv = np.linalg.pinv(_time_block(ent, t_index, n_t))
-        n_cols.append(time_sums(x_rho))
-        m0.append(time_sums(base) @ a_inv)
-        m1.append(time_sums(slope) @ a_inv)
-    absorbed_time = n_t - 1 if effects == "twoway" else 0
+    if clusters.effects == "twoway":
+        a_inv = clusters.time_inverse
+        n_cols.append(clusters.time_sums(x_rho))
+        m0.append(clusters.time_sums(base) @ a_inv)
+        m1.append(clusters.time_sums(slope) @ a_inv)
+    absorbed_time = n_t - 1 if clusters.effects == "twoway" else 0
     big_k = k + 1 + absorbed_time
-    ssc = n_g / (n_g - 1) * (n_obs - 1) / (n_obs - big_k)
+    ssc = n_g / (n_g - 1) * (n_obs - 1) / (n_obs - big_k) if n_g > 1 else float("nan")
     return ClusterPieces(
         estimate=float(beta[j]), scale=score_scale, ssc=ssc, c0=sums(x_rho * base), c1=sums(x_rho * slope),
         m0=np.hstack(m0), m1=np.hstack(m1), n=np.hstack(n_cols), nobs=n_obs,
@@ -328,26 +365,48 @@ def wild_bootstrap(data: pd.DataFrame, y: str, x: list[str], term: str = "Dig", 
     2^G <= draws; True forces it (Rademacher only); False never.  The confidence interval (by test
     inversion of the symmetric p-value) is NaN when ``ci`` is False.
     """
+    _check_settings(weights, enumerate, level)
+    pieces = cluster_pieces(data, y, list(x), term, cluster, entity, time, effects, restricted)
+    return wild_test(pieces, term=term, cluster=cluster, restricted=restricted, weights=weights, draws=draws,
+                     seed=seed, enumerate=enumerate, ci=ci, level=level)
+
+
+def _check_settings(weights: str, enumerate: str | bool, level: float) -> None:
     if weights not in ("rademacher", "webb"):
         raise ValueError(f"wild bootstrap: weights={weights!r}; expected 'rademacher' or 'webb'")
     if enumerate not in ("auto", True, False):
         raise ValueError(f"wild bootstrap: enumerate={enumerate!r}; expected 'auto', True or False")
     if not 0 < level < 1:
         raise ValueError(f"wild bootstrap: level={level}; expected a number in (0, 1)")
-    pieces = cluster_pieces(data, y, list(x), term, cluster, entity, time, effects, restricted)
+
+
+def enumerates(n_clusters: int, weights: str, draws: int, enumerate: str | bool = "auto") -> bool:
+    """Whether the 2^G Rademacher sign vectors are enumerated instead of drawn."""
+    if enumerate is True and weights != "rademacher":
+        raise ValueError("wild bootstrap: full enumeration needs Rademacher weights")
+    if enumerate is True and n_clusters > MAX_ENUMERATION:
+        raise ValueError(f"wild bootstrap: full enumeration of 2^{n_clusters} sign vectors is too many "
+                         f"(at most 2^{MAX_ENUMERATION})")
+    enumerated = bool(enumerate is True or (enumerate == "auto" and weights == "rademacher"
+                                            and n_clusters <= MAX_ENUMERATION and 2**n_clusters <= draws))
+    if not enumerated and draws < 1:
+        raise ValueError(f"wild bootstrap: draws={draws}; expected a positive number")
+    return enumerated
+
+
+def wild_test(pieces: ClusterPieces, term: str = "Dig", cluster: str = "city_code", restricted: bool = True,
+              weights: str = "rademacher", draws: int = 9999, seed: int = 20240517, enumerate: str | bool = "auto",
+              ci: bool = True, level: float = 0.95, blocks: list[np.ndarray] | None = None) -> WildResult:
+    """The bootstrap of one regression already reduced to cluster pieces (``cluster_pieces`` or
+    ``within_pieces``); `blocks` are the weight blocks of ``weight_blocks`` for these settings when the
+    caller draws them once for many regressions on the same clusters (the same numbers either way)."""
+    _check_settings(weights, enumerate, level)
     n_g = pieces.nclusters
     if n_g < 2:
         raise ValueError(f"wild bootstrap: {n_g} cluster in {cluster!r}; need at least 2")
-    if enumerate is True and weights != "rademacher":
-        raise ValueError("wild bootstrap: full enumeration needs Rademacher weights")
-    if enumerate is True and n_g > MAX_ENUMERATION:
-        raise ValueError(f"wild bootstrap: full enumeration of 2^{n_g} sign vectors is too many "
-                         f"(at most 2^{MAX_ENUMERATION})")
-    enumerated = bool(enumerate is True or (enumerate == "auto" and weights == "rademacher"
-                                            and n_g <= MAX_ENUMERATION and 2**n_g <= draws))
-    if not enumerated and draws < 1:
-        raise ValueError(f"wild bootstrap: draws={draws}; expected a positive number")
-    blocks = weight_blocks(n_g, weights, draws, seed, enumerated)
+    enumerated = enumerates(n_g, weights, draws, enumerate)
+    if blocks is None:
+        blocks = weight_blocks(n_g, weights, draws, seed, enumerated)
     moments = np.vstack([pieces.draw_moments(v, weights == "rademacher") for v in blocks])
     se = pieces.scale * np.sqrt(pieces.ssc)
     t = pieces.estimate / se
