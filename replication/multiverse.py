@@ -163,30 +163,51 @@ class Base:
     removed_gap: float  # max |Dist(six_shared_removed) - Dist(four)|: zero up to rounding (config.py says why)
 
 
-def _panel_rows(panel: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
-    """The panel rows behind analysis_frame's data, in its order."""
+@dataclass
+class IndexRows:
+    """The panel rows behind an estimation frame, as analysis_frame uses them: Dig is standardised over
+    every row of the panel (`panel`, sorted by city and year), Dist over the rows that stay in the
+    models (`kept`, e.g. after min_nonurban_share); `order` puts the kept rows in the frame's order."""
+
+    panel: pd.DataFrame
+    kept: np.ndarray  # positions in `panel` of the kept rows, in panel order
+    order: np.ndarray  # for each row of the estimation frame, its position among the kept rows
+
+
+def _panel_rows(panel: pd.DataFrame, data: pd.DataFrame, options: Options) -> IndexRows:
+    """The panel rows behind analysis_frame's data (analysis_frame's order and share_end_rule)."""
     ordered = panel.sort_values(["city_code", "year"]).reset_index(drop=True)
-    keys = data[["city_code", "year"]]
-    return keys.merge(ordered, on=["city_code", "year"], how="left", validate="1:1")
+    if options.share_end_rule == "none":
+        ordered = ordered[ordered["ict_share_whole"].notna() & ordered["emp_tertiary_share_whole"].notna()]
+        ordered = ordered.reset_index(drop=True)
+    position = pd.Series(np.arange(len(ordered)), index=pd.MultiIndex.from_frame(ordered[["city_code", "year"]]))
+    wanted = position.reindex(pd.MultiIndex.from_frame(data[["city_code", "year"]])).to_numpy()
+    if np.isnan(wanted).any():
+        raise ValueError("multiverse: an estimation row has no panel row; expected analysis_frame's rows to come "
+                         "from the panel")
+    wanted = wanted.astype(int)
+    kept = np.sort(wanted)
+    return IndexRows(ordered, kept, np.searchsorted(kept, wanted))
 
 
-def _index_values(rows: pd.DataFrame, options: Options, which=("Dist", "Dig")) -> dict[str, np.ndarray]:
-    """Dist (with c) and/or Dig of one index variant, from the package's index functions."""
+def _index_values(rows: IndexRows, options: Options, which=("Dist", "Dig")) -> dict[str, np.ndarray]:
+    """Dist (with c) and/or Dig of one index variant, from the package's index functions, in the
+    estimation frame's order."""
     out = {}
     if "Dist" in which:
-        dist = dist_index(rows, options)
-        out["Dist"] = dist.dist.to_numpy(float)
+        dist = dist_index(rows.panel.iloc[rows.kept], options)
+        out["Dist"] = dist.dist.to_numpy(float)[rows.order]
         if dist.shared is not None:
-            out[SHARED] = dist.shared.to_numpy(float)
+            out[SHARED] = dist.shared.to_numpy(float)[rows.order]
     if "Dig" in which:
-        digital = winsorize(dig_indicators(rows), options.winsorize)
+        digital = winsorize(dig_indicators(rows.panel), options.winsorize)
         dig = pca_index(digital, options) if options.dig_recipe != "entropy" else None
-        dig_entropy = entropy_by(digital, rows["year"], options.pooling) if options.dig_recipe == "entropy" else None
-        out["Dig"] = dig_score(dig, dig_entropy, options).to_numpy(float)
+        dig_entropy = entropy_by(digital, rows.panel["year"], options.pooling) if options.dig_recipe == "entropy" else None
+        out["Dig"] = dig_score(dig, dig_entropy, options).to_numpy(float)[rows.kept][rows.order]
     return out
 
 
-def index_task(source: pd.DataFrame, options: Options, which: tuple, exact: bool) -> dict[str, np.ndarray]:
+def index_task(source: IndexRows | pd.DataFrame, options: Options, which: tuple, exact: bool) -> dict[str, np.ndarray]:
     """One index variant: from the index functions on the base's panel rows (`exact`), or else from
     analysis_frame on the whole panel (`source` is then the panel)."""
     if exact:
@@ -197,13 +218,13 @@ def index_task(source: pd.DataFrame, options: Options, which: tuple, exact: bool
     return out
 
 
-def base_frame(panel: pd.DataFrame, base_options: Options) -> tuple[pd.DataFrame, pd.DataFrame, bool, list]:
+def base_frame(panel: pd.DataFrame, base_options: Options) -> tuple[pd.DataFrame, IndexRows, bool, list]:
     """analysis_frame's rows for one panel and base options (sorted so that provinces and cities are
     contiguous blocks: cluster sums are then segment sums), the panel rows behind them, and whether
     the index functions alone reproduce its Dist and Dig."""
     data = analysis_frame(panel, base_options).data.sort_values(["province", "city_code", "year"])
     data = data.reset_index(drop=True)
-    rows = _panel_rows(panel, data)
+    rows = _panel_rows(panel, data, base_options)
     composed = _index_values(rows, base_options)
     exact = all(np.allclose(composed[v], data[v].to_numpy(float), rtol=1e-12, atol=1e-14, equal_nan=True)
                 for v in ("Dist", "Dig"))
