@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from replication import estimation
+from replication import estimation, wild
 from replication.config import Options
 from replication.indices import (
     SHARED, analysis_frame, dig_indicators, dig_score, dist_index, entropy_by, pca_index, winsorize,
@@ -86,6 +86,7 @@ OUTSIDE_GRID = {
 ESTIMANDS = ("T5_Dig", "T6_East", "T6_Central", "T6_West", "T7_Dig_2SLS", "T9_ab")
 FIXED = ["Isu", "Ur", "Stru", "lnexpense", "lnper_gdp"]
 COV = {"cluster_city": "city", "cluster_province": "province", "driscoll_kraay": "time"}
+WILD_COLUMNS = ("wild_p", "wild_draws")
 PUBLISHED_MOMENTS = ("Dist", "Dig")
 
 
@@ -138,7 +139,7 @@ def _dist_key(options: Options) -> tuple:
     return options.winsorize, options.pooling, options.dist_indicators
 
 
-def _dig_key(options: Options) -> tuple:
+def _dig_key(options: Options) -> tuple:  # dig_rescale last (run_task drops it for the wild bootstrap)
     pca = options.dig_recipe == "pca"
     return (options.winsorize, options.pooling if options.dig_recipe == "entropy" else NOT_APPLICABLE,
             options.dig_recipe, options.pca_variance_target if pca else NOT_APPLICABLE,
@@ -295,6 +296,15 @@ def assemble_base(data, rows, jobs, results, base_options, notes) -> Base:
 # ---------------------------------------------------------------------------- samples and tasks
 
 
+@dataclass(frozen=True)
+class WildSettings:
+    """The multiverse's wild cluster restricted bootstrap: Options.multiverse_wild_draws, wild_weights, seed."""
+
+    draws: int
+    weights: str
+    seed: int
+
+
 @dataclass
 class Task:
     """One estimation sample: the raw matrix of its rows (every variant column) and the jobs to run."""
@@ -309,6 +319,7 @@ class Task:
     variants: list  # (dist column, shared column or None, dig column, lag column, dist key, dig key)
     cov_types: tuple
     bandwidth: int
+    wild: WildSettings | None = None  # the wild bootstrap of the OLS estimands (None: not run)
 
 
 def _samples(base: Base, drops, controls_sets) -> dict[bytes, tuple[np.ndarray, list]]:
@@ -341,7 +352,7 @@ def _lag_rows(data: pd.DataFrame) -> np.ndarray:
 
 
 def tasks_for(base_id: int, base: Base, index_variants: list[Options], drops, controls_sets, cov_types,
-              bandwidth: int) -> list[Task]:
+              bandwidth: int, wild_settings: WildSettings | None = None) -> list[Task]:
     variants = []
     seen = set()
     for options in index_variants:
@@ -360,7 +371,7 @@ def tasks_for(base_id: int, base: Base, index_variants: list[Options], drops, co
         part = data[mask]
         tasks.append(Task((base_id, number), matrix, names, part["city_code"].to_numpy(),
                           part["province"].to_numpy(), part["year"].to_numpy(), jobs, variants,
-                          tuple(cov_types), bandwidth))
+                          tuple(cov_types), bandwidth, wild_settings))
     return tasks
 
 
@@ -376,6 +387,7 @@ class _Sample:
     time_onehot: np.ndarray
     n_time: int
     bandwidth: int
+    wild: dict  # cov_type -> (wild.Clusters, weight blocks) of the wild bootstrap clustered as cov_type
 
 
 def _prepare(task: Task) -> _Sample:
@@ -388,8 +400,31 @@ def _prepare(task: Task) -> _Sample:
     years, inverse = np.unique(task.year, return_inverse=True)
     onehot = np.zeros((len(years), len(task.year)))
     onehot[inverse, np.arange(len(task.year))] = 1.0
+    boot = {}
+    if task.wild is not None:
+        for cov_type, ids in (("cluster_city", task.city), ("cluster_province", task.province)):
+            if cov_type in task.cov_types:
+                clusters = wild.Clusters.build(ids, task.city, task.year, "twoway")
+                enumerated = wild.enumerates(clusters.n_clusters, task.wild.weights, task.wild.draws)
+                blocks = list(wild.weight_blocks(clusters.n_clusters, task.wild.weights, task.wild.draws,
+                                                 task.wild.seed, enumerated))
+                boot[cov_type] = (clusters, blocks)
     return _Sample(w, w.T @ w, {n: i for i, n in enumerate(task.names)}, starts, onehot, len(years),
-                   task.bandwidth)
+                   task.bandwidth, boot)
+
+
+def _wild(sample: _Sample, settings: WildSettings, y: str, x: list[str]) -> dict:
+    """cov_type -> (wild bootstrap p of x[0] = 0, draws) for the clustered cov_types: the WCR test of
+    wild.wild_bootstrap on the sample's transformed columns, with the weights drawn once per sample."""
+    out = {}
+    for cov_type, (clusters, blocks) in sample.wild.items():
+        pieces = wild.within_pieces(sample.w[:, sample.index[y]], sample.w[:, [sample.index[v] for v in x]], 0,
+                                    clusters, True)
+        result = wild.wild_test(pieces, cluster=COV[cov_type], weights=settings.weights, draws=settings.draws,
+                                seed=settings.seed, ci=False, blocks=blocks)
+        out[cov_type] = (result.p_symmetric, result.draws)
+    return out
+
 
 
 def _covariances(sample: _Sample, scores: np.ndarray, bread: np.ndarray, cov_types) -> dict:
@@ -436,18 +471,20 @@ def _iv(sample: _Sample, y: str, endog: str, instrument: str, exog: list[str], c
     return beta, _covariances(sample, fitted * resid[:, None], np.linalg.inv(a), cov_types)
 
 
-def _row(estimand, job, variant, cov_type, estimate, se, df, clusters, n) -> dict:
-    """One result; df NaN means a normal reference distribution (Sobel)."""
+def _row(estimand, job, variant, cov_type, estimate, se, df, clusters, n, boot=(np.nan, np.nan)) -> dict:
+    """One result; df NaN means a normal reference distribution (Sobel); `boot` the wild bootstrap's
+    (p, draws), NaN where it does not apply."""
     return {"estimand": estimand, "_model": _model_key(job[2], cov_type, job[1]),
             "_dist": repr(variant[4]), "_dig": repr(variant[5]), "estimate": estimate, "std_error": se,
-            "t_stat": estimate / se, "nobs": n, "clusters": clusters, "df": df}
+            "t_stat": estimate / se, "nobs": n, "clusters": clusters, "df": df, "wild_p": boot[0],
+            "wild_draws": boot[1]}
 
 
 def run_task(task: Task) -> pd.DataFrame:
     """Every regression of one estimation sample -> one row per (index variant, job, cov_type)."""
     sample = _prepare(task)
     n = len(task.year)
-    rows = []
+    rows, wild_done = [], {}
     for job in task.jobs:
         group, _, controls = job
         for variant in task.variants:
@@ -465,12 +502,19 @@ def run_task(task: Task) -> pd.DataFrame:
                 continue
             if group == "T7":
                 beta, covs = _iv(sample, dist, dig, lag, controls_x, task.cov_types)
-                estimand = "T7_Dig_2SLS"
+                estimand, boot = "T7_Dig_2SLS", {}  # the wild bootstrap here is of OLS only
             else:
                 beta, covs = _ols(sample, dist, [dig, *controls_x], task.cov_types)
                 estimand = "T5_Dig" if group == "T5" else group
+                # dig_rescale only rescales Dig, which leaves t and the wild p unchanged: one bootstrap
+                # serves both scales (and both drop_filled jobs when their rows are the same)
+                key = (group, controls, dist, shared, variant[5][:-1])
+                if key not in wild_done:
+                    wild_done[key] = _wild(sample, task.wild, dist, [dig, *controls_x]) if task.wild else {}
+                boot = wild_done[key]
             for cov_type, (cov, df, clusters) in covs.items():
-                rows.append(_row(estimand, job, variant, cov_type, beta[0], np.sqrt(cov[0, 0]), df, clusters, n))
+                rows.append(_row(estimand, job, variant, cov_type, beta[0], np.sqrt(cov[0, 0]), df, clusters, n,
+                                 boot.get(cov_type, (np.nan, np.nan))))
     frame = pd.DataFrame(rows)
     t, df = frame["t_stat"].to_numpy(), frame["df"].to_numpy()
     # scipy.stats.t.sf and norm.sf, vectorised (the same special functions)
@@ -547,6 +591,8 @@ def run(panels: dict[str, pd.DataFrame], variants: dict[str, dict] | None = None
         bases.append((base_id, base_options, index_variants, data, rows, exact, base_notes, index_jobs(index_variants),
                       panel))
     tasks, moments, removed_gap = [], [], 0.0
+    wild_settings = WildSettings(base.multiverse_wild_draws, base.wild_weights, base.seed) \
+        if base.multiverse_wild_draws else None
     with engine(jobs, scheduler) as parallel:
         items = [(rows if exact else panel, options, which, exact)
                  for _, _, _, _, rows, exact, _, jobs_, panel in bases for options, which in jobs_]
@@ -557,7 +603,7 @@ def run(panels: dict[str, pd.DataFrame], variants: dict[str, dict] | None = None
             removed_gap = max(removed_gap, built.removed_gap)
             tasks += tasks_for(base_id, built, index_variants, decisions.get("drop_filled", (False,)),
                                decisions.get("controls", ("(4)",)), decisions.get("cov_type", ("cluster_city",)),
-                               base.dk_bandwidth)
+                               base.dk_bandwidth, wild_settings)
             for (dk, gk), values in built.moments.items():
                 moments.append({"_base": base_id, "_dist": repr(dk), "_dig": repr(gk), **values})
         sizes = [len(t.jobs) * len(t.variants) * len(t.cov_types) for t in tasks]
@@ -571,7 +617,7 @@ def run(panels: dict[str, pd.DataFrame], variants: dict[str, dict] | None = None
     moments_frame = specs[["spec_id", "_base", "_dist", "_dig"]].merge(
         pd.DataFrame(moments), on=["_base", "_dist", "_dig"], how="left")
     columns = ["spec_id", "estimand", *decisions, "estimate", "std_error", "t_stat", "p_value", "nobs",
-               "clusters", "df"]
+               "clusters", "df", "wild_p", "wild_draws"]
     return Multiverse(merged[columns], moments_frame.drop(columns=["_base", "_dist", "_dig"]), notes, removed_gap)
 
 
@@ -674,7 +720,7 @@ def closest(result: Multiverse, published: pd.DataFrame, top: int = 10) -> pd.Da
     headline = result.specs[(result.specs["estimand"] == "T5_Dig")]
     index_names = [c for c in headline.columns if c in ("panel", "share_end_rule", *INDEX_DECISIONS)
                    or c not in (*MODEL_DECISIONS, "spec_id", "estimand", "estimate", "std_error", "t_stat",
-                                "p_value", "nobs", "clusters", "df")]
+                                "p_value", "nobs", "clusters", "df", *WILD_COLUMNS)]
     frame = headline.merge(moments, on="spec_id")
     default_model = np.ones(len(frame), dtype=bool)
     for name, value in (("controls", "(4)"), ("cov_type", "cluster_city"), ("drop_filled", False)):
@@ -906,7 +952,7 @@ def outputs(result: Multiverse, published: pd.DataFrame, mechanism: pd.DataFrame
     """{relative path: content} of output/multiverse/ (the command line writes them)."""
     specs = result.specs
     decisions = [c for c in specs.columns if c not in ("spec_id", "estimand", "estimate", "std_error", "t_stat",
-                                                       "p_value", "nobs", "clusters", "df")]
+                                                       "p_value", "nobs", "clusters", "df", *WILD_COLUMNS)]
     share_table = shares(specs)
     effect = importance(specs, decisions)
     ranked = ranking(effect)

@@ -65,7 +65,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy import stats
+from scipy import special
 
 from replication.estimation import within
 
@@ -131,6 +131,25 @@ class ClusterPieces:
                                    self.c1[:, None] * self.n])
         squares = np.column_stack([self.c0**2, self.c0 * self.c1, self.c1**2])
         return stacked, self.n.T @ self.n, squares
+
+    @cached_property
+    def _stacked_null(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """[c0, M0, c0 o N] (G x (1 + 2m)), N'N and sum c0^2: the part of `_stacked` at the null r = 0."""
+        stacked = np.column_stack([self.c0, self.m0, self.c0[:, None] * self.n])
+        return stacked, self.n.T @ self.n, float(np.sum(self.c0**2))
+
+    def null_moments(self, v: np.ndarray, unit_weights: bool) -> np.ndarray:
+        """``draw_moments`` at the null value r = 0 only (what the p-value needs; no inversion):
+        [a, 0, pp, 0, 0], from one product of the weights with a G x (1 + 2m) array."""
+        stacked, nn, square = self._stacked_null
+        m = self.m0.shape[1]
+        z = v @ stacked
+        w0, y0 = z[:, 1 : 1 + m], z[:, 1 + m :]
+        base = square if unit_weights else (v * v) @ (self.c0**2)
+        out = np.zeros((len(v), 5))
+        out[:, 0] = z[:, 0]
+        out[:, 2] = base - 2 * np.einsum("bj,bj->b", w0, y0) + np.einsum("bj,bj->b", w0 @ nn, w0)
+        return out
 
     def draw_moments(self, v: np.ndarray, unit_weights: bool) -> np.ndarray:
         """For a block of weights (draws x G): per draw the numerator (a + r d) and the sums of
@@ -217,9 +236,13 @@ class Clusters:
         inverse = np.linalg.pinv(_time_block(ent, t_index, n_t)) if effects == "twoway" else None
         return cls(g_index, t_index, n_g, n_t, effects, by_cluster, inverse)
 
-    def time_sums(self, column: np.ndarray) -> np.ndarray:
-        """G x T sums of `column` within cluster and period."""
-        return sp.csr_matrix((column, (self.cluster, self.time)), shape=(self.n_clusters, self.n_time)).toarray()
+    def time_sums(self, columns: np.ndarray) -> np.ndarray:
+        """G x T sums of `columns` (N, or N x c: G x T x c) within cluster and period."""
+        cell = self.cluster * self.n_time + self.time
+        if columns.ndim == 1:
+            return np.bincount(cell, columns, self.n_clusters * self.n_time).reshape(self.n_clusters, self.n_time)
+        sums = np.stack([np.bincount(cell, column, self.n_clusters * self.n_time) for column in columns.T], axis=1)
+        return sums.reshape(self.n_clusters, self.n_time, columns.shape[1])
 
 
 def within_pieces(yt: np.ndarray, xt: np.ndarray, j: int, clusters: Clusters, restricted: bool) -> ClusterPieces:
@@ -234,31 +257,31 @@ def within_pieces(yt: np.ndarray, xt: np.ndarray, j: int, clusters: Clusters, re
     rho = xx_inv[:, j]
     resid = yt - xt @ beta
     x_rho = xt @ rho
-    by_cluster = clusters.by_cluster
-
-    def sums(column: np.ndarray) -> np.ndarray:  # G-vector of cluster sums
-        return by_cluster @ column
-
-    score_scale = float(np.sqrt(np.sum(sums(x_rho * resid) ** 2)))
     # bootstrap DGP residuals u~(r) = base + r slope
     if restricted:
         z = x_rho / rho[j]
         base, slope = resid + beta[j] * z, -z
     else:
         base, slope = resid, np.zeros(n_obs)
-    n_cols = [by_cluster @ (xt * x_rho[:, None])]
-    m0 = [by_cluster @ (xt * base[:, None]) @ xx_inv]
-    m1 = [by_cluster @ (xt * slope[:, None]) @ xx_inv]
+    # every cluster sum in one sparse product: x_rho o (resid, base, slope), X~ o x_rho, X~ o base, X~ o slope
+    weighted = np.column_stack([x_rho * resid, x_rho * base, x_rho * slope, xt * x_rho[:, None],
+                                xt * base[:, None], xt * slope[:, None]])
+    sums = clusters.by_cluster @ weighted
+    score_scale = float(np.sqrt(np.sum(sums[:, 0] ** 2)))
+    n_cols = [sums[:, 3 : 3 + k]]
+    m0 = [sums[:, 3 + k : 3 + 2 * k] @ xx_inv]
+    m1 = [sums[:, 3 + 2 * k :] @ xx_inv]
     if clusters.effects == "twoway":
         a_inv = clusters.time_inverse
-        n_cols.append(clusters.time_sums(x_rho))
-        m0.append(clusters.time_sums(base) @ a_inv)
-        m1.append(clusters.time_sums(slope) @ a_inv)
+        by_time = clusters.time_sums(np.column_stack([x_rho, base, slope]))
+        n_cols.append(by_time[:, :, 0])
+        m0.append(by_time[:, :, 1] @ a_inv)
+        m1.append(by_time[:, :, 2] @ a_inv)
     absorbed_time = n_t - 1 if clusters.effects == "twoway" else 0
     big_k = k + 1 + absorbed_time
     ssc = n_g / (n_g - 1) * (n_obs - 1) / (n_obs - big_k) if n_g > 1 else float("nan")
     return ClusterPieces(
-        estimate=float(beta[j]), scale=score_scale, ssc=ssc, c0=sums(x_rho * base), c1=sums(x_rho * slope),
+        estimate=float(beta[j]), scale=score_scale, ssc=ssc, c0=sums[:, 1], c1=sums[:, 2],
         m0=np.hstack(m0), m1=np.hstack(m1), n=np.hstack(n_cols), nobs=n_obs,
     )
 
@@ -407,14 +430,15 @@ def wild_test(pieces: ClusterPieces, term: str = "Dig", cluster: str = "city_cod
     enumerated = enumerates(n_g, weights, draws, enumerate)
     if blocks is None:
         blocks = weight_blocks(n_g, weights, draws, seed, enumerated)
-    moments = np.vstack([pieces.draw_moments(v, weights == "rademacher") for v in blocks])
+    moments_of = pieces.draw_moments if ci else pieces.null_moments
+    moments = np.vstack([moments_of(v, weights == "rademacher") for v in blocks])
     se = pieces.scale * np.sqrt(pieces.ssc)
-    t = pieces.estimate / se
+    t = pieces.estimate / se  # p_t below: t(G - 1) by scipy.stats.t.sf's own special function
     p_sym, p_et = _p_values(t, _t_boot(moments, pieces.ssc, 0.0))
     low, high = _invert(pieces, moments, 1 - level) if ci else (float("nan"), float("nan"))
     return WildResult(
         term=term, estimate=pieces.estimate, std_error=float(se), t_stat=float(t),
-        p_t=float(2 * stats.t.sf(abs(t), n_g - 1)), p_symmetric=p_sym, p_equal_tailed=p_et,
+        p_t=float(2 * special.stdtr(n_g - 1, -abs(t))), p_symmetric=p_sym, p_equal_tailed=p_et,
         ci_low=low, ci_high=high, level=level, draws=len(moments), enumerated=enumerated,
         nclusters=n_g, nobs=pieces.nobs, weights=weights, restricted=restricted, cluster=cluster,
     )
