@@ -535,6 +535,7 @@ class Multiverse:
     moments: pd.DataFrame  # Table 4 moments of every index variant, per specification
     notes: list
     removed_gap: float  # max |Dist(six_shared_removed) - Dist(four)| over the panels
+    wild: WildSettings | None = None  # the wild bootstrap's settings (None: not run)
 
 
 @contextlib.contextmanager
@@ -618,7 +619,8 @@ def run(panels: dict[str, pd.DataFrame], variants: dict[str, dict] | None = None
         pd.DataFrame(moments), on=["_base", "_dist", "_dig"], how="left")
     columns = ["spec_id", "estimand", *decisions, "estimate", "std_error", "t_stat", "p_value", "nobs",
                "clusters", "df", "wild_p", "wild_draws"]
-    return Multiverse(merged[columns], moments_frame.drop(columns=["_base", "_dist", "_dig"]), notes, removed_gap)
+    return Multiverse(merged[columns], moments_frame.drop(columns=["_base", "_dist", "_dig"]), notes, removed_gap,
+                      wild_settings)
 
 
 
@@ -646,6 +648,48 @@ def shares(specs: pd.DataFrame, by: str | None = "dist_indicators") -> pd.DataFr
                 "share_positive_5": float((significant & (part["estimate"] > 0)).mean()),
                 "median_estimate": float(part["estimate"].median()), "median_t": float(part["t_stat"].median()),
                 "min_t": float(part["t_stat"].min()), "max_t": float(part["t_stat"].max()),
+            })
+    return pd.DataFrame(rows)
+
+
+WILD_ESTIMANDS = ("T5_Dig", "T6_East", "T6_Central", "T6_West")
+WILD_NOT_APPLICABLE = {
+    "T7_Dig_2SLS": "2SLS: the wild restricted bootstrap of an IV estimate (Davidson and MacKinnon's WRE) is not "
+                   "what replication/wild.py implements (OLS with absorbed effects)",
+    "T9_ab": "a x b is a product of two coefficients from two regressions, not a linear restriction on one: no "
+             "single WCR null to impose (Table 9's own cluster bootstrap is its resampling test)",
+    "driscoll_kraay": "Driscoll-Kraay rows have no cluster wild analogue here (their clusters would be the 11 years "
+                      "with cross-sectional dependence, which the wild cluster bootstrap does not model)",
+}
+
+
+def wild_shares(specs: pd.DataFrame) -> pd.DataFrame:
+    """Per OLS estimand and clustering (cov_type city or province): the share of specifications
+    significantly negative / positive at 5% by the cluster-robust t test and by the wild cluster
+    restricted bootstrap, side by side on the same rows, and the share classified alike by both."""
+    if "wild_p" not in specs.columns:
+        return pd.DataFrame()
+    rows = []
+    part = specs[specs["wild_p"].notna()]
+    for estimand in WILD_ESTIMANDS:
+        for cov_type in ("cluster_city", "cluster_province"):
+            frame = part[(part["estimand"] == estimand) & (part["cov_type"] == cov_type)] \
+                if "cov_type" in part.columns else part[part["estimand"] == estimand]
+            if not len(frame):
+                continue
+            sign = np.sign(frame["estimate"].to_numpy(float))
+            by_t = np.where(frame["p_value"].to_numpy(float) < SIGNIFICANCE, sign, 0)
+            by_wild = np.where(frame["wild_p"].to_numpy(float) < SIGNIFICANCE, sign, 0)
+            draws = frame["wild_draws"].astype(int)
+            rows.append({
+                "estimand": estimand, "clusters": COV[cov_type], "specifications": len(frame),
+                "share_negative_5_t": float((by_t < 0).mean()), "share_negative_5_wild": float((by_wild < 0).mean()),
+                "share_positive_5_t": float((by_t > 0).mean()), "share_positive_5_wild": float((by_wild > 0).mean()),
+                "share_significant_5_t": float((by_t != 0).mean()),
+                "share_significant_5_wild": float((by_wild != 0).mean()),
+                "share_same_verdict": float((by_t == by_wild).mean()),
+                "median_G": float(frame["clusters"].median()),
+                "draws": "; ".join(f"{d}" for d in sorted(draws.unique())),
             })
     return pd.DataFrame(rows)
 
@@ -768,6 +812,13 @@ def curve_figure(specs: pd.DataFrame, estimand: str, decisions) -> dict[str, byt
     image = np.ones((len(marks), n, 3))
     for row, mark in enumerate(marks):
         image[row, mark] = colors[mark]
+    wild_p = part["wild_p"].to_numpy(float) if "wild_p" in part.columns else np.full(n, np.nan)
+    if not np.isnan(wild_p).all():  # one more row: where the wild bootstrap rejects, coloured by sign
+        wild_kind = np.where(wild_p < SIGNIFICANCE, np.where(estimate < 0, "negative", "positive"), "none")
+        labels.append("wild bootstrap p < 0.05")
+        image = np.concatenate([image, np.ones((1, n, 3))])
+        rejected = wild_kind != "none"
+        image[-1, rejected] = np.array([COLORS[k] for k in wild_kind[rejected]]).reshape(-1, 3)
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 3 + 0.16 * len(labels)), sharex=True,
                                          gridspec_kw={"height_ratios": [3, max(2, 0.16 * len(labels))]})
     top.fill_between(x, estimate - half, estimate + half, color="#d9d9d9", linewidth=0, rasterized=True,
@@ -776,8 +827,13 @@ def curve_figure(specs: pd.DataFrame, estimand: str, decisions) -> dict[str, byt
     top.axhline(0, color="black", linewidth=0.8)
     top.set_ylabel("Estimate")
     shares_ = {k: float((kind == k).mean()) for k in COLORS}
-    top.set_title(f"{estimand}: {n} specifications; significantly negative {shares_['negative']:.0%}, "
-                  f"positive {shares_['positive']:.0%} (5%)", fontsize=10)
+    title = (f"{estimand}: {n} specifications; significantly negative {shares_['negative']:.0%}, "
+             f"positive {shares_['positive']:.0%} (5%)")
+    if not np.isnan(wild_p).all():
+        tested = ~np.isnan(wild_p)
+        title += (f"; wild bootstrap (the {tested.sum()} clustered): negative "
+                  f"{np.mean(wild_kind[tested] == 'negative'):.0%}, positive {np.mean(wild_kind[tested] == 'positive'):.0%}")
+    top.set_title(title, fontsize=10)
     bottom.imshow(image, aspect="auto", interpolation="nearest", extent=(-0.5, n - 0.5, len(labels) - 0.5, -0.5))
     bottom.set_yticks(np.arange(len(labels)), labels, fontsize=6)
     bottom.set_xlabel("Specifications, sorted by the estimate")
@@ -954,6 +1010,7 @@ def outputs(result: Multiverse, published: pd.DataFrame, mechanism: pd.DataFrame
     decisions = [c for c in specs.columns if c not in ("spec_id", "estimand", "estimate", "std_error", "t_stat",
                                                        "p_value", "nobs", "clusters", "df", *WILD_COLUMNS)]
     share_table = shares(specs)
+    wild_table = wild_shares(specs)
     effect = importance(specs, decisions)
     ranked = ranking(effect)
     near = closest(result, published)
@@ -961,12 +1018,14 @@ def outputs(result: Multiverse, published: pd.DataFrame, mechanism: pd.DataFrame
         "specs.csv": _csv(specs), "summary.csv": _csv(share_table), "decisions.csv": _csv(effect),
         "closest.csv": _csv(near),
     }
+    if len(wild_table):
+        out["wild.csv"] = _csv(wild_table)
     for estimand in ESTIMANDS:
         for kind, content in curve_figure(specs, estimand, decisions).items():
             out[f"curve_{estimand}.{kind}"] = content
     if mechanism is not None:
         out["mechanism.csv"] = _csv(mechanism)
-    out["summary.md"] = summary_markdown(result, share_table, effect, ranked, near, mechanism, decisions)
+    out["summary.md"] = summary_markdown(result, share_table, effect, ranked, near, mechanism, decisions, wild_table)
     return out
 
 
@@ -981,7 +1040,30 @@ def _md(frame: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
-def summary_markdown(result, share_table, effect, ranked, near, mechanism, decisions) -> str:
+def wild_section(result: Multiverse, table: pd.DataFrame) -> list[str]:
+    """summary.md's lines on the wild cluster bootstrap beside the cluster-robust t."""
+    settings = result.wild
+    if settings is None or not len(table):
+        return ["## Cluster-robust t and the wild cluster bootstrap", "",
+                "Not run (Options.multiverse_wild_draws = 0).", ""]
+    shown = table.drop(columns=["median_G"]).rename(columns=lambda c: c.replace("share_", "").replace("_5", ""))
+    return [
+        "## Cluster-robust t and the wild cluster bootstrap", "",
+        f"Every OLS estimand of a specification clustered by city or by province also carries the p-value of the "
+        f"wild cluster restricted bootstrap (WCR) of Dig = 0 (replication/wild.py), clustered the same way: "
+        f"{settings.weights} weights, {settings.draws} draws (Options.multiverse_wild_draws; the Monte Carlo "
+        f"standard error of a p-value near 0.05 is then {np.sqrt(0.05 * 0.95 / settings.draws):.3f}), all 2^G "
+        f"sign vectors instead when 2^G <= {settings.draws} (the few-province regions), the same seed "
+        f"({settings.seed}, Options.seed) for every specification, so that specifications differ by their data, "
+        "not by their draws (specs.csv: wild_p, wild_draws). The shares below are over the same rows under "
+        "both inferences (wild.csv):", "",
+        _md(shown), "",
+        "Where the wild bootstrap does not apply (wild_p empty):", "",
+        *[f"- {k}: {v}" for k, v in WILD_NOT_APPLICABLE.items()], "",
+    ]
+
+
+def summary_markdown(result, share_table, effect, ranked, near, mechanism, decisions, wild_table=None) -> str:
     specs = result.specs
     n = specs["spec_id"].nunique()
     values = {d: list(dict.fromkeys(specs[d].astype(str))) for d in decisions}
@@ -1005,6 +1087,7 @@ def summary_markdown(result, share_table, effect, ranked, near, mechanism, decis
         _md(overall.drop(columns="group")), "",
         "By Dist indicator set:", "",
         _md(share_table[share_table["group"] != "all"]), "",
+        *wild_section(result, wild_table if wild_table is not None else wild_shares(specs)),
         "## What moves the estimate", "",
         "Share of the variance of t across specifications explained by each decision alone (per estimand; a "
         "decision that applies to one Dig recipe only is measured among those specifications), and by all "
