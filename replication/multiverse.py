@@ -86,7 +86,7 @@ OUTSIDE_GRID = {
 ESTIMANDS = ("T5_Dig", "T6_East", "T6_Central", "T6_West", "T7_Dig_2SLS", "T9_ab")
 FIXED = ["Isu", "Ur", "Stru", "lnexpense", "lnper_gdp"]
 COV = {"cluster_city": "city", "cluster_province": "province", "driscoll_kraay": "time"}
-WILD_COLUMNS = ("wild_p", "wild_draws")
+WILD_COLUMNS = ("wild_p", "wild_replications")
 PUBLISHED_MOMENTS = ("Dist", "Dig")
 
 
@@ -477,7 +477,7 @@ def _row(estimand, job, variant, cov_type, estimate, se, df, clusters, n, boot=(
     return {"estimand": estimand, "_model": _model_key(job[2], cov_type, job[1]),
             "_dist": repr(variant[4]), "_dig": repr(variant[5]), "estimate": estimate, "std_error": se,
             "t_stat": estimate / se, "nobs": n, "clusters": clusters, "df": df, "wild_p": boot[0],
-            "wild_draws": boot[1]}
+            "wild_replications": boot[1]}
 
 
 def run_task(task: Task) -> pd.DataFrame:
@@ -618,7 +618,7 @@ def run(panels: dict[str, pd.DataFrame], variants: dict[str, dict] | None = None
     moments_frame = specs[["spec_id", "_base", "_dist", "_dig"]].merge(
         pd.DataFrame(moments), on=["_base", "_dist", "_dig"], how="left")
     columns = ["spec_id", "estimand", *decisions, "estimate", "std_error", "t_stat", "p_value", "nobs",
-               "clusters", "df", "wild_p", "wild_draws"]
+               "clusters", "df", "wild_p", "wild_replications"]
     return Multiverse(merged[columns], moments_frame.drop(columns=["_base", "_dist", "_dig"]), notes, removed_gap,
                       wild_settings)
 
@@ -680,7 +680,7 @@ def wild_shares(specs: pd.DataFrame) -> pd.DataFrame:
             sign = np.sign(frame["estimate"].to_numpy(float))
             by_t = np.where(frame["p_value"].to_numpy(float) < SIGNIFICANCE, sign, 0)
             by_wild = np.where(frame["wild_p"].to_numpy(float) < SIGNIFICANCE, sign, 0)
-            draws = frame["wild_draws"].astype(int)
+            draws = frame["wild_replications"].astype(int)
             rows.append({
                 "estimand": estimand, "clusters": COV[cov_type], "specifications": len(frame),
                 "share_negative_5_t": float((by_t < 0).mean()), "share_negative_5_wild": float((by_wild < 0).mean()),
@@ -1055,7 +1055,7 @@ def wild_section(result: Multiverse, table: pd.DataFrame) -> list[str]:
         f"standard error of a p-value near 0.05 is then {np.sqrt(0.05 * 0.95 / settings.draws):.3f}), all 2^G "
         f"sign vectors instead when 2^G <= {settings.draws} (the few-province regions), the same seed "
         f"({settings.seed}, Options.seed) for every specification, so that specifications differ by their data, "
-        "not by their draws (specs.csv: wild_p, wild_draws). The shares below are over the same rows under "
+        "not by their draws (specs.csv: wild_p, wild_replications). The shares below are over the same rows under "
         "both inferences (wild.csv):", "",
         _md(shown), "",
         "Where the wild bootstrap does not apply (wild_p empty):", "",
