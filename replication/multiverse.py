@@ -4,7 +4,12 @@ The grid is data (``GRID``: decision -> values, the package default first).  A s
 combination; its estimands are Table 5's Dig (the column given by the control set), Table 6's three
 regional Dig coefficients, Table 7's 2SLS Dig and Table 9's indirect effect a x b with its Sobel
 standard error.  Table 6's permutation test and Table 9's bootstrap are not run per specification:
-estimates and analytic standard errors suffice to place a specification on the curve.
+estimates and analytic standard errors suffice to place a specification on the curve.  The OLS estimands (Tables 5 and 6) of
+a specification clustered by city or province also carry the p-value of the wild cluster restricted
+bootstrap clustered the same way (``wild_p``, ``wild_replications``; Options.multiverse_wild_draws,
+wild_weights and seed): ``wild.within_pieces`` on the columns the task has already transformed, with
+one ``wild.Clusters`` and one set of weights per sample, so each bootstrap is one small matrix
+product; dig_rescale (a rescaling of Dig, under which t and t* do not change) shares one bootstrap.
 
 How it is fast and exact:
 

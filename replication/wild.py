@@ -11,6 +11,12 @@ wild: bootstrap inference in Stata using boottest", Stata Journal 2019), with th
 partialled out once by the package's own within transformation; ``tests/test_wild.py``
 pins it to ``wildboottest`` (run on dense dummies) to 1e-12 under full enumeration.
 
+Layers: ``wild_bootstrap`` (a DataFrame: checks, within transformation) -> ``cluster_pieces`` ->
+``within_pieces`` (the lower-level entry point: within-transformed arrays and a ``Clusters``, the
+sample's cluster, entity and time structure built once) -> ``wild_test`` (weights, p-values, the
+inversion).  The multiverse calls ``within_pieces`` and ``wild_test`` directly, many regressions per
+``Clusters`` and per set of weights.
+
 The algebra.  Let X~ and y~ be the within-transformed regressors and outcome (two-way:
 entity and time effects; the entity effects must be nested in the clusters, as city effects
 are in city and in province clusters), rho = (X~'X~)^-1 e_j for the tested coefficient j,
