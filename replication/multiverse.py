@@ -584,7 +584,7 @@ def run(panels: dict[str, pd.DataFrame], variants: dict[str, dict] | None = None
     specs["_dig"] = [repr(_dig_key(o)) for o in options]
     specs["_model"] = [_model_key(row.get("controls", "(4)"), o.cov_type, o.drop_filled)
                        for row, o in zip(specs.to_dict("records"), options)]
-    base_keys = specs[base_names].astype(str).agg("|".join, axis=1) if base_names else pd.Series("", specs.index)
+    base_keys = _joined(specs[base_names], "|") if base_names else pd.Series("", specs.index)
     specs["_base"] = pd.factorize(base_keys)[0]
     bases = []
     for base_id, part in specs.groupby("_base", sort=True):
@@ -708,10 +708,24 @@ def interaction(specs: pd.DataFrame, estimand: str = "T5_Dig", rows: str = "dist
     if rows not in part.columns or not present:
         return pd.DataFrame()
     negative = (part["p_value"] < SIGNIFICANCE) & (part["estimate"] < 0)
-    keys = part[present].astype(str).agg(", ".join, axis=1)
+    keys = _joined(part[present], ", ")
     table = negative.groupby([part[rows], keys], sort=False).mean().unstack()
     table.columns = [f"{', '.join(present)} = {c}" for c in table.columns]
     return table.reset_index()
+
+
+def _joined(frame: pd.DataFrame, separator: str) -> pd.Series:
+    """Each row's values as strings joined by `separator` (column-wise, not row by row)."""
+    columns = [frame[c].astype(str) for c in frame.columns]
+    out = columns[0]
+    for column in columns[1:]:
+        out = out + separator + column
+    return out
+
+
+def _values(column: pd.Series) -> list[str]:
+    """The distinct values of a column as strings, in order of first appearance."""
+    return list(pd.unique(column.astype(str)))
 
 
 def varying(specs: pd.DataFrame, decisions) -> list[str]:
@@ -811,7 +825,7 @@ def curve_figure(specs: pd.DataFrame, estimand: str, decisions) -> dict[str, byt
     labels, marks = [], []
     for name in names:
         column = part[name].astype(str).to_numpy()
-        for value in dict.fromkeys(specs[name].astype(str)):
+        for value in _values(specs[name]):
             labels.append(f"{name} = {value}")
             marks.append(column == value)
     image = np.ones((len(marks), n, 3))
@@ -1071,7 +1085,7 @@ def wild_section(result: Multiverse, table: pd.DataFrame) -> list[str]:
 def summary_markdown(result, share_table, effect, ranked, near, mechanism, decisions, wild_table=None) -> str:
     specs = result.specs
     n = specs["spec_id"].nunique()
-    values = {d: list(dict.fromkeys(specs[d].astype(str))) for d in decisions}
+    values = {d: list(_values(specs[d])) for d in decisions}
     overall = share_table[share_table["group"] == "all"]
     lines = [
         "# The multiverse", "",
