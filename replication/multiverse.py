@@ -668,34 +668,38 @@ WILD_NOT_APPLICABLE = {
 }
 
 
-def wild_shares(specs: pd.DataFrame) -> pd.DataFrame:
-    """Per OLS estimand and clustering (cov_type city or province): the share of specifications
-    significantly negative / positive at 5% by the cluster-robust t test and by the wild cluster
-    restricted bootstrap, side by side on the same rows, and the share classified alike by both."""
-    if "wild_p" not in specs.columns:
+def wild_shares(specs: pd.DataFrame, by: str | None = "panel") -> pd.DataFrame:
+    """Per OLS estimand and clustering (cov_type city or province), over all specifications and per
+    value of `by`: the share significantly negative / positive at 5% by the cluster-robust t test and
+    by the wild cluster restricted bootstrap, side by side on the same rows, and the share classified
+    alike by both."""
+    if "wild_p" not in specs.columns or specs["wild_p"].isna().all():
         return pd.DataFrame()
     rows = []
-    part = specs[specs["wild_p"].notna()]
-    for estimand in WILD_ESTIMANDS:
-        for cov_type in ("cluster_city", "cluster_province"):
-            frame = part[(part["estimand"] == estimand) & (part["cov_type"] == cov_type)] \
-                if "cov_type" in part.columns else part[part["estimand"] == estimand]
-            if not len(frame):
-                continue
-            sign = np.sign(frame["estimate"].to_numpy(float))
-            by_t = np.where(frame["p_value"].to_numpy(float) < SIGNIFICANCE, sign, 0)
-            by_wild = np.where(frame["wild_p"].to_numpy(float) < SIGNIFICANCE, sign, 0)
-            draws = frame["wild_replications"].astype(int)
-            rows.append({
-                "estimand": estimand, "clusters": COV[cov_type], "specifications": len(frame),
-                "share_negative_5_t": float((by_t < 0).mean()), "share_negative_5_wild": float((by_wild < 0).mean()),
-                "share_positive_5_t": float((by_t > 0).mean()), "share_positive_5_wild": float((by_wild > 0).mean()),
-                "share_significant_5_t": float((by_t != 0).mean()),
-                "share_significant_5_wild": float((by_wild != 0).mean()),
-                "share_same_verdict": float((by_t == by_wild).mean()),
-                "median_G": float(frame["clusters"].median()),
-                "draws": "; ".join(f"{d}" for d in sorted(draws.unique())),
-            })
+    tested = specs[specs["wild_p"].notna()]
+    groups = [("all", tested)]
+    if by is not None and by in tested.columns and tested[by].nunique() > 1:
+        groups += [(f"{by}={value}", part) for value, part in tested.groupby(by, sort=False)]
+    # without a cov_type decision every task clusters by city (tasks_for's default)
+    cov_types = ("cluster_city", "cluster_province") if "cov_type" in tested.columns else ("cluster_city",)
+    for (group, part), estimand, cov_type in itertools.product(groups, WILD_ESTIMANDS, cov_types):
+        frame = part[(part["estimand"] == estimand) & (part.get("cov_type", cov_type) == cov_type)]
+        if not len(frame):
+            continue
+        sign = np.sign(frame["estimate"].to_numpy(float))
+        by_t = np.where(frame["p_value"].to_numpy(float) < SIGNIFICANCE, sign, 0)
+        by_wild = np.where(frame["wild_p"].to_numpy(float) < SIGNIFICANCE, sign, 0)
+        draws = frame["wild_replications"].astype(int)
+        rows.append({
+            "estimand": estimand, "clusters": COV[cov_type], "group": group, "specifications": len(frame),
+            "share_negative_5_t": float((by_t < 0).mean()), "share_negative_5_wild": float((by_wild < 0).mean()),
+            "share_positive_5_t": float((by_t > 0).mean()), "share_positive_5_wild": float((by_wild > 0).mean()),
+            "share_significant_5_t": float((by_t != 0).mean()),
+            "share_significant_5_wild": float((by_wild != 0).mean()),
+            "share_same_verdict": float((by_t == by_wild).mean()),
+            "median_G": float(frame["clusters"].median()),
+            "draws": "; ".join(f"{d}" for d in sorted(draws.unique())),
+        })
     return pd.DataFrame(rows)
 
 
@@ -1065,7 +1069,12 @@ def wild_section(result: Multiverse, table: pd.DataFrame) -> list[str]:
     if settings is None or not len(table):
         return ["## Cluster-robust t and the wild cluster bootstrap", "",
                 "Not run (Options.multiverse_wild_draws = 0).", ""]
-    shown = table.drop(columns=["median_G"]).rename(columns=lambda c: c.replace("share_", "").replace("_5", ""))
+    def shown(frame):
+        return _md(frame.drop(columns=["median_G", "group"])
+                   .rename(columns=lambda c: c.replace("share_", "").replace("_5", "")))
+
+    by_group = [line for group in dict.fromkeys(table["group"]) if group != "all"
+                for line in (f"{group}:", "", shown(table[table["group"] == group]), "")]
     return [
         "## Cluster-robust t and the wild cluster bootstrap", "",
         f"Every OLS estimand of a specification clustered by city or by province also carries the p-value of the "
@@ -1076,7 +1085,9 @@ def wild_section(result: Multiverse, table: pd.DataFrame) -> list[str]:
         f"({settings.seed}, Options.seed) for every specification, so that specifications differ by their data, "
         "not by their draws (specs.csv: wild_p, wild_replications). The shares below are over the same rows under "
         "both inferences (wild.csv):", "",
-        _md(shown), "",
+        shown(table[table["group"] == "all"]), "",
+        *(["By panel (where the two verdicts part, look here first: a panel with a dominant cluster, such as "
+           "misprints kept, is where the cluster-robust t is least reliable):", "", *by_group] if by_group else []),
         "Where the wild bootstrap does not apply (wild_p empty):", "",
         *[f"- {k}: {v}" for k, v in WILD_NOT_APPLICABLE.items()], "",
     ]

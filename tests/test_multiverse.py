@@ -140,6 +140,10 @@ def test_panel_variants_come_from_variants_json(committed_panel, tmp_path):
     direct = _dig(baseline(data, options), "(4)")
     _check(row, direct["estimate"], direct["std_error"], direct["p_value"])
     assert row["nobs"] == len(data) and row["clusters"] == data["city_code"].nunique()
+    wild_table = mv.wild_shares(specs)  # per panel beside all, over the rows with a wild p
+    assert list(dict.fromkeys(wild_table["group"])) == ["all", "panel=default", "panel=fewer"]
+    fewer = wild_table[(wild_table["group"] == "panel=fewer") & (wild_table["estimand"] == "T5_Dig")].iloc[0]
+    assert fewer["specifications"] == 2 and fewer["clusters"] == "city" and fewer["median_G"] == row["clusters"]
     # a variants.json entry without its panel is a user error naming the file
     (folder / "variants.json").write_text(json.dumps({"fewer": {}, "missing": {}}))
     assert main(["multiverse", "--variants", str(folder), "--out", str(tmp_path / "out")]) == 2
@@ -312,6 +316,7 @@ def test_null_moments_are_draw_moments_at_zero(committed_panel):
 def test_wild_summary_puts_both_inferences_side_by_side(small):
     table = mv.wild_shares(small.specs)
     assert set(table["estimand"]) == set(mv.WILD_ESTIMANDS) and set(table["clusters"]) == {"city", "province"}
+    assert set(table["group"]) == {"all"}  # one panel: no per-panel rows
     row = table[(table["estimand"] == "T6_East") & (table["clusters"] == "province")].iloc[0]
     part = small.specs[(small.specs["estimand"] == "T6_East") & (small.specs["cov_type"] == "cluster_province")]
     assert row["specifications"] == len(part)
