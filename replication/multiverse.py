@@ -1086,8 +1086,9 @@ def wild_section(result: Multiverse, table: pd.DataFrame) -> list[str]:
         "not by their draws (specs.csv: wild_p, wild_replications). The shares below are over the same rows under "
         "both inferences (wild.csv):", "",
         shown(table[table["group"] == "all"]), "",
-        *(["By panel (where the two verdicts part, look here first: a panel with a dominant cluster, such as "
-           "misprints kept, is where the cluster-robust t is least reliable):", "", *by_group] if by_group else []),
+        *(["By panel (compare same_verdict across panels and clusterings: with few or very unequal clusters the "
+           "cluster-robust t test's t(G - 1) reference is least reliable and the wild bootstrap is the one to "
+           "trust, after MacKinnon and Webb):", "", *by_group] if by_group else []),
         "Where the wild bootstrap does not apply (wild_p empty):", "",
         *[f"- {k}: {v}" for k, v in WILD_NOT_APPLICABLE.items()], "",
     ]
