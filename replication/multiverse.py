@@ -4,7 +4,12 @@ The grid is data (``GRID``: decision -> values, the package default first).  A s
 combination; its estimands are Table 5's Dig (the column given by the control set), Table 6's three
 regional Dig coefficients, Table 7's 2SLS Dig and Table 9's indirect effect a x b with its Sobel
 standard error.  Table 6's permutation test and Table 9's bootstrap are not run per specification:
-estimates and analytic standard errors suffice to place a specification on the curve.
+estimates and analytic standard errors suffice to place a specification on the curve.  The OLS estimands (Tables 5 and 6) of
+a specification clustered by city or province also carry the p-value of the wild cluster restricted
+bootstrap clustered the same way (``wild_p``, ``wild_replications``; Options.multiverse_wild_draws,
+wild_weights and seed): ``wild.within_pieces`` on the columns the task has already transformed, with
+one ``wild.Clusters`` and one set of weights per sample, so each bootstrap is one small matrix
+product; dig_rescale (a rescaling of Dig, under which t and t* do not change) shares one bootstrap.
 
 How it is fast and exact:
 
@@ -39,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from replication import estimation
+from replication import estimation, wild
 from replication.config import Options
 from replication.indices import (
     SHARED, analysis_frame, dig_indicators, dig_score, dist_index, entropy_by, pca_index, winsorize,
@@ -86,6 +91,7 @@ OUTSIDE_GRID = {
 ESTIMANDS = ("T5_Dig", "T6_East", "T6_Central", "T6_West", "T7_Dig_2SLS", "T9_ab")
 FIXED = ["Isu", "Ur", "Stru", "lnexpense", "lnper_gdp"]
 COV = {"cluster_city": "city", "cluster_province": "province", "driscoll_kraay": "time"}
+WILD_COLUMNS = ("wild_p", "wild_replications")
 PUBLISHED_MOMENTS = ("Dist", "Dig")
 
 
@@ -138,7 +144,7 @@ def _dist_key(options: Options) -> tuple:
     return options.winsorize, options.pooling, options.dist_indicators
 
 
-def _dig_key(options: Options) -> tuple:
+def _dig_key(options: Options) -> tuple:  # dig_rescale last (run_task drops it for the wild bootstrap)
     pca = options.dig_recipe == "pca"
     return (options.winsorize, options.pooling if options.dig_recipe == "entropy" else NOT_APPLICABLE,
             options.dig_recipe, options.pca_variance_target if pca else NOT_APPLICABLE,
@@ -163,30 +169,51 @@ class Base:
     removed_gap: float  # max |Dist(six_shared_removed) - Dist(four)|: zero up to rounding (config.py says why)
 
 
-def _panel_rows(panel: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
-    """The panel rows behind analysis_frame's data, in its order."""
+@dataclass
+class IndexRows:
+    """The panel rows behind an estimation frame, as analysis_frame uses them: Dig is standardised over
+    every row of the panel (`panel`, sorted by city and year), Dist over the rows that stay in the
+    models (`kept`, e.g. after min_nonurban_share); `order` puts the kept rows in the frame's order."""
+
+    panel: pd.DataFrame
+    kept: np.ndarray  # positions in `panel` of the kept rows, in panel order
+    order: np.ndarray  # for each row of the estimation frame, its position among the kept rows
+
+
+def _panel_rows(panel: pd.DataFrame, data: pd.DataFrame, options: Options) -> IndexRows:
+    """The panel rows behind analysis_frame's data (analysis_frame's order and share_end_rule)."""
     ordered = panel.sort_values(["city_code", "year"]).reset_index(drop=True)
-    keys = data[["city_code", "year"]]
-    return keys.merge(ordered, on=["city_code", "year"], how="left", validate="1:1")
+    if options.share_end_rule == "none":
+        ordered = ordered[ordered["ict_share_whole"].notna() & ordered["emp_tertiary_share_whole"].notna()]
+        ordered = ordered.reset_index(drop=True)
+    position = pd.Series(np.arange(len(ordered)), index=pd.MultiIndex.from_frame(ordered[["city_code", "year"]]))
+    wanted = position.reindex(pd.MultiIndex.from_frame(data[["city_code", "year"]])).to_numpy()
+    if np.isnan(wanted).any():
+        raise ValueError("multiverse: an estimation row has no panel row; expected analysis_frame's rows to come "
+                         "from the panel")
+    wanted = wanted.astype(int)
+    kept = np.sort(wanted)
+    return IndexRows(ordered, kept, np.searchsorted(kept, wanted))
 
 
-def _index_values(rows: pd.DataFrame, options: Options, which=("Dist", "Dig")) -> dict[str, np.ndarray]:
-    """Dist (with c) and/or Dig of one index variant, from the package's index functions."""
+def _index_values(rows: IndexRows, options: Options, which=("Dist", "Dig")) -> dict[str, np.ndarray]:
+    """Dist (with c) and/or Dig of one index variant, from the package's index functions, in the
+    estimation frame's order."""
     out = {}
     if "Dist" in which:
-        dist = dist_index(rows, options)
-        out["Dist"] = dist.dist.to_numpy(float)
+        dist = dist_index(rows.panel.iloc[rows.kept], options)
+        out["Dist"] = dist.dist.to_numpy(float)[rows.order]
         if dist.shared is not None:
-            out[SHARED] = dist.shared.to_numpy(float)
+            out[SHARED] = dist.shared.to_numpy(float)[rows.order]
     if "Dig" in which:
-        digital = winsorize(dig_indicators(rows), options.winsorize)
+        digital = winsorize(dig_indicators(rows.panel), options.winsorize)
         dig = pca_index(digital, options) if options.dig_recipe != "entropy" else None
-        dig_entropy = entropy_by(digital, rows["year"], options.pooling) if options.dig_recipe == "entropy" else None
-        out["Dig"] = dig_score(dig, dig_entropy, options).to_numpy(float)
+        dig_entropy = entropy_by(digital, rows.panel["year"], options.pooling) if options.dig_recipe == "entropy" else None
+        out["Dig"] = dig_score(dig, dig_entropy, options).to_numpy(float)[rows.kept][rows.order]
     return out
 
 
-def index_task(source: pd.DataFrame, options: Options, which: tuple, exact: bool) -> dict[str, np.ndarray]:
+def index_task(source: IndexRows | pd.DataFrame, options: Options, which: tuple, exact: bool) -> dict[str, np.ndarray]:
     """One index variant: from the index functions on the base's panel rows (`exact`), or else from
     analysis_frame on the whole panel (`source` is then the panel)."""
     if exact:
@@ -197,13 +224,13 @@ def index_task(source: pd.DataFrame, options: Options, which: tuple, exact: bool
     return out
 
 
-def base_frame(panel: pd.DataFrame, base_options: Options) -> tuple[pd.DataFrame, pd.DataFrame, bool, list]:
+def base_frame(panel: pd.DataFrame, base_options: Options) -> tuple[pd.DataFrame, IndexRows, bool, list]:
     """analysis_frame's rows for one panel and base options (sorted so that provinces and cities are
     contiguous blocks: cluster sums are then segment sums), the panel rows behind them, and whether
     the index functions alone reproduce its Dist and Dig."""
     data = analysis_frame(panel, base_options).data.sort_values(["province", "city_code", "year"])
     data = data.reset_index(drop=True)
-    rows = _panel_rows(panel, data)
+    rows = _panel_rows(panel, data, base_options)
     composed = _index_values(rows, base_options)
     exact = all(np.allclose(composed[v], data[v].to_numpy(float), rtol=1e-12, atol=1e-14, equal_nan=True)
                 for v in ("Dist", "Dig"))
@@ -274,6 +301,15 @@ def assemble_base(data, rows, jobs, results, base_options, notes) -> Base:
 # ---------------------------------------------------------------------------- samples and tasks
 
 
+@dataclass(frozen=True)
+class WildSettings:
+    """The multiverse's wild cluster restricted bootstrap: Options.multiverse_wild_draws, wild_weights, seed."""
+
+    draws: int
+    weights: str
+    seed: int
+
+
 @dataclass
 class Task:
     """One estimation sample: the raw matrix of its rows (every variant column) and the jobs to run."""
@@ -288,6 +324,7 @@ class Task:
     variants: list  # (dist column, shared column or None, dig column, lag column, dist key, dig key)
     cov_types: tuple
     bandwidth: int
+    wild: WildSettings | None = None  # the wild bootstrap of the OLS estimands (None: not run)
 
 
 def _samples(base: Base, drops, controls_sets) -> dict[bytes, tuple[np.ndarray, list]]:
@@ -320,7 +357,7 @@ def _lag_rows(data: pd.DataFrame) -> np.ndarray:
 
 
 def tasks_for(base_id: int, base: Base, index_variants: list[Options], drops, controls_sets, cov_types,
-              bandwidth: int) -> list[Task]:
+              bandwidth: int, wild_settings: WildSettings | None = None) -> list[Task]:
     variants = []
     seen = set()
     for options in index_variants:
@@ -339,7 +376,7 @@ def tasks_for(base_id: int, base: Base, index_variants: list[Options], drops, co
         part = data[mask]
         tasks.append(Task((base_id, number), matrix, names, part["city_code"].to_numpy(),
                           part["province"].to_numpy(), part["year"].to_numpy(), jobs, variants,
-                          tuple(cov_types), bandwidth))
+                          tuple(cov_types), bandwidth, wild_settings))
     return tasks
 
 
@@ -355,6 +392,7 @@ class _Sample:
     time_onehot: np.ndarray
     n_time: int
     bandwidth: int
+    wild: dict  # cov_type -> (wild.Clusters, weight blocks) of the wild bootstrap clustered as cov_type
 
 
 def _prepare(task: Task) -> _Sample:
@@ -367,8 +405,31 @@ def _prepare(task: Task) -> _Sample:
     years, inverse = np.unique(task.year, return_inverse=True)
     onehot = np.zeros((len(years), len(task.year)))
     onehot[inverse, np.arange(len(task.year))] = 1.0
+    boot = {}
+    if task.wild is not None:
+        for cov_type, ids in (("cluster_city", task.city), ("cluster_province", task.province)):
+            if cov_type in task.cov_types:
+                clusters = wild.Clusters.build(ids, task.city, task.year, "twoway")
+                enumerated = wild.enumerates(clusters.n_clusters, task.wild.weights, task.wild.draws)
+                blocks = list(wild.weight_blocks(clusters.n_clusters, task.wild.weights, task.wild.draws,
+                                                 task.wild.seed, enumerated))
+                boot[cov_type] = (clusters, blocks)
     return _Sample(w, w.T @ w, {n: i for i, n in enumerate(task.names)}, starts, onehot, len(years),
-                   task.bandwidth)
+                   task.bandwidth, boot)
+
+
+def _wild(sample: _Sample, settings: WildSettings, y: str, x: list[str]) -> dict:
+    """cov_type -> (wild bootstrap p of x[0] = 0, draws) for the clustered cov_types: the WCR test of
+    wild.wild_bootstrap on the sample's transformed columns, with the weights drawn once per sample."""
+    out = {}
+    for cov_type, (clusters, blocks) in sample.wild.items():
+        pieces = wild.within_pieces(sample.w[:, sample.index[y]], sample.w[:, [sample.index[v] for v in x]], 0,
+                                    clusters, True)
+        result = wild.wild_test(pieces, cluster=COV[cov_type], weights=settings.weights, draws=settings.draws,
+                                seed=settings.seed, ci=False, blocks=blocks)
+        out[cov_type] = (result.p_symmetric, result.draws)
+    return out
+
 
 
 def _covariances(sample: _Sample, scores: np.ndarray, bread: np.ndarray, cov_types) -> dict:
@@ -415,18 +476,20 @@ def _iv(sample: _Sample, y: str, endog: str, instrument: str, exog: list[str], c
     return beta, _covariances(sample, fitted * resid[:, None], np.linalg.inv(a), cov_types)
 
 
-def _row(estimand, job, variant, cov_type, estimate, se, df, clusters, n) -> dict:
-    """One result; df NaN means a normal reference distribution (Sobel)."""
+def _row(estimand, job, variant, cov_type, estimate, se, df, clusters, n, boot=(np.nan, np.nan)) -> dict:
+    """One result; df NaN means a normal reference distribution (Sobel); `boot` the wild bootstrap's
+    (p, draws), NaN where it does not apply."""
     return {"estimand": estimand, "_model": _model_key(job[2], cov_type, job[1]),
             "_dist": repr(variant[4]), "_dig": repr(variant[5]), "estimate": estimate, "std_error": se,
-            "t_stat": estimate / se, "nobs": n, "clusters": clusters, "df": df}
+            "t_stat": estimate / se, "nobs": n, "clusters": clusters, "df": df, "wild_p": boot[0],
+            "wild_replications": boot[1]}
 
 
 def run_task(task: Task) -> pd.DataFrame:
     """Every regression of one estimation sample -> one row per (index variant, job, cov_type)."""
     sample = _prepare(task)
     n = len(task.year)
-    rows = []
+    rows, wild_done = [], {}
     for job in task.jobs:
         group, _, controls = job
         for variant in task.variants:
@@ -444,12 +507,19 @@ def run_task(task: Task) -> pd.DataFrame:
                 continue
             if group == "T7":
                 beta, covs = _iv(sample, dist, dig, lag, controls_x, task.cov_types)
-                estimand = "T7_Dig_2SLS"
+                estimand, boot = "T7_Dig_2SLS", {}  # the wild bootstrap here is of OLS only
             else:
                 beta, covs = _ols(sample, dist, [dig, *controls_x], task.cov_types)
                 estimand = "T5_Dig" if group == "T5" else group
+                # dig_rescale only rescales Dig, which leaves t and the wild p unchanged: one bootstrap
+                # serves both scales (and both drop_filled jobs when their rows are the same)
+                key = (group, controls, dist, shared, variant[5][:-1])
+                if key not in wild_done:
+                    wild_done[key] = _wild(sample, task.wild, dist, [dig, *controls_x]) if task.wild else {}
+                boot = wild_done[key]
             for cov_type, (cov, df, clusters) in covs.items():
-                rows.append(_row(estimand, job, variant, cov_type, beta[0], np.sqrt(cov[0, 0]), df, clusters, n))
+                rows.append(_row(estimand, job, variant, cov_type, beta[0], np.sqrt(cov[0, 0]), df, clusters, n,
+                                 boot.get(cov_type, (np.nan, np.nan))))
     frame = pd.DataFrame(rows)
     t, df = frame["t_stat"].to_numpy(), frame["df"].to_numpy()
     # scipy.stats.t.sf and norm.sf, vectorised (the same special functions)
@@ -470,6 +540,7 @@ class Multiverse:
     moments: pd.DataFrame  # Table 4 moments of every index variant, per specification
     notes: list
     removed_gap: float  # max |Dist(six_shared_removed) - Dist(four)| over the panels
+    wild: WildSettings | None = None  # the wild bootstrap's settings (None: not run)
 
 
 @contextlib.contextmanager
@@ -513,7 +584,7 @@ def run(panels: dict[str, pd.DataFrame], variants: dict[str, dict] | None = None
     specs["_dig"] = [repr(_dig_key(o)) for o in options]
     specs["_model"] = [_model_key(row.get("controls", "(4)"), o.cov_type, o.drop_filled)
                        for row, o in zip(specs.to_dict("records"), options)]
-    base_keys = specs[base_names].astype(str).agg("|".join, axis=1) if base_names else pd.Series("", specs.index)
+    base_keys = _joined(specs[base_names], "|") if base_names else pd.Series("", specs.index)
     specs["_base"] = pd.factorize(base_keys)[0]
     bases = []
     for base_id, part in specs.groupby("_base", sort=True):
@@ -526,6 +597,8 @@ def run(panels: dict[str, pd.DataFrame], variants: dict[str, dict] | None = None
         bases.append((base_id, base_options, index_variants, data, rows, exact, base_notes, index_jobs(index_variants),
                       panel))
     tasks, moments, removed_gap = [], [], 0.0
+    wild_settings = WildSettings(base.multiverse_wild_draws, base.wild_weights, base.seed) \
+        if base.multiverse_wild_draws else None
     with engine(jobs, scheduler) as parallel:
         items = [(rows if exact else panel, options, which, exact)
                  for _, _, _, _, rows, exact, _, jobs_, panel in bases for options, which in jobs_]
@@ -536,7 +609,7 @@ def run(panels: dict[str, pd.DataFrame], variants: dict[str, dict] | None = None
             removed_gap = max(removed_gap, built.removed_gap)
             tasks += tasks_for(base_id, built, index_variants, decisions.get("drop_filled", (False,)),
                                decisions.get("controls", ("(4)",)), decisions.get("cov_type", ("cluster_city",)),
-                               base.dk_bandwidth)
+                               base.dk_bandwidth, wild_settings)
             for (dk, gk), values in built.moments.items():
                 moments.append({"_base": base_id, "_dist": repr(dk), "_dig": repr(gk), **values})
         sizes = [len(t.jobs) * len(t.variants) * len(t.cov_types) for t in tasks]
@@ -550,8 +623,9 @@ def run(panels: dict[str, pd.DataFrame], variants: dict[str, dict] | None = None
     moments_frame = specs[["spec_id", "_base", "_dist", "_dig"]].merge(
         pd.DataFrame(moments), on=["_base", "_dist", "_dig"], how="left")
     columns = ["spec_id", "estimand", *decisions, "estimate", "std_error", "t_stat", "p_value", "nobs",
-               "clusters", "df"]
-    return Multiverse(merged[columns], moments_frame.drop(columns=["_base", "_dist", "_dig"]), notes, removed_gap)
+               "clusters", "df", "wild_p", "wild_replications"]
+    return Multiverse(merged[columns], moments_frame.drop(columns=["_base", "_dist", "_dig"]), notes, removed_gap,
+                      wild_settings)
 
 
 
@@ -583,6 +657,52 @@ def shares(specs: pd.DataFrame, by: str | None = "dist_indicators") -> pd.DataFr
     return pd.DataFrame(rows)
 
 
+WILD_ESTIMANDS = ("T5_Dig", "T6_East", "T6_Central", "T6_West")
+WILD_NOT_APPLICABLE = {
+    "T7_Dig_2SLS": "2SLS: the wild restricted bootstrap of an IV estimate (Davidson and MacKinnon's WRE) is not "
+                   "what replication/wild.py implements (OLS with absorbed effects)",
+    "T9_ab": "a x b is a product of two coefficients from two regressions, not a linear restriction on one: no "
+             "single WCR null to impose (Table 9's own cluster bootstrap is its resampling test)",
+    "driscoll_kraay": "Driscoll-Kraay rows have no cluster wild analogue here (their clusters would be the 11 years "
+                      "with cross-sectional dependence, which the wild cluster bootstrap does not model)",
+}
+
+
+def wild_shares(specs: pd.DataFrame, by: str | None = "panel") -> pd.DataFrame:
+    """Per OLS estimand and clustering (cov_type city or province), over all specifications and per
+    value of `by`: the share significantly negative / positive at 5% by the cluster-robust t test and
+    by the wild cluster restricted bootstrap, side by side on the same rows, and the share classified
+    alike by both."""
+    if "wild_p" not in specs.columns or specs["wild_p"].isna().all():
+        return pd.DataFrame()
+    rows = []
+    tested = specs[specs["wild_p"].notna()]
+    groups = [("all", tested)]
+    if by is not None and by in tested.columns and tested[by].nunique() > 1:
+        groups += [(f"{by}={value}", part) for value, part in tested.groupby(by, sort=False)]
+    # without a cov_type decision every task clusters by city (tasks_for's default)
+    cov_types = ("cluster_city", "cluster_province") if "cov_type" in tested.columns else ("cluster_city",)
+    for (group, part), estimand, cov_type in itertools.product(groups, WILD_ESTIMANDS, cov_types):
+        frame = part[(part["estimand"] == estimand) & (part.get("cov_type", cov_type) == cov_type)]
+        if not len(frame):
+            continue
+        sign = np.sign(frame["estimate"].to_numpy(float))
+        by_t = np.where(frame["p_value"].to_numpy(float) < SIGNIFICANCE, sign, 0)
+        by_wild = np.where(frame["wild_p"].to_numpy(float) < SIGNIFICANCE, sign, 0)
+        draws = frame["wild_replications"].astype(int)
+        rows.append({
+            "estimand": estimand, "clusters": COV[cov_type], "group": group, "specifications": len(frame),
+            "share_negative_5_t": float((by_t < 0).mean()), "share_negative_5_wild": float((by_wild < 0).mean()),
+            "share_positive_5_t": float((by_t > 0).mean()), "share_positive_5_wild": float((by_wild > 0).mean()),
+            "share_significant_5_t": float((by_t != 0).mean()),
+            "share_significant_5_wild": float((by_wild != 0).mean()),
+            "share_same_verdict": float((by_t == by_wild).mean()),
+            "median_G": float(frame["clusters"].median()),
+            "draws": "; ".join(f"{d}" for d in sorted(draws.unique())),
+        })
+    return pd.DataFrame(rows)
+
+
 def interaction(specs: pd.DataFrame, estimand: str = "T5_Dig", rows: str = "dist_indicators",
                 columns: tuple[str, ...] = ("winsorize", "pooling")) -> pd.DataFrame:
     """Share of specifications significantly negative at 5%, by `rows` x `columns` (the decisions
@@ -592,10 +712,24 @@ def interaction(specs: pd.DataFrame, estimand: str = "T5_Dig", rows: str = "dist
     if rows not in part.columns or not present:
         return pd.DataFrame()
     negative = (part["p_value"] < SIGNIFICANCE) & (part["estimate"] < 0)
-    keys = part[present].astype(str).agg(", ".join, axis=1)
+    keys = _joined(part[present], ", ")
     table = negative.groupby([part[rows], keys], sort=False).mean().unstack()
     table.columns = [f"{', '.join(present)} = {c}" for c in table.columns]
     return table.reset_index()
+
+
+def _joined(frame: pd.DataFrame, separator: str) -> pd.Series:
+    """Each row's values as strings joined by `separator` (column-wise, not row by row)."""
+    columns = [frame[c].astype(str) for c in frame.columns]
+    out = columns[0]
+    for column in columns[1:]:
+        out = out + separator + column
+    return out
+
+
+def _values(column: pd.Series) -> list[str]:
+    """The distinct values of a column as strings, in order of first appearance."""
+    return list(pd.unique(column.astype(str)))
 
 
 def varying(specs: pd.DataFrame, decisions) -> list[str]:
@@ -653,7 +787,7 @@ def closest(result: Multiverse, published: pd.DataFrame, top: int = 10) -> pd.Da
     headline = result.specs[(result.specs["estimand"] == "T5_Dig")]
     index_names = [c for c in headline.columns if c in ("panel", "share_end_rule", *INDEX_DECISIONS)
                    or c not in (*MODEL_DECISIONS, "spec_id", "estimand", "estimate", "std_error", "t_stat",
-                                "p_value", "nobs", "clusters", "df")]
+                                "p_value", "nobs", "clusters", "df", *WILD_COLUMNS)]
     frame = headline.merge(moments, on="spec_id")
     default_model = np.ones(len(frame), dtype=bool)
     for name, value in (("controls", "(4)"), ("cov_type", "cluster_city"), ("drop_filled", False)):
@@ -695,12 +829,19 @@ def curve_figure(specs: pd.DataFrame, estimand: str, decisions) -> dict[str, byt
     labels, marks = [], []
     for name in names:
         column = part[name].astype(str).to_numpy()
-        for value in dict.fromkeys(specs[name].astype(str)):
+        for value in _values(specs[name]):
             labels.append(f"{name} = {value}")
             marks.append(column == value)
     image = np.ones((len(marks), n, 3))
     for row, mark in enumerate(marks):
         image[row, mark] = colors[mark]
+    wild_p = part["wild_p"].to_numpy(float) if "wild_p" in part.columns else np.full(n, np.nan)
+    if not np.isnan(wild_p).all():  # one more row: where the wild bootstrap rejects, coloured by sign
+        wild_kind = np.where(wild_p < SIGNIFICANCE, np.where(estimate < 0, "negative", "positive"), "none")
+        labels.append("wild bootstrap p < 0.05")
+        image = np.concatenate([image, np.ones((1, n, 3))])
+        rejected = wild_kind != "none"
+        image[-1, rejected] = np.array([COLORS[k] for k in wild_kind[rejected]]).reshape(-1, 3)
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 3 + 0.16 * len(labels)), sharex=True,
                                          gridspec_kw={"height_ratios": [3, max(2, 0.16 * len(labels))]})
     top.fill_between(x, estimate - half, estimate + half, color="#d9d9d9", linewidth=0, rasterized=True,
@@ -709,8 +850,13 @@ def curve_figure(specs: pd.DataFrame, estimand: str, decisions) -> dict[str, byt
     top.axhline(0, color="black", linewidth=0.8)
     top.set_ylabel("Estimate")
     shares_ = {k: float((kind == k).mean()) for k in COLORS}
-    top.set_title(f"{estimand}: {n} specifications; significantly negative {shares_['negative']:.0%}, "
-                  f"positive {shares_['positive']:.0%} (5%)", fontsize=10)
+    title = (f"{estimand}: {n} specifications; significantly negative {shares_['negative']:.0%}, "
+             f"positive {shares_['positive']:.0%} (5%)")
+    if not np.isnan(wild_p).all():
+        tested = ~np.isnan(wild_p)
+        title += (f"; wild bootstrap (the {tested.sum()} clustered): negative "
+                  f"{np.mean(wild_kind[tested] == 'negative'):.0%}, positive {np.mean(wild_kind[tested] == 'positive'):.0%}")
+    top.set_title(title, fontsize=10)
     bottom.imshow(image, aspect="auto", interpolation="nearest", extent=(-0.5, n - 0.5, len(labels) - 0.5, -0.5))
     bottom.set_yticks(np.arange(len(labels)), labels, fontsize=6)
     bottom.set_xlabel("Specifications, sorted by the estimate")
@@ -885,8 +1031,9 @@ def outputs(result: Multiverse, published: pd.DataFrame, mechanism: pd.DataFrame
     """{relative path: content} of output/multiverse/ (the command line writes them)."""
     specs = result.specs
     decisions = [c for c in specs.columns if c not in ("spec_id", "estimand", "estimate", "std_error", "t_stat",
-                                                       "p_value", "nobs", "clusters", "df")]
+                                                       "p_value", "nobs", "clusters", "df", *WILD_COLUMNS)]
     share_table = shares(specs)
+    wild_table = wild_shares(specs)
     effect = importance(specs, decisions)
     ranked = ranking(effect)
     near = closest(result, published)
@@ -894,12 +1041,14 @@ def outputs(result: Multiverse, published: pd.DataFrame, mechanism: pd.DataFrame
         "specs.csv": _csv(specs), "summary.csv": _csv(share_table), "decisions.csv": _csv(effect),
         "closest.csv": _csv(near),
     }
+    if len(wild_table):
+        out["wild.csv"] = _csv(wild_table)
     for estimand in ESTIMANDS:
         for kind, content in curve_figure(specs, estimand, decisions).items():
             out[f"curve_{estimand}.{kind}"] = content
     if mechanism is not None:
         out["mechanism.csv"] = _csv(mechanism)
-    out["summary.md"] = summary_markdown(result, share_table, effect, ranked, near, mechanism, decisions)
+    out["summary.md"] = summary_markdown(result, share_table, effect, ranked, near, mechanism, decisions, wild_table)
     return out
 
 
@@ -914,10 +1063,41 @@ def _md(frame: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
-def summary_markdown(result, share_table, effect, ranked, near, mechanism, decisions) -> str:
+def wild_section(result: Multiverse, table: pd.DataFrame) -> list[str]:
+    """summary.md's lines on the wild cluster bootstrap beside the cluster-robust t."""
+    settings = result.wild
+    if settings is None or not len(table):
+        return ["## Cluster-robust t and the wild cluster bootstrap", "",
+                "Not run (Options.multiverse_wild_draws = 0).", ""]
+    def shown(frame):
+        return _md(frame.drop(columns=["median_G", "group"])
+                   .rename(columns=lambda c: c.replace("share_", "").replace("_5", "")))
+
+    by_group = [line for group in dict.fromkeys(table["group"]) if group != "all"
+                for line in (f"{group}:", "", shown(table[table["group"] == group]), "")]
+    return [
+        "## Cluster-robust t and the wild cluster bootstrap", "",
+        f"Every OLS estimand of a specification clustered by city or by province also carries the p-value of the "
+        f"wild cluster restricted bootstrap (WCR) of Dig = 0 (replication/wild.py), clustered the same way: "
+        f"{settings.weights} weights, {settings.draws} draws (Options.multiverse_wild_draws; the Monte Carlo "
+        f"standard error of a p-value near 0.05 is then {np.sqrt(0.05 * 0.95 / settings.draws):.3f}), all 2^G "
+        f"sign vectors instead when 2^G <= {settings.draws} (the few-province regions), the same seed "
+        f"({settings.seed}, Options.seed) for every specification, so that specifications differ by their data, "
+        "not by their draws (specs.csv: wild_p, wild_replications). The shares below are over the same rows under "
+        "both inferences (wild.csv):", "",
+        shown(table[table["group"] == "all"]), "",
+        *(["By panel (compare same_verdict across panels and clusterings: with few or very unequal clusters the "
+           "cluster-robust t test's t(G - 1) reference is least reliable and the wild bootstrap is the one to "
+           "trust, after MacKinnon and Webb):", "", *by_group] if by_group else []),
+        "Where the wild bootstrap does not apply (wild_p empty):", "",
+        *[f"- {k}: {v}" for k, v in WILD_NOT_APPLICABLE.items()], "",
+    ]
+
+
+def summary_markdown(result, share_table, effect, ranked, near, mechanism, decisions, wild_table=None) -> str:
     specs = result.specs
     n = specs["spec_id"].nunique()
-    values = {d: list(dict.fromkeys(specs[d].astype(str))) for d in decisions}
+    values = {d: list(_values(specs[d])) for d in decisions}
     overall = share_table[share_table["group"] == "all"]
     lines = [
         "# The multiverse", "",
@@ -938,6 +1118,7 @@ def summary_markdown(result, share_table, effect, ranked, near, mechanism, decis
         _md(overall.drop(columns="group")), "",
         "By Dist indicator set:", "",
         _md(share_table[share_table["group"] != "all"]), "",
+        *wild_section(result, wild_table if wild_table is not None else wild_shares(specs)),
         "## What moves the estimate", "",
         "Share of the variance of t across specifications explained by each decision alone (per estimand; a "
         "decision that applies to one Dig recipe only is measured among those specifications), and by all "

@@ -11,6 +11,12 @@ wild: bootstrap inference in Stata using boottest", Stata Journal 2019), with th
 partialled out once by the package's own within transformation; ``tests/test_wild.py``
 pins it to ``wildboottest`` (run on dense dummies) to 1e-12 under full enumeration.
 
+Layers: ``wild_bootstrap`` (a DataFrame: checks, within transformation) -> ``cluster_pieces`` ->
+``within_pieces`` (the lower-level entry point: within-transformed arrays and a ``Clusters``, the
+sample's cluster, entity and time structure built once) -> ``wild_test`` (weights, p-values, the
+inversion).  The multiverse calls ``within_pieces`` and ``wild_test`` directly, many regressions per
+``Clusters`` and per set of weights.
+
 The algebra.  Let X~ and y~ be the within-transformed regressors and outcome (two-way:
 entity and time effects; the entity effects must be nested in the clusters, as city effects
 are in city and in province clusters), rho = (X~'X~)^-1 e_j for the tested coefficient j,
@@ -65,7 +71,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy import stats
+from scipy import special
 
 from replication.estimation import within
 
@@ -132,6 +138,25 @@ class ClusterPieces:
         squares = np.column_stack([self.c0**2, self.c0 * self.c1, self.c1**2])
         return stacked, self.n.T @ self.n, squares
 
+    @cached_property
+    def _stacked_null(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """[c0, M0, c0 o N] (G x (1 + 2m)), N'N and sum c0^2: the part of `_stacked` at the null r = 0."""
+        stacked = np.column_stack([self.c0, self.m0, self.c0[:, None] * self.n])
+        return stacked, self.n.T @ self.n, float(np.sum(self.c0**2))
+
+    def null_moments(self, v: np.ndarray, unit_weights: bool) -> np.ndarray:
+        """``draw_moments`` at the null value r = 0 only (what the p-value needs; no inversion):
+        [a, 0, pp, 0, 0], from one product of the weights with a G x (1 + 2m) array."""
+        stacked, nn, square = self._stacked_null
+        m = self.m0.shape[1]
+        z = v @ stacked
+        w0, y0 = z[:, 1 : 1 + m], z[:, 1 + m :]
+        base = square if unit_weights else (v * v) @ (self.c0**2)
+        out = np.zeros((len(v), 5))
+        out[:, 0] = z[:, 0]
+        out[:, 2] = base - 2 * np.einsum("bj,bj->b", w0, y0) + np.einsum("bj,bj->b", w0 @ nn, w0)
+        return out
+
     def draw_moments(self, v: np.ndarray, unit_weights: bool) -> np.ndarray:
         """For a block of weights (draws x G): per draw the numerator (a + r d) and the sums of
         squares of the bootstrap scores (pp + 2 r pq + r^2 qq) -> draws x 5 [a, d, pp, pq, qq].
@@ -177,51 +202,92 @@ def cluster_pieces(data: pd.DataFrame, y: str, x: list[str], term: str, cluster:
         if data[name].isna().any():
             raise ValueError(f"wild bootstrap: identifier column {name!r} is missing in "
                              f"{int(data[name].isna().sum())} rows")
-    ent = pd.factorize(data[entity])[0]
-    per_entity = pd.DataFrame({"e": ent, "g": pd.factorize(data[cluster])[0]}).groupby("e")["g"].nunique()
-    if (per_entity > 1).any():
-        raise ValueError(f"wild bootstrap: the {entity} effects must be nested in the {cluster} clusters; "
-                         f"{int((per_entity > 1).sum())} {entity} values lie in more than one cluster")
-    g_index, _ = pd.factorize(data[cluster])
-    t_index, _ = pd.factorize(data[time], sort=True)
-    n_obs, k = len(data), len(x)
-    n_g, n_t = g_index.max() + 1, t_index.max() + 1
+    structure = Clusters.build(data[cluster].to_numpy(), data[entity].to_numpy(), data[time].to_numpy(), effects,
+                               names=(cluster, entity))
     transformed = within(values, data[entity].to_numpy(), data[time].to_numpy(), effects)
-    yt, xt = transformed[:, 0], transformed[:, 1:]
-    j = x.index(term)
+    return within_pieces(transformed[:, 0], transformed[:, 1:], x.index(term), structure, restricted)
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """The cluster, entity and time structure of one estimation sample: what every regression on the
+    sample shares (built once, then ``within_pieces`` per regression).  Clusters are numbered in order
+    of first appearance (the weights' columns follow that order), periods in sorted order."""
+
+    cluster: np.ndarray  # cluster code of each row, 0..G-1
+    time: np.ndarray  # period code of each row, 0..T-1
+    n_clusters: int
+    n_time: int
+    effects: str
+    by_cluster: sp.csr_matrix  # G x N: cluster sums
+    time_inverse: np.ndarray | None  # A_T^+ (two-way effects only)
+
+    @classmethod
+    def build(cls, cluster: np.ndarray, entity: np.ndarray, time: np.ndarray, effects: str = "twoway",
+              names: tuple[str, str] = ("cluster", "entity")) -> Clusters:
+        """From the cluster, entity and period of each row; the entity effects must be nested in the
+        clusters (`names` name the two columns in the error)."""
+        if effects not in ("twoway", "entity"):
+            raise ValueError(f"wild bootstrap: effects={effects!r}; expected 'twoway' or 'entity'")
+        g_index = pd.factorize(cluster)[0]
+        ent = pd.factorize(entity)[0]
+        per_entity = pd.DataFrame({"e": ent, "g": g_index}).groupby("e")["g"].nunique()
+        if (per_entity > 1).any():
+            raise ValueError(f"wild bootstrap: the {names[1]} effects must be nested in the {names[0]} clusters; "
+                             f"{int((per_entity > 1).sum())} {names[1]} values lie in more than one cluster")
+        t_index = pd.factorize(time, sort=True)[0]
+        n_obs = len(g_index)
+        n_g, n_t = int(g_index.max()) + 1, int(t_index.max()) + 1
+        by_cluster = sp.csr_matrix((np.ones(n_obs), (g_index, np.arange(n_obs))), shape=(n_g, n_obs))
+        inverse = np.linalg.pinv(_time_block(ent, t_index, n_t)) if effects == "twoway" else None
+        return cls(g_index, t_index, n_g, n_t, effects, by_cluster, inverse)
+
+    def time_sums(self, columns: np.ndarray) -> np.ndarray:
+        """G x T sums of `columns` (N, or N x c: G x T x c) within cluster and period."""
+        cell = self.cluster * self.n_time + self.time
+        if columns.ndim == 1:
+            return np.bincount(cell, columns, self.n_clusters * self.n_time).reshape(self.n_clusters, self.n_time)
+        sums = np.stack([np.bincount(cell, column, self.n_clusters * self.n_time) for column in columns.T], axis=1)
+        return sums.reshape(self.n_clusters, self.n_time, columns.shape[1])
+
+
+def within_pieces(yt: np.ndarray, xt: np.ndarray, j: int, clusters: Clusters, restricted: bool) -> ClusterPieces:
+    """The lower-level entry point: one regression of the within-transformed (effects partialled out)
+    outcome `yt` (N) on the within-transformed regressors `xt` (N x k), tested on column `j`, reduced
+    to G-row arrays.  ``cluster_pieces`` (and so ``wild_bootstrap``) partial out and call it; the
+    multiverse calls it on the columns it has already transformed, with one ``Clusters`` per sample."""
+    n_obs, k = xt.shape
+    n_g, n_t = clusters.n_clusters, clusters.n_time
     xx_inv = np.linalg.inv(xt.T @ xt)
     beta = xx_inv @ (xt.T @ yt)
     rho = xx_inv[:, j]
     resid = yt - xt @ beta
     x_rho = xt @ rho
-    by_cluster = sp.csr_matrix((np.ones(n_obs), (g_index, np.arange(n_obs))), shape=(n_g, n_obs))
-
-    def sums(column: np.ndarray) -> np.ndarray:  # G-vector of cluster sums
-        return by_cluster @ column
-
-    def time_sums(column: np.ndarray) -> np.ndarray:  # G x T sums within cluster and period
-        return sp.csr_matrix((column, (g_index, t_index)), shape=(n_g, n_t)).toarray()
-
-    score_scale = float(np.sqrt(np.sum(sums(x_rho * resid) ** 2)))
     # bootstrap DGP residuals u~(r) = base + r slope
     if restricted:
         z = x_rho / rho[j]
         base, slope = resid + beta[j] * z, -z
     else:
         base, slope = resid, np.zeros(n_obs)
-    n_cols = [by_cluster @ (xt * x_rho[:, None])]
-    m0 = [by_cluster @ (xt * base[:, None]) @ xx_inv]
-    m1 = [by_cluster @ (xt * slope[:, None]) @ xx_inv]
-    if effects == "twoway":
-        a_inv = np.linalg.pinv(_time_block(ent, t_index, n_t))
-        n_cols.append(time_sums(x_rho))
-        m0.append(time_sums(base) @ a_inv)
-        m1.append(time_sums(slope) @ a_inv)
-    absorbed_time = n_t - 1 if effects == "twoway" else 0
+    # every cluster sum in one sparse product: x_rho o (resid, base, slope), X~ o x_rho, X~ o base, X~ o slope
+    weighted = np.column_stack([x_rho * resid, x_rho * base, x_rho * slope, xt * x_rho[:, None],
+                                xt * base[:, None], xt * slope[:, None]])
+    sums = clusters.by_cluster @ weighted
+    score_scale = float(np.sqrt(np.sum(sums[:, 0] ** 2)))
+    n_cols = [sums[:, 3 : 3 + k]]
+    m0 = [sums[:, 3 + k : 3 + 2 * k] @ xx_inv]
+    m1 = [sums[:, 3 + 2 * k :] @ xx_inv]
+    if clusters.effects == "twoway":
+        a_inv = clusters.time_inverse
+        by_time = clusters.time_sums(np.column_stack([x_rho, base, slope]))
+        n_cols.append(by_time[:, :, 0])
+        m0.append(by_time[:, :, 1] @ a_inv)
+        m1.append(by_time[:, :, 2] @ a_inv)
+    absorbed_time = n_t - 1 if clusters.effects == "twoway" else 0
     big_k = k + 1 + absorbed_time
-    ssc = n_g / (n_g - 1) * (n_obs - 1) / (n_obs - big_k)
+    ssc = n_g / (n_g - 1) * (n_obs - 1) / (n_obs - big_k) if n_g > 1 else float("nan")
     return ClusterPieces(
-        estimate=float(beta[j]), scale=score_scale, ssc=ssc, c0=sums(x_rho * base), c1=sums(x_rho * slope),
+        estimate=float(beta[j]), scale=score_scale, ssc=ssc, c0=sums[:, 1], c1=sums[:, 2],
         m0=np.hstack(m0), m1=np.hstack(m1), n=np.hstack(n_cols), nobs=n_obs,
     )
 
@@ -328,34 +394,57 @@ def wild_bootstrap(data: pd.DataFrame, y: str, x: list[str], term: str = "Dig", 
     2^G <= draws; True forces it (Rademacher only); False never.  The confidence interval (by test
     inversion of the symmetric p-value) is NaN when ``ci`` is False.
     """
+    _check_settings(weights, enumerate, level)
+    pieces = cluster_pieces(data, y, list(x), term, cluster, entity, time, effects, restricted)
+    return wild_test(pieces, term=term, cluster=cluster, restricted=restricted, weights=weights, draws=draws,
+                     seed=seed, enumerate=enumerate, ci=ci, level=level)
+
+
+def _check_settings(weights: str, enumerate: str | bool, level: float) -> None:
     if weights not in ("rademacher", "webb"):
         raise ValueError(f"wild bootstrap: weights={weights!r}; expected 'rademacher' or 'webb'")
     if enumerate not in ("auto", True, False):
         raise ValueError(f"wild bootstrap: enumerate={enumerate!r}; expected 'auto', True or False")
     if not 0 < level < 1:
         raise ValueError(f"wild bootstrap: level={level}; expected a number in (0, 1)")
-    pieces = cluster_pieces(data, y, list(x), term, cluster, entity, time, effects, restricted)
+
+
+def enumerates(n_clusters: int, weights: str, draws: int, enumerate: str | bool = "auto") -> bool:
+    """Whether the 2^G Rademacher sign vectors are enumerated instead of drawn."""
+    if enumerate is True and weights != "rademacher":
+        raise ValueError("wild bootstrap: full enumeration needs Rademacher weights")
+    if enumerate is True and n_clusters > MAX_ENUMERATION:
+        raise ValueError(f"wild bootstrap: full enumeration of 2^{n_clusters} sign vectors is too many "
+                         f"(at most 2^{MAX_ENUMERATION})")
+    enumerated = bool(enumerate is True or (enumerate == "auto" and weights == "rademacher"
+                                            and n_clusters <= MAX_ENUMERATION and 2**n_clusters <= draws))
+    if not enumerated and draws < 1:
+        raise ValueError(f"wild bootstrap: draws={draws}; expected a positive number")
+    return enumerated
+
+
+def wild_test(pieces: ClusterPieces, term: str = "Dig", cluster: str = "city_code", restricted: bool = True,
+              weights: str = "rademacher", draws: int = 9999, seed: int = 20240517, enumerate: str | bool = "auto",
+              ci: bool = True, level: float = 0.95, blocks: list[np.ndarray] | None = None) -> WildResult:
+    """The bootstrap of one regression already reduced to cluster pieces (``cluster_pieces`` or
+    ``within_pieces``); `blocks` are the weight blocks of ``weight_blocks`` for these settings when the
+    caller draws them once for many regressions on the same clusters (the same numbers either way)."""
+    _check_settings(weights, enumerate, level)
     n_g = pieces.nclusters
     if n_g < 2:
         raise ValueError(f"wild bootstrap: {n_g} cluster in {cluster!r}; need at least 2")
-    if enumerate is True and weights != "rademacher":
-        raise ValueError("wild bootstrap: full enumeration needs Rademacher weights")
-    if enumerate is True and n_g > MAX_ENUMERATION:
-        raise ValueError(f"wild bootstrap: full enumeration of 2^{n_g} sign vectors is too many "
-                         f"(at most 2^{MAX_ENUMERATION})")
-    enumerated = bool(enumerate is True or (enumerate == "auto" and weights == "rademacher"
-                                            and n_g <= MAX_ENUMERATION and 2**n_g <= draws))
-    if not enumerated and draws < 1:
-        raise ValueError(f"wild bootstrap: draws={draws}; expected a positive number")
-    blocks = weight_blocks(n_g, weights, draws, seed, enumerated)
-    moments = np.vstack([pieces.draw_moments(v, weights == "rademacher") for v in blocks])
+    enumerated = enumerates(n_g, weights, draws, enumerate)
+    if blocks is None:
+        blocks = weight_blocks(n_g, weights, draws, seed, enumerated)
+    moments_of = pieces.draw_moments if ci else pieces.null_moments
+    moments = np.vstack([moments_of(v, weights == "rademacher") for v in blocks])
     se = pieces.scale * np.sqrt(pieces.ssc)
-    t = pieces.estimate / se
+    t = pieces.estimate / se  # p_t below: t(G - 1) by scipy.stats.t.sf's own special function
     p_sym, p_et = _p_values(t, _t_boot(moments, pieces.ssc, 0.0))
     low, high = _invert(pieces, moments, 1 - level) if ci else (float("nan"), float("nan"))
     return WildResult(
         term=term, estimate=pieces.estimate, std_error=float(se), t_stat=float(t),
-        p_t=float(2 * stats.t.sf(abs(t), n_g - 1)), p_symmetric=p_sym, p_equal_tailed=p_et,
+        p_t=float(2 * special.stdtr(n_g - 1, -abs(t))), p_symmetric=p_sym, p_equal_tailed=p_et,
         ci_low=low, ci_high=high, level=level, draws=len(moments), enumerated=enumerated,
         nclusters=n_g, nobs=pieces.nobs, weights=weights, restricted=restricted, cluster=cluster,
     )

@@ -140,6 +140,10 @@ def test_panel_variants_come_from_variants_json(committed_panel, tmp_path):
     direct = _dig(baseline(data, options), "(4)")
     _check(row, direct["estimate"], direct["std_error"], direct["p_value"])
     assert row["nobs"] == len(data) and row["clusters"] == data["city_code"].nunique()
+    wild_table = mv.wild_shares(specs)  # per panel beside all, over the rows with a wild p
+    assert list(dict.fromkeys(wild_table["group"])) == ["all", "panel=default", "panel=fewer"]
+    fewer = wild_table[(wild_table["group"] == "panel=fewer") & (wild_table["estimand"] == "T5_Dig")].iloc[0]
+    assert fewer["specifications"] == 2 and fewer["clusters"] == "city" and fewer["median_G"] == row["clusters"]
     # a variants.json entry without its panel is a user error naming the file
     (folder / "variants.json").write_text(json.dumps({"fewer": {}, "missing": {}}))
     assert main(["multiverse", "--variants", str(folder), "--out", str(tmp_path / "out")]) == 2
@@ -238,3 +242,100 @@ def test_outputs_are_deterministic_and_summarise_the_grid(small):
     decisions = pd.read_csv(io.StringIO(first["decisions.csv"]))
     assert decisions["share_of_variance_t"].between(0, 1 + 1e-12).all()
     assert first["curve_T5_Dig.png"][:8] == b"\x89PNG\r\n\x1a\n" and first["curve_T5_Dig.pdf"][:4] == b"%PDF"
+
+
+# ---------------------------------------------------------------------------- the wild bootstrap as an inference choice
+
+
+def _wild_direct(panel, row, draws=999):
+    """wild.wild_bootstrap on the rows of one specification's OLS estimand, sorted as the multiverse
+    sorts them (province, city, year: the clusters, and so the weights' columns, in the same order)."""
+    from replication.wild import wild_bootstrap
+
+    options = mv.spec_options(row)
+    data = analysis_frame(panel, options).data
+    x = [*STEPS[row["controls"]], *([SHARED] if options.dist_indicators == "six_shared_controlled" else [])]
+    sample = estimation_sample(data, ["Dist", *STEPS[row["controls"]]], options)
+    if row["estimand"].startswith("T6_"):
+        sample = sample[sample["region"] == row["estimand"][3:]]
+    sample = sample.sort_values(["province", "city_code", "year"]).reset_index(drop=True)
+    cluster = {"cluster_city": "city_code", "cluster_province": "province"}[row["cov_type"]]
+    return wild_bootstrap(sample, "Dist", x, term="Dig", cluster=cluster, draws=draws, seed=options.seed, ci=False)
+
+
+def test_wild_p_equals_a_direct_wild_bootstrap_call(committed_panel, small):
+    specs = small.specs
+    assert Options().multiverse_wild_draws == 999 and small.wild.draws == 999
+    clustered = specs[specs["estimand"].isin(mv.WILD_ESTIMANDS) & specs["cov_type"].ne("driscoll_kraay")]
+    assert clustered["wild_p"].notna().all() and clustered["wild_p"].between(0, 1).all()
+    # where it does not apply the columns are empty: 2SLS, a x b, Driscoll-Kraay
+    others = specs[~specs.index.isin(clustered.index)]
+    assert others["wild_p"].isna().all() and others["wild_replications"].isna().all()
+    rng = np.random.default_rng(11)
+    picked = [clustered[(clustered["estimand"] == e) & (clustered["cov_type"] == c)].iloc[int(rng.integers(16))]
+              for e, c in (("T5_Dig", "cluster_city"), ("T5_Dig", "cluster_province"), ("T6_West", "cluster_city"),
+                           ("T6_East", "cluster_province"), ("T6_Central", "cluster_province"))]
+    picked.append(clustered[(clustered["dist_indicators"] == "six_shared_controlled") & clustered["drop_filled"]
+                            & (clustered["controls"] == "(1)")].iloc[0])
+    enumerated = 0
+    for row in picked:
+        direct = _wild_direct(committed_panel, row.to_dict())
+        assert abs(row["wild_p"] - direct.p_symmetric) <= 1e-12, row.to_dict()
+        assert row["wild_replications"] == direct.draws and row["clusters"] == direct.nclusters
+        np.testing.assert_allclose(row["t_stat"], direct.t_stat, rtol=1e-8)
+        enumerated += direct.enumerated
+    assert enumerated >= 1  # a few-province region: all 2^G sign vectors (wild_replications = 2^G < 999)
+
+
+def test_one_wild_bootstrap_serves_both_dig_scales(committed_panel):
+    """dig_rescale='minmax' rescales Dig only: the multiverse runs the bootstrap once for both scales, and
+    the p-value equals a direct call on the rescaled Dig (t and t* do not depend on the scale)."""
+    grid = {"panel": ("default",), "dig_recipe": ("entropy",), "dig_rescale": ("none", "minmax"),
+            "controls": ("(4)",), "cov_type": ("cluster_city",), "drop_filled": (False,)}
+    specs = mv.run({"default": committed_panel}, {}, grid).specs
+    t5 = specs[specs["estimand"] == "T5_Dig"].set_index("dig_rescale")
+    assert t5.loc["none", "estimate"] != pytest.approx(t5.loc["minmax", "estimate"], rel=1e-3)
+    assert t5.loc["none", "wild_p"] == t5.loc["minmax", "wild_p"]
+    direct = _wild_direct(committed_panel, t5.loc["minmax"].to_dict() | {"dig_rescale": "minmax"})
+    assert abs(t5.loc["minmax", "wild_p"] - direct.p_symmetric) <= 1e-12
+
+
+def test_null_moments_are_draw_moments_at_zero(committed_panel):
+    """The p-value path without the inversion's columns gives draw_moments' a and pp."""
+    from replication import wild
+
+    data = analysis_frame(committed_panel, Options()).data
+    pieces = wild.cluster_pieces(data, "Dist", STEPS["(4)"], "Dig", "province", "city_code", "year", "twoway", True)
+    for kind in ("rademacher", "webb"):
+        v = np.vstack(list(wild.weight_blocks(pieces.nclusters, kind, 300, seed=5, enumerate_all=False)))
+        full, null = pieces.draw_moments(v, kind == "rademacher"), pieces.null_moments(v, kind == "rademacher")
+        np.testing.assert_allclose(null[:, [0, 2]], full[:, [0, 2]], rtol=1e-10)
+        np.testing.assert_allclose(wild._t_boot(null, pieces.ssc, 0.0), wild._t_boot(full, pieces.ssc, 0.0), rtol=1e-10)
+
+
+def test_wild_summary_puts_both_inferences_side_by_side(small):
+    table = mv.wild_shares(small.specs)
+    assert set(table["estimand"]) == set(mv.WILD_ESTIMANDS) and set(table["clusters"]) == {"city", "province"}
+    assert set(table["group"]) == {"all"}  # one panel: no per-panel rows
+    row = table[(table["estimand"] == "T6_East") & (table["clusters"] == "province")].iloc[0]
+    part = small.specs[(small.specs["estimand"] == "T6_East") & (small.specs["cov_type"] == "cluster_province")]
+    assert row["specifications"] == len(part)
+    assert row["share_positive_5_wild"] == pytest.approx(((part["wild_p"] < 0.05) & (part["estimate"] > 0)).mean())
+    assert row["share_positive_5_t"] == pytest.approx(((part["p_value"] < 0.05) & (part["estimate"] > 0)).mean())
+    assert row["draws"] == str(2 ** int(row["median_G"]))  # 7 provinces: every sign vector
+    from replication.published import parse_published
+
+    reference = Path(__file__).resolve().parent.parent / "data" / "reference" / "published.csv"
+    files = mv.outputs(small, parse_published(reference.read_text(encoding="utf-8")))
+    assert files["wild.csv"] == mv._csv(table)
+    assert "## Cluster-robust t and the wild cluster bootstrap" in files["summary.md"]
+    assert "999 draws" in files["summary.md"] and "T7_Dig_2SLS" in files["summary.md"].split("wild bootstrap does not")[1]
+
+
+def test_multiverse_wild_draws_zero_skips_the_bootstrap(committed_panel):
+    grid = {"panel": ("default",), "controls": ("(4)",), "cov_type": ("cluster_city",), "drop_filled": (False,)}
+    result = mv.run({"default": committed_panel}, {}, grid, base=Options(multiverse_wild_draws=0))
+    assert result.wild is None and result.specs["wild_p"].isna().all()
+    assert "Not run (Options.multiverse_wild_draws = 0)" in "\n".join(mv.wild_section(result, mv.wild_shares(result.specs)))
+    with pytest.raises(ValueError, match="multiverse_wild_draws=-1"):
+        Options(multiverse_wild_draws=-1)
