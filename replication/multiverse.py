@@ -57,7 +57,7 @@ NOT_APPLICABLE = "-"
 # decision -> values (the package default first).  'panel' is filled from data/processed/variants/.
 GRID: dict[str, tuple] = {
     "panel": (DEFAULT,),
-    "min_nonurban_share": (DEFAULT, 0.05),
+    "min_nonurban_share": (DEFAULT, 0.0),
     "winsorize": (0.01, 0.0, 0.05),
     "pooling": ("pooled", "by_year"),
     "dist_indicators": ("four", "six", "six_shared_fixed", "six_shared_controlled"),
