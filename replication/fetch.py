@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
+from replication.data.build import sha256
 from replication.data.errors import BuildError
 
 FILE_LIST = "raw_files.csv"
@@ -131,12 +132,7 @@ def url_of(item: RawFile, mirror: str | None) -> str:
     return ORIGIN.format(repo=item.repo, commit=item.commit, path=urllib.parse.quote(item.origin_path))
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+sha256_of = sha256  # the panel build's streaming sha256 (replication/data/build.py)
 
 
 def verified(path: Path, item: RawFile) -> bool:

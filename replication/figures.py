@@ -29,7 +29,7 @@ DIG_CELLS = [
 ]
 
 
-def _save(figure) -> dict[str, bytes]:
+def save_figure(figure) -> dict[str, bytes]:
     out = {}
     for kind in ("png", "pdf"):
         buffer = io.BytesIO()
@@ -63,7 +63,7 @@ def coefficient_plot(published: pd.DataFrame, tables: dict[str, pd.DataFrame]) -
     axis.set_xlabel("Coefficient of Dig on Dist, 95% interval")
     axis.set_title("Digital technology and the urban-rural public-service gap")
     axis.legend(loc="lower right", frameon=False, fontsize=8)
-    return _save(figure)
+    return save_figure(figure)
 
 
 def indices_over_time(data: pd.DataFrame) -> dict[str, bytes]:
@@ -78,7 +78,7 @@ def indices_over_time(data: pd.DataFrame) -> dict[str, bytes]:
     axes[0].legend(frameon=False, fontsize=8)
     figure.suptitle("The two indices by region (medians: Dist has a long right tail)", fontsize=10)
     figure.tight_layout()
-    return _save(figure)
+    return save_figure(figure)
 
 
 def bootstrap_plot(draws: np.ndarray, ab: float, sobel_z: float) -> dict[str, bytes]:
@@ -92,4 +92,4 @@ def bootstrap_plot(draws: np.ndarray, ab: float, sobel_z: float) -> dict[str, by
     axis.axvline(0, color="black", linewidth=0.6)
     axis.set_xlabel("Indirect effect a x b (Dig -> Isu -> Dist)")
     axis.legend(frameon=False, fontsize=8)
-    return _save(figure)
+    return save_figure(figure)

@@ -25,7 +25,7 @@ import pandas as pd  # noqa: E402
 
 from replication.config import Options  # noqa: E402
 from replication.estimation import Design, FitResult, fit_fe  # noqa: E402
-from replication.figures import OURS, PAPER, _save  # noqa: E402
+from replication.figures import OURS, PAPER, save_figure  # noqa: E402
 from replication.indices import DIST_FOUR, Analysis, area_indicators  # noqa: E402
 from replication.registry import LABELS  # noqa: E402
 from replication.models import CONTROLS, estimation_sample  # noqa: E402
@@ -297,7 +297,7 @@ def indices_figure(frame: pd.DataFrame) -> dict[str, bytes]:
     axes[1].legend(frameon=False, fontsize=7.5, loc="upper left")
     figure.suptitle("Guangxi's cities beside the medians of the rest of the West and of all cities", fontsize=10)
     figure.tight_layout()
-    return _save(figure)
+    return save_figure(figure)
 
 
 def internet_figure(beside: pd.DataFrame, reference: pd.DataFrame, ranking: pd.DataFrame) -> dict[str, bytes]:
@@ -328,7 +328,7 @@ def internet_figure(beside: pd.DataFrame, reference: pd.DataFrame, ranking: pd.D
     for axis in axes:
         axis.set_xlabel("Year")
     figure.tight_layout()
-    return _save(figure)
+    return save_figure(figure)
 
 
 def service_gap_figure(gap: pd.DataFrame) -> dict[str, bytes]:
@@ -344,7 +344,7 @@ def service_gap_figure(gap: pd.DataFrame) -> dict[str, bytes]:
     axes[0].set_ylabel("Non-urban / district (median)")
     axes[0].legend(frameon=False, fontsize=7)
     figure.tight_layout()
-    return _save(figure)
+    return save_figure(figure)
 
 
 # ---------------------------------------------------------------------------- the report

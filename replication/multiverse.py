@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import io
 import itertools
 import time
 from dataclasses import dataclass
@@ -813,7 +812,7 @@ def curve_figure(specs: pd.DataFrame, estimand: str, decisions) -> dict[str, byt
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from replication.figures import METADATA
+    from replication.figures import save_figure
 
     part = specs[specs["estimand"] == estimand].sort_values(["estimate", "spec_id"], kind="stable")
     n = len(part)
@@ -861,13 +860,7 @@ def curve_figure(specs: pd.DataFrame, estimand: str, decisions) -> dict[str, byt
     bottom.set_yticks(np.arange(len(labels)), labels, fontsize=6)
     bottom.set_xlabel("Specifications, sorted by the estimate")
     figure.tight_layout()
-    out = {}
-    for kind_ in ("png", "pdf"):
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format=kind_, dpi=150, bbox_inches="tight", metadata=METADATA[kind_])
-        out[kind_] = buffer.getvalue()
-    plt.close(figure)
-    return out
+    return save_figure(figure)
 
 
 def stats_t_ppf(q: float, df: np.ndarray) -> np.ndarray:

@@ -337,5 +337,5 @@ def test_multiverse_wild_draws_zero_skips_the_bootstrap(committed_panel):
     result = mv.run({"default": committed_panel}, {}, grid, base=Options(multiverse_wild_draws=0))
     assert result.wild is None and result.specs["wild_p"].isna().all()
     assert "Not run (Options.multiverse_wild_draws = 0)" in "\n".join(mv.wild_section(result, mv.wild_shares(result.specs)))
-    with pytest.raises(ValueError, match="multiverse_wild_draws=-1"):
+    with pytest.raises(ValueError, match="option multiverse_wild_draws: expected a value in \\[0, 1000000\\], got -1"):
         Options(multiverse_wild_draws=-1)
