@@ -46,6 +46,12 @@ def synthetic_panel(cities: int, years: int, seed: int) -> pd.DataFrame:
 
 
 def _rss_mb() -> float:
+    """Peak resident memory of this process image (VmHWM). getrusage's ru_maxrss would also count the
+    parent's pages from before the fork and exec that started this child."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
