@@ -7,7 +7,6 @@ extract that edition; the real raw files are never opened for writing.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import numpy as np

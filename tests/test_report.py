@@ -8,11 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from replication.compare import audit, comparison
+from replication.compare import audit
 from replication.config import Options
 from replication.published import parse_claims, parse_published
 from replication.registry import REGISTRY

@@ -21,7 +21,7 @@ from replication.data.anomalies import screen, treat
 from replication.data.cities import CROSSWALK_FILES, load_crosswalk
 from replication.data.errors import BuildError
 from replication.data.plausibility import check_plausibility
-from replication.data.series import BY_NAME, EDITIONS, SERIES
+from replication.data.series import BY_NAME, EDITIONS
 from replication.data.sources import HHWK_FILE, PKU_FILE, read_hhwk, read_pku, read_pku_names
 from replication.data.yearbook import extract_edition
 
