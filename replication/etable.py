@@ -294,4 +294,56 @@ def etable(models: Mapping[str, Model] | Sequence[Model], *, keep=None, drop=Non
     notes_all = [UNDER[statistic] + ".", *constant_note, *defined, *notes]
     short = list(short_notes) if short_notes is not None else [UNDER[statistic] + ".", *constant_note]
     return Grid(name, number_, caption, ("", *heads), tuple(body), tuple(notes_all),
-                tuple(stars) if stars else None, "", groups=tuple(groups), short_notes=tuple(short))
+                tuple(stars) if stars else None, ".", groups=tuple(groups), short_notes=tuple(short))
+
+
+# ---------------------------------------------------------------------------- runs side by side
+
+
+def differing(records: Sequence[Mapping[str, object]]) -> list[str]:
+    """The option names whose values are not the same in every record (in the first record's order)."""
+    names = list(dict.fromkeys(name for record in records for name in record))
+    return [name for name in names if len({repr(record.get(name)) for record in records}) > 1]
+
+
+def side_by_side(runs: Mapping[str, tuple[pd.DataFrame, pd.DataFrame, Mapping[str, object]]], entry, column: str,
+                 options) -> Grid:
+    """One column of a paper table from several runs, next to each other: `runs` maps a run's name (its
+    output directory) to its tidy coefficients, its stats and the options its models were made with
+    (models.manifest.json); the heads are the options that differ between the runs, each run's
+    standard errors are its own.  `options` sets only the rendering (statistic, stars)."""
+    from replication.config import STAR_THRESHOLDS, Options
+    from replication.registry import COLUMN_STATS, LABELS, SE_TYPES
+
+    layout = entry.layout
+    keys = {key: head for key, head in layout.columns}
+    key = column if column in keys else next((k for k, h in keys.items() if h == column), None)
+    if key is None:
+        raise ValueError(f"Table {entry.number}: no column {column!r}; expected one of "
+                         + ", ".join(dict.fromkeys([*keys, *keys.values()])))
+    dependent = dict(zip(keys, layout.dependent))[key]
+    records = [dict(record) for _, _, record in runs.values()]
+    changed = differing(records)
+    models, heads = [], []
+    for (name, (coefficients, stats_, record)), position in zip(runs.items(), range(len(runs))):
+        if not (coefficients["column"] == key).any():
+            raise ValueError(f"{name}: Table {entry.number} has no column {key!r}")
+        fields = {k: v for k, v in record.items() if k in Options.__dataclass_fields__}
+        recorded = Options(**fields)
+        label = SE_TYPES[recorded.cov_type].format(dk_bandwidth=recorded.dk_bandwidth)
+        models.append(from_tidy(coefficients, stats_, key, dependent, cov_label=label))
+        heads.append(", ".join(f"{k}={record.get(k)}" for k in changed) if changed else f"({position + 1})")
+    from replication.render import _column_stats
+
+    combined = pd.concat([stats_[stats_["column"] == key].assign(column=name) for name, (_, stats_, _) in runs.items()])
+    stats_shown, defined = _column_stats(combined.set_index(["column", "stat"])["value"], list(runs))
+    runs_note = "; ".join(f"({i + 1}) {name}" for i, name in enumerate(runs))
+    notes = [f"Table {entry.number}, column {keys[key]}, from {len(runs)} runs: {runs_note}. The heads are the "
+             "options that differ between the runs (their models.manifest.json)"
+             + ("." if changed else "; none differs."), *defined]
+    table = etable(models, heads=heads, keep=[f"^{re.escape(t)}$" for t in layout.terms],
+                   order=[f"^{re.escape(t)}$" for t in layout.terms], labels=LABELS, statistic=options.parentheses,
+                   decimals=layout.decimals, stats=stats_shown, stars=STAR_THRESHOLDS[options.stars], notes=notes,
+                   caption=f"{entry.caption}, column {keys[key]}, side by side",
+                   number_=entry.number, name=f"{entry.name}_side_by_side")
+    return table

@@ -165,3 +165,29 @@ def test_iv_and_tidy_adapters(data):
     markdown = to_markdown(et.etable([second]))
     assert cells(markdown, "City fixed effects") == ["Yes"]
     assert np.isfinite(second.stats["nobs"])
+
+
+def test_side_by_side_heads_are_the_options_that_differ(data):
+    from replication.models import collect, fit
+    from replication.registry import REGISTRY
+
+    runs = {}
+    for name, options in (("a", Options()), ("b", Options(cov_type="cluster_province")),
+                          ("c", Options(cov_type="driscoll_kraay"))):
+        result = collect({"(4)": fit(data, "Dist", STEPS["(4)"], options)})
+        runs[name] = (result.coefficients, result.stats, options.of_step("panel", "index", "model"))
+    table = et.side_by_side(runs, REGISTRY["table5"], "(4)", Options(parentheses="se"))
+    markdown = to_markdown(table)
+    assert table.header[1:] == ("cov_type=cluster_city", "cov_type=cluster_province", "cov_type=driscoll_kraay")
+    assert cells(markdown, "Standard errors") == ["cluster (city)", "cluster (province)", "Driscoll-Kraay (2)"]
+    assert cells(markdown, "Clusters") == ["253", "25", ""]
+    for j, name in enumerate(runs):
+        se = runs[name][0].set_index("term").loc["Dig", "std_error"]
+        lines = markdown.splitlines()
+        under = [lines[i + 1] for i, line in enumerate(lines) if line.startswith(f"| {LABELS['Dig']}")][0]
+        assert under.strip("|").split("|")[j + 1].strip() == f"({shown(se)})"  # each run's own error
+    assert "from 3 runs: (1) a; (2) b; (3) c" in markdown
+    with pytest.raises(ValueError, match=r"Table 5: no column '\(9\)'; expected one of \(1\), \(2\), \(3\), \(4\)"):
+        et.side_by_side(runs, REGISTRY["table5"], "(9)", Options())
+    same = {k: (c, s, Options().of_step("model")) for k, (c, s, _) in runs.items()}
+    assert et.side_by_side(same, REGISTRY["table5"], "(4)", Options()).header[1:] == ("(1)", "(2)", "(3)")
