@@ -421,18 +421,26 @@ def _tex_cell(cell: Cell) -> str:
     return text + (f"^{{{'*' * cell.stars}}}" if cell.stars else "")
 
 
-LATEX_PACKAGES = r"\usepackage{booktabs,dcolumn,array,threeparttable}"
+LATEX_PACKAGES = r"\usepackage{booktabs,dcolumn,threeparttable}"
 PAGE_PACKAGES = {"portrait": "", "landscape": r"\usepackage{rotating}", "resize": r"\usepackage{graphicx}"}
 STUB_WRAP = 30  # a stub label longer than this many characters wraps in a column STUB_WIDTH wide
 STUB_WIDTH = "13em"
 WIDE = 8  # from this many data columns on, the stub is WIDE_STUB and the column gap WIDE_GAP
-WIDE_STUB, WIDE_GAP = "10em", "4pt"
+WIDE_STUB, WIDE_GAP, WIDE_WRAP = "10em", "4pt", 20
 
 
-def _stub_spec(grid: Grid) -> str:
-    longest = max([len(r.label) + 2 * r.indent for r in grid.rows] + [len(grid.header[0])])
-    width = WIDE_STUB if len(grid.header) - 1 >= WIDE else STUB_WIDTH
-    return rf">{{\raggedright\arraybackslash}}p{{{width}}}" if longest > STUB_WRAP else "l"
+def _stub(grid: Grid, row: Row) -> str:
+    """A stub cell: a label longer than STUB_WRAP characters wraps in a box STUB_WIDTH wide (WIDE_STUB in
+    a wide table), so that the column stays an `l` column of the tabular."""
+    label = latex_escape(row.label)
+    if row.heading:
+        return r"\multicolumn{1}{@{}l}{\textit{" + label + "}}"
+    indent = rf"\hspace{{{row.indent}em}}" if row.indent else ""
+    wide = len(grid.header) - 1 >= WIDE
+    if len(row.label) + 2 * row.indent <= (WIDE_WRAP if wide else STUB_WRAP):
+        return indent + label
+    width = WIDE_STUB if wide else STUB_WIDTH
+    return rf"\parbox[t]{{{width}}}{{\raggedright\hangindent=1em {indent}{label}\strut}}"
 
 
 def to_tabular(grid: Grid) -> str:
@@ -444,7 +452,7 @@ def to_tabular(grid: Grid) -> str:
         # dcolumn's {a.b}: room for a characters before the point and b after (a minus counts twice)
         columns.append(f"D{{.}}{{.}}{{{max(left + 1, 1)}.{max(right - 1, 0)}}}" if left or right else "c")
     lines = [f"% {latex_escape(grid.title)}; requires {LATEX_PACKAGES}",
-             r"\begin{tabular}{@{}" + _stub_spec(grid) + "".join(columns) + "@{}}", r"\toprule"]
+             r"\begin{tabular}{@{}l" + "".join(columns) + "@{}}", r"\toprule"]
     if grid.groups:
         cells, rules, start = [""], [], 2
         for label, span in grid.groups:
@@ -458,11 +466,7 @@ def to_tabular(grid: Grid) -> str:
     for row in grid.rows:
         if row.rule_before:
             lines.append(r"\midrule")
-        if row.heading:
-            label = r"\multicolumn{1}{@{}l}{\textit{" + latex_escape(row.label) + "}}"
-        else:
-            label = (rf"\hspace{{{row.indent}em}}" if row.indent else "") + latex_escape(row.label)
-        lines.append(" & ".join([label, *[_tex_cell(c) for c in row.cells]]) + r" \\")
+        lines.append(" & ".join([_stub(grid, row), *[_tex_cell(c) for c in row.cells]]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
 
@@ -490,21 +494,22 @@ def to_latex(grid: Grid, notes: str | None = None, page_: str | None = None) -> 
     page_ = page_ or grid.latex_page
     chosen = grid.short_notes if notes == "short" and grid.short_notes is not None else None
     tabular = to_tabular(grid).split("\n", 1)[1].rstrip("\n")
-    if page_ == "resize":
-        tabular = r"\resizebox{\linewidth}{!}{" + tabular + "}"
     environment = "sidewaystable" if page_ == "landscape" else "table"
     extra = PAGE_PACKAGES[page_]
+    caption = [r"\caption{" + latex_escape(grid.caption) + "}", r"\label{tab:" + grid.name + "}"]
+    notes_ = _latex_notes(grid, chosen)
+    if page_ == "resize":  # threeparttable cannot measure a resized box: the notes go in a text-wide minipage
+        body = [*caption, r"\resizebox{\linewidth}{!}{" + tabular + "}", r"\par\smallskip",
+                r"\begin{minipage}{\linewidth}\footnotesize\raggedright", *[n + r"\par" for n in notes_],
+                r"\end{minipage}"]
+    else:
+        body = [r"\begin{threeparttable}", *caption, tabular, r"\begin{tablenotes}[flushleft]\footnotesize",
+                *[r"\item " + n for n in notes_], r"\end{tablenotes}", r"\end{threeparttable}"]
     return "\n".join([
         f"% {latex_escape(grid.title)}; requires {LATEX_PACKAGES}" + (f" and {extra}" if extra else ""),
         rf"\begin{{{environment}}}" + ("" if page_ == "landscape" else "[htbp]"), r"\centering", r"\small",
         *([rf"\setlength{{\tabcolsep}}{{{WIDE_GAP}}}"] if len(grid.header) - 1 >= WIDE else []),
-        *latex_caption_number(grid),
-        r"\begin{threeparttable}",
-        r"\caption{" + latex_escape(grid.caption) + "}", r"\label{tab:" + grid.name + "}",
-        tabular,
-        r"\begin{tablenotes}[flushleft]\footnotesize",
-        *[r"\item " + n for n in _latex_notes(grid, chosen)],
-        r"\end{tablenotes}", r"\end{threeparttable}", rf"\end{{{environment}}}"]) + "\n"
+        *latex_caption_number(grid), *body, rf"\end{{{environment}}}"]) + "\n"
 
 
 def latex_notes_file(grid: Grid) -> str:

@@ -195,7 +195,7 @@ def test_latex_fragments_superscript_stars_caption_and_label():
     tabular, table = to_tabular(rendered), to_latex(rendered)
     assert "\\documentclass" not in tabular + table and "\\begin{table}" not in tabular
     # a stub that wraps its long labels, then dcolumn's D columns
-    assert tabular.count("\\begin{tabular}{@{}>{\\raggedright\\arraybackslash}p{13em}D{.}{.}") == 1
+    assert tabular.count("\\begin{tabular}{@{}lD{.}{.}") == 1
     assert "\\toprule" in tabular
     assert "\\renewcommand{\\thetable}{5}\n\\begin{threeparttable}" in table  # prints as Table 5
     assert "\\begin{tablenotes}[flushleft]" in table and "All notes: table5.md." in table
