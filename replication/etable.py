@@ -67,7 +67,8 @@ STAT_DEFINITIONS = {
 }
 COV_LABELS = {"cluster": "clustered", "robust": "robust (HC1)", "driscoll_kraay": "Driscoll-Kraay",
               "unadjusted": "conventional"}
-FE_LABELS = {"city_code": "City", "city": "City", "year": "Year", "province": "Province"}
+FE_LABELS = {"city_code": "City", "city": "City", "year": "Year", "province": "Province",
+             "entity": "City", "time": "Year"}  # estimation.Design: the entity is the city, the time the year
 
 
 @dataclass(frozen=True)

@@ -191,3 +191,17 @@ def test_side_by_side_heads_are_the_options_that_differ(data):
         et.side_by_side(runs, REGISTRY["table5"], "(9)", Options())
     same = {k: (c, s, Options().of_step("model")) for k, (c, s, _) in runs.items()}
     assert et.side_by_side(same, REGISTRY["table5"], "(4)", Options()).header[1:] == ("(1)", "(2)", "(3)")
+
+
+def test_tidy_level_counts_give_the_fitted_adjusted_r2(data, models):
+    """With the stats fe_levels_<effect> (what models.collect writes once fits record their levels), a
+    column of the tidy CSVs gives the same level rows and adjusted R² as the fitted model."""
+    from replication.models import collect, fit
+
+    result = collect({"(2)": fit(data, "Dist", STEPS["(2)"], Options())})
+    levels = pd.DataFrame([("(2)", "fe_levels_city_code", 253), ("(2)", "fe_levels_year", 11)],
+                          columns=["column", "stat", "value"])
+    model = et.from_tidy(result.coefficients, pd.concat([result.stats, levels]), "(2)", "Dist")
+    assert model.fixed_effects == {"city_code": 253, "year": 11}
+    assert model.stats["adj_r2_within"] == pytest.approx(models["(2)"].stats["adj_r2_within"], abs=1e-12)
+    assert model.stats["adj_r2"] == pytest.approx(models["(2)"].stats["adj_r2"], abs=1e-12)
