@@ -26,6 +26,7 @@ tidy CSVs keep it, but a table hides it unless ``constant=True``, and says so in
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -347,4 +348,4 @@ def side_by_side(runs: Mapping[str, tuple[pd.DataFrame, pd.DataFrame, Mapping[st
                    decimals=layout.decimals, stats=stats_shown, stars=STAR_THRESHOLDS[options.stars], notes=notes,
                    caption=f"{entry.caption}, column {keys[key]}, side by side",
                    number_=entry.number, name=f"{entry.name}_side_by_side")
-    return table
+    return dataclasses.replace(table, short_notes=(*table.short_notes, notes[0]))  # LaTeX names the runs too

@@ -186,7 +186,7 @@ def test_side_by_side_heads_are_the_options_that_differ(data):
         lines = markdown.splitlines()
         under = [lines[i + 1] for i, line in enumerate(lines) if line.startswith(f"| {LABELS['Dig']}")][0]
         assert under.strip("|").split("|")[j + 1].strip() == f"({shown(se)})"  # each run's own error
-    assert "from 3 runs: (1) a; (2) b; (3) c" in markdown
+    assert "from 3 runs: (1) a; (2) b; (3) c" in markdown and "from 3 runs: (1) a; (2) b; (3) c" in to_latex(table)
     with pytest.raises(ValueError, match=r"Table 5: no column '\(9\)'; expected one of \(1\), \(2\), \(3\), \(4\)"):
         et.side_by_side(runs, REGISTRY["table5"], "(9)", Options())
     same = {k: (c, s, Options().of_step("model")) for k, (c, s, _) in runs.items()}
