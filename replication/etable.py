@@ -315,7 +315,7 @@ def side_by_side(runs: Mapping[str, tuple[pd.DataFrame, pd.DataFrame, Mapping[st
     (models.manifest.json); the heads are the options that differ between the runs, each run's
     standard errors are its own.  `options` sets only the rendering (statistic, stars)."""
     from replication.config import STAR_THRESHOLDS, Options
-    from replication.registry import COLUMN_STATS, LABELS, SE_TYPES
+    from replication.registry import LABELS, SE_TYPES
 
     layout = entry.layout
     keys = {key: head for key, head in layout.columns}

@@ -1,6 +1,7 @@
-"""Tables in the paper's layout: a registry entry and its tidy frames become a ``Grid``, and the grid
-becomes Markdown (aligned for a terminal), LaTeX (booktabs + dcolumn, for ``\\input``) and HTML
-(great-tables).
+"""Tables in the paper's layout: a registry entry and its tidy frames become a ``Grid`` (the regression
+tables through ``etable.etable``), and the grid becomes Markdown (aligned for a terminal), LaTeX
+(booktabs + dcolumn in a threeparttable, for ``\\input``), HTML (great-tables) and Word (python-docx);
+``table_files`` gives every file of one table.
 
 A grid holds typed cells (a number with its stars, a bracketed statistic, or text), so that each
 format writes them its own way: a true minus sign (U+2212 in Markdown and HTML, math mode in LaTeX),
