@@ -629,6 +629,39 @@ def command_fetch(args: argparse.Namespace, options: Options) -> int:
     return 0
 
 
+def command_side_by_side(args: argparse.Namespace, options: Options) -> int:
+    """One column of a paper table from several output directories, the options that differ as heads."""
+    from replication.etable import side_by_side
+    from replication.registry import REGISTRY
+    from replication.render import to_docx, to_html, to_latex, to_markdown
+
+    entries = {e.number: e for e in REGISTRY.values() if e.regression}
+    if args.table not in entries:
+        raise BuildError(f"--table {args.table}: expected one of {', '.join(entries)} (the regression tables)")
+    entry = entries[args.table]
+    if len(args.runs) < 2:
+        raise BuildError("--runs: give two or more output directories")
+    runs = {}
+    for folder in map(Path, args.runs):
+        manifest = read_set(folder, "models", f"make models OUT={folder}")
+        frames = []
+        for source in entry.sources:
+            path = folder / "tables" / f"{source}.csv"
+            frames.append(schemas.check(pd.read_csv(path), source, str(path)))
+        runs[str(folder)] = (*frames, manifest.get("options", {}))
+    table = side_by_side(runs, entry, args.column, options)
+    writers = {".md": to_markdown, ".tex": to_latex, ".html": to_html, ".docx": to_docx}
+    if args.to:
+        target = Path(args.to)
+        if target.suffix not in writers:
+            raise BuildError(f"--to {target}: expected a file ending in {', '.join(writers)}")
+        write_atomic(target, writers[target.suffix](table))
+        print(f"wrote {target}")
+    else:
+        print(to_markdown(table), end="")
+    return 0
+
+
 # ---------------------------------------------------------------------------- the command line
 
 # name -> (function, help, arguments): "build" takes --raw/--out, "pipeline" --panel/--out, "multiverse" those
@@ -647,6 +680,8 @@ COMMANDS = {
     "multiverse": (command_multiverse, "every specification of the grid (replication/multiverse.py)", "multiverse"),
     "verify": (command_verify, "Tables 5-9 recomputed by linearmodels and pyfixest (differences)", "pipeline"),
     "fetch": (command_fetch, "download and verify the raw files the panel build reads", "fetch"),
+    "side-by-side": (command_side_by_side, "one column of a table from several runs, the options that differ as "
+                     "heads", "side"),
 }
 
 
@@ -670,6 +705,12 @@ def parser() -> argparse.ArgumentParser:
                              help="the panel CSV (default data/processed/panel.csv; a panel of your own must have "
                                   "the columns of data/processed/CODEBOOK.md)")
             sub.add_argument("--out", default=str(paths.output), help="output directory (default output/)")
+        if kind == "side":
+            sub.add_argument("--runs", nargs="+", required=True, help="output directories of `make models` runs")
+            sub.add_argument("--table", required=True, help="the paper's table number (5-9)")
+            sub.add_argument("--column", required=True, help="the column, by key or head, e.g. \"(4)\" or All")
+            sub.add_argument("--to", default=None, help="write to this .md, .tex, .html or .docx file (default: "
+                                                        "Markdown on the terminal)")
         if kind == "multiverse":
             sub.add_argument("--variants", default=str(paths.processed / "variants"),
                              help="variant panels and variants.json (default data/processed/variants)")

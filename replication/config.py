@@ -144,8 +144,17 @@ class Options:
     """'econ': * 0.10, ** 0.05, *** 0.01; 'paper': * 0.05, ** 0.01, *** 0.001."""
     parentheses: str = "t"
     """What the rendered tables print in parentheses under each coefficient: 't' statistics (the
-    paper's layout) or 'se' (standard errors, as many journals ask). Rendering only: the tidy CSVs
-    carry both, and no estimate depends on it."""
+    paper's layout) or 'se' (standard errors, as many journals ask); also 'p' (p-values) or 'ci' (95%
+    intervals in brackets, t with the column's degrees of freedom). Rendering only: the tidy CSVs
+    carry them all, and no estimate depends on it."""
+    table_notes: str = "short"
+    """Notes under each LaTeX table: 'short' (what is in parentheses, the standard errors, the stars,
+    the non-default options; every note in tableN.md) so that the table fits a page, or 'long'
+    (every note, as in Markdown and HTML)."""
+    latex_page: str = "portrait"
+    """How tableN.tex is set: 'portrait' (fits a portrait article page with 1-inch margins at the
+    default size), 'landscape' (a sidewaystable: \\usepackage{rotating}) or 'resize' (scaled to the
+    text width with \\resizebox, graphicx)."""
 
     def non_default(self) -> dict[str, object]:
         """The options that differ from their defaults, for table notes and manifests."""
@@ -247,7 +256,9 @@ RULES = {
     "wild_weights": Rule("model", ("rademacher", "webb")),
     "multiverse_wild_draws": Rule("model", low=0, high=10**6),
     "stars": Rule("rendering", ("econ", "paper")),
-    "parentheses": Rule("rendering", ("t", "se")),
+    "parentheses": Rule("rendering", ("t", "se", "p", "ci")),
+    "table_notes": Rule("rendering", ("short", "long")),
+    "latex_page": Rule("rendering", ("portrait", "landscape", "resize")),
 }
 
 

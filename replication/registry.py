@@ -68,8 +68,8 @@ LABELS = {
     "boot_ci_high": "Bootstrap 95% CI of a × b, high",
     "share_mediated": "Share mediated, a × b / c",
     # wild cluster bootstrap rows (stats wild_<term>_<level>_<what>; see parse_wild)
-    "wild_term": "Wild bootstrap: coefficient tested",
-    "wild_p": "Wild bootstrap p",
+    "wild_term": "Coefficient tested",
+    "wild_p": "p",
     "wild_ci_low": "95% CI, low",
     "wild_ci_high": "95% CI, high",
     "wild_G": "Clusters",
@@ -81,8 +81,8 @@ SE_TYPES = {"cluster_city": "cluster (city)", "cluster_province": "cluster (prov
 # Statistics shown under the coefficients of every regression column, in this order, when the
 # tidy stats frame has them: (stat, decimals).  se_type is not a stat but the Options' cov_type.
 COLUMN_STATS = (("se_type", None), ("nclusters", 0), ("nobs", 0), ("n_singletons", 0),
-                ("n_dropped_missing", 0), ("mean_dep", 3), ("r2_within", 4), ("r2_overall", 4),
-                ("r2_lsdv", 4))
+                ("n_dropped_missing", 0), ("mean_dep", 3), ("r2_within", 4), ("adj_r2_within", 4),
+                ("r2_overall", 4), ("r2_lsdv", 4))
 # a statistic not shown when another one is, with the same values in every column
 SAME_AS = {"r2_lsdv": "r2_overall"}
 
@@ -140,6 +140,7 @@ class RegressionLayout:
     indicators: tuple[tuple[str, tuple[str, ...]], ...] = ()
     extra: tuple[Extra, ...] = ()
     decimals: int = 4  # of the coefficients
+    extra_title: str = "Tests"  # the heading of the panel of `extra`
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,7 @@ class FrameLayout:
     """A table with one row per row of a tidy frame (Tables 1, 3, 4)."""
 
     columns: tuple[FrameColumn, ...]
+    groups: tuple[tuple[str, int], ...] = ()  # (label, columns spanned) above the heads, after the stub
 
 
 @dataclass(frozen=True)
@@ -177,9 +179,8 @@ CONTROL_TERMS = ("Ur", "Stru", "lnexpense", "lnper_gdp", "_cons")
 
 
 def _marks(n: int, controls: tuple[str, ...] | None = None) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """The indicator rows: controls, city and year fixed effects, 'Yes' in each of n columns."""
-    return (("Controls", controls or ("Yes",) * n), ("City fixed effects", ("Yes",) * n),
-            ("Year fixed effects", ("Yes",) * n))
+    """The controls row ('Yes' in each of n columns unless named); etable adds a row per fixed effect."""
+    return (("Controls", controls or ("Yes",) * n),)
 
 
 def _pair_tests(a: str, b: str) -> tuple[Extra, ...]:
@@ -224,9 +225,10 @@ REGISTRY: dict[str, Entry] = {e.name: e for e in (
     Entry(name="table4", number="4", caption="Descriptive statistics", compute=tables.table4, sources=("table4",),
           layout=FrameLayout((FrameColumn("variable", "Variable", None, labelled=True), FrameColumn("mean", "Mean"),
                               FrameColumn("sd", "SD"), FrameColumn("min", "Min"), FrameColumn("max", "Max"),
-                              FrameColumn("n", "N", 0), FrameColumn("mean_paper", "Paper mean"),
-                              FrameColumn("sd_paper", "Paper SD"), FrameColumn("min_paper", "Paper min"),
-                              FrameColumn("max_paper", "Paper max"))),
+                              FrameColumn("n", "N", 0), FrameColumn("mean_paper", "Mean"),
+                              FrameColumn("sd_paper", "SD"), FrameColumn("min_paper", "Min"),
+                              FrameColumn("max_paper", "Max")),
+                             groups=(("This replication", 5), ("Paper", 4))),
           notes=(SAMPLE,
                  "Ur is a proxy: district population / whole-city population. The paper's 'financial pressure' is "
                  "defined nowhere and used in no model; it is not constructed.")),
@@ -240,6 +242,7 @@ REGISTRY: dict[str, Entry] = {e.name: e for e in (
           layout=RegressionLayout(columns=(("All", "All"), ("East", "East"), ("Central", "Central"),
                                            ("West", "West")),
                                   dependent=("Dist",) * 4, terms=("Dig", *CONTROL_TERMS), indicators=_marks(4),
+                                  extra_title="Tests of equal Dig coefficients",
                                   extra=(*_pair_tests("East", "Central"), *_pair_tests("East", "West"),
                                          *_pair_tests("Central", "West"))),
           notes=("Differences: fully interacted model (region-specific slopes and year effects, equal to the "
@@ -249,8 +252,7 @@ REGISTRY: dict[str, Entry] = {e.name: e for e in (
           compute=models.instrumental, sources=("table7", "table7_stats"),
           layout=RegressionLayout(columns=(("first_stage", "First stage"), ("second_stage", "Second stage")),
                                   dependent=("Dig", "Dist"), terms=("L2.Dig", "Dig", *CONTROL_TERMS),
-                                  indicators=(("Controls", ("Yes", "Yes")),
-                                              ("City and year fixed effects", ("Yes", "Yes"))),
+                                  indicators=(("Controls", ("Yes", "Yes")),), extra_title="IV diagnostics",
                                   extra=(Extra("first_stage", "first_stage_F_kp", 2),
                                          Extra("first_stage", "cd_F", 2), Extra("first_stage", "stock_yogo_10", 2),
                                          Extra("first_stage", "underid_kp_lm", 2),
@@ -270,7 +272,7 @@ REGISTRY: dict[str, Entry] = {e.name: e for e in (
           compute=models.mediation, sources=("table9", "table9_stats"),
           layout=RegressionLayout(columns=(("c", "Path c"), ("a", "Path a"), ("b_cprime", "Paths b and c′")),
                                   dependent=("Dist", "Isu", "Dist"), terms=("Dig", "Isu", *CONTROL_TERMS),
-                                  indicators=_marks(3),
+                                  indicators=_marks(3), extra_title="Indirect effect a × b",
                                   extra=(Extra("mediation", "ab", 4), Extra("mediation", "sobel_z"),
                                          _p("mediation", "sobel_p"), Extra("mediation", "aroian_z"),
                                          Extra("mediation", "goodman_z"), Extra("mediation", "boot_ci_low", 4),

@@ -1,6 +1,7 @@
-"""Tables in the paper's layout: a registry entry and its tidy frames become a ``Grid``, and the grid
-becomes Markdown (aligned for a terminal), LaTeX (booktabs + dcolumn, for ``\\input``) and HTML
-(great-tables).
+"""Tables in the paper's layout: a registry entry and its tidy frames become a ``Grid`` (the regression
+tables through ``etable.etable``), and the grid becomes Markdown (aligned for a terminal), LaTeX
+(booktabs + dcolumn in a threeparttable, for ``\\input``), HTML (great-tables) and Word (python-docx);
+``table_files`` gives every file of one table.
 
 A grid holds typed cells (a number with its stars, a bracketed statistic, or text), so that each
 format writes them its own way: a true minus sign (U+2212 in Markdown and HTML, math mode in LaTeX),
@@ -17,7 +18,11 @@ no decimal alignment and no fragment without the table environment.  It writes t
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import html
+import io
+import re
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +58,7 @@ class Row:
     cells: tuple[Cell, ...]
     indent: int = 0
     rule_before: bool = False
+    heading: bool = False  # a panel's title (its cells empty), set apart in each format
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,10 @@ class Grid:
     notes: tuple[str, ...]
     stars: tuple[float, float, float] | None = None  # thresholds of the legend, when stars are shown
     star_note: str = ""
+    groups: tuple[tuple[str, int], ...] = ()  # (label, columns spanned) above the column heads
+    short_notes: tuple[str, ...] | None = None  # the LaTeX table's notes by default (None: all of them)
+    latex_notes: str = "short"  # 'short' (short_notes, the rest in the notes file) or 'long'
+    latex_page: str = "portrait"  # 'portrait', 'landscape' (sidewaystable) or 'resize' (to the text width)
 
     @property
     def title(self) -> str:
@@ -95,7 +105,8 @@ def _se_type(options: Options) -> str:
 HIDDEN_WHEN_ZERO = {"n_dropped_missing": "for a missing value", "n_singletons": "as a singleton"}
 
 
-def common_notes(options: Options) -> list[str]:
+def common_notes(options: Options, clusters_shown: bool = True) -> list[str]:
+    """The notes of every regression table: the standard errors actually used, the proxy, the options."""
     se = {
         "cluster_city": "clustered by city with Stata's small-sample factor G/(G−1)·(N−1)/(N−K) (K without "
                         "the city effects); p-values from t(G−1)",
@@ -104,14 +115,20 @@ def common_notes(options: Options) -> list[str]:
         "robust": "heteroskedasticity-robust (HC1)",
         "driscoll_kraay": f"Driscoll-Kraay (Bartlett kernel, bandwidth {options.dk_bandwidth})",
     }[options.cov_type]
-    inside = "t statistics" if options.parentheses == "t" else "Standard errors"
     non_default = options.non_default()
-    return [f"{inside} in parentheses. Standard errors {se}; the Clusters row counts the clusters of each "
-            "column.",
-            "The constant is Stata's fixed-effects constant (ȳ − x̄′b). Ur is a proxy: district population / "
-            "whole-city population.",
+    return [f"Standard errors {se}" + ("; the Clusters row counts the clusters of each column." if clusters_shown
+                                       else "."),
+            "Ur is a proxy: district population / whole-city population.",
             "Non-default options: " + (", ".join(f"{k}={v}" for k, v in non_default.items()) if non_default
                                        else "none.")]
+
+
+def short_se(options: Options) -> str:
+    """The standard errors in a few words, for the short LaTeX notes."""
+    return {"cluster_city": "clustered by city (Stata's small-sample factor)",
+            "cluster_province": "clustered by province (Stata's small-sample factor)",
+            "robust": "heteroskedasticity-robust (HC1)",
+            "driscoll_kraay": f"Driscoll-Kraay (bandwidth {options.dk_bandwidth})"}[options.cov_type]
 
 
 def facts(entry: Entry, frames: dict[str, pd.DataFrame], data: pd.DataFrame | None, options: Options) -> dict:
@@ -139,72 +156,86 @@ def grid(entry: Entry, frames: dict[str, pd.DataFrame], data: pd.DataFrame | Non
     """The grid of a registry entry from its tidy frames (by file stem)."""
     notes = [n.format(**facts(entry, frames, data, options)) for n in entry.notes]
     if entry.regression:
-        return regression_grid(entry, frames[entry.sources[0]], frames[entry.sources[1]], options, notes)
-    return frame_grid(entry, frames[entry.sources[0]], notes)
+        table = regression_grid(entry, frames[entry.sources[0]], frames[entry.sources[1]], options, notes)
+    else:
+        table = frame_grid(entry, frames[entry.sources[0]], notes)
+    return dataclasses.replace(table, latex_notes=options.table_notes, latex_page=options.latex_page)
 
 
 def regression_grid(entry: Entry, coefficients: pd.DataFrame, stats_: pd.DataFrame, options: Options,
                     notes: list[str] | None = None) -> Grid:
-    """Coefficients with stars over t (or SE) in parentheses; the indicator and statistic rows of every
-    column; the wild-bootstrap rows; the table-level statistics of the layout; notes naming each statistic."""
+    """A paper table through ``etable.etable``: each column of the tidy CSVs read as a Model
+    (``etable.from_tidy``), the layout's terms in order, the statistic of option `parentheses` under
+    each coefficient, the layout's indicator rows, a row per fixed effect, the COLUMN_STATS the stats
+    frame has; then the wild-bootstrap rows and the layout's table-level statistics as panels of their
+    own; notes naming each statistic (all of them in Markdown and HTML, a short set in LaTeX)."""
+    from replication import etable
+
     layout: RegressionLayout = entry.layout
     keys = [key for key, _ in layout.columns]
     values = stats_.set_index(["column", "stat"])["value"]
-    rows = [Row("Dependent variable", tuple(Cell(d) for d in layout.dependent)),
-            *_coefficient_rows(layout, keys, coefficients.set_index(["column", "term"]), options)]
-    indicators = [Row(label, tuple(Cell(m) for m in marks)) for label, marks in layout.indicators]
-    statistics, defined = _column_stat_rows(values, keys, options)
-    rows += _ruled(indicators + statistics) + _ruled(_wild_rows(values, keys))
-    rows += _ruled(_extra_rows(layout, values, keys))
-    notes = common_notes(options) + defined + _wild_note(values, keys, entry.name) + list(notes or [])
-    return Grid(entry.name, entry.number, entry.caption, ("", *[h for _, h in layout.columns]), tuple(rows),
-                tuple(notes), STAR_THRESHOLDS[options.stars],
-                " (the paper's thresholds)." if options.stars == "paper" else
-                " (the paper mostly uses 0.05/0.01/0.001; compare through t and p, not stars).")
-
-
-def _coefficient_rows(layout: RegressionLayout, keys: list[str], cells: pd.DataFrame,
-                      options: Options) -> list[Row]:
+    se = _se_type(options)
+    models = [etable.from_tidy(coefficients, stats_, key, dependent, cov_label=se)
+              for key, dependent in zip(keys, layout.dependent)]
+    shown, defined = _column_stats(values, keys)
     thresholds = STAR_THRESHOLDS[options.stars]
-    rows = []
-    for term in layout.terms:
-        if not any((key, term) in cells.index for key in keys):
-            continue
-        top, bottom = [], []
-        for key in keys:
-            if (key, term) not in cells.index:
-                top.append(Cell())
-                bottom.append(Cell())
-                continue
-            row = cells.loc[(key, term)]
-            top.append(number(row["estimate"], layout.decimals, stars(row["p_value"], thresholds)))
-            bottom.append(number(row["t_stat"], 2, paren=True) if options.parentheses == "t"
-                          else number(row["std_error"], layout.decimals, paren=True))
-        rows += [Row(LABELS.get(term, term), tuple(top)), Row("", tuple(bottom))]
-    return rows
+    base = etable.etable(models, heads=[h for _, h in layout.columns], order=[f"^{re.escape(t)}$" for t in layout.terms],
+                         keep=[f"^{re.escape(t)}$" for t in layout.terms], labels=LABELS,
+                         statistic=options.parentheses, decimals=layout.decimals, stats=shown,
+                         rows=layout.indicators, stars=thresholds)
+    rows = list(base.rows)
+    wild = _wild_rows(values, keys)
+    if wild:
+        rows += _panel("Wild cluster bootstrap", wild, len(keys))
+    extra = _extra_rows(layout, values, keys)
+    if extra:
+        rows += _panel(layout.extra_title, extra, len(keys))
+    clusters = "nclusters" in [s if isinstance(s, str) else s[0] for s in shown] and any(
+        np.isfinite(values.get((k, "nclusters"), np.nan)) for k in keys)
+    long_notes = [base.notes[0], *common_notes(options, clusters), *base.notes[1:], *defined,
+                  *_wild_note(values, keys, entry.name), *(notes or [])]
+    short = [f"{base.notes[0][:-1]}; standard errors {short_se(options)}.", *base.short_notes[1:]]
+    if wild:
+        short.append("Wild cluster bootstrap: WCR, H0: coefficient = 0, symmetric p and 95% interval by test "
+                     "inversion.")
+    non_default = options.non_default()
+    if non_default:
+        short.append("Non-default options: " + ", ".join(f"{k}={v}" for k, v in non_default.items()) + ".")
+    short.append(f"All notes: {entry.name}.md.")
+    return Grid(entry.name, entry.number, entry.caption, base.header, tuple(rows), tuple(long_notes),
+                thresholds, " (the paper's thresholds)." if options.stars == "paper" else
+                " (the paper mostly uses 0.05/0.01/0.001; compare through t and p, not stars).",
+                short_notes=tuple(short))
 
 
-def _column_stat_rows(values: pd.Series, keys: list[str], options: Options) -> tuple[list[Row], list[str]]:
-    """The COLUMN_STATS rows the stats frame has, and the notes that define them."""
-    rows, shown, zero = [], set(), []
+def _panel(title: str, rows: list[Row], width: int) -> list[Row]:
+    """A panel of rows under a heading row (a rule above it)."""
+    return [Row(title, (Cell(),) * width, 0, True, heading=True), *rows]
+
+
+def _column_stats(values: pd.Series, keys: list[str]) -> tuple[list, list[str]]:
+    """The COLUMN_STATS etable shows (as (stat, decimals), se_type as etable's cov_label), and the notes
+    that define them: a count that is zero in every column is said in one sentence instead, a statistic
+    equal to the one SAME_AS names (in every column) is left out."""
+    shown, names, zero = [], set(), []
     for stat, decimals in COLUMN_STATS:
         column_values = [values.get((k, stat), np.nan) for k in keys]
         present = [v for v in column_values if np.isfinite(v)]
         if stat == "se_type":
-            rows.append(Row(LABELS[stat], (Cell(_se_type(options)),) * len(keys)))
+            shown.append("cov_label")
         elif stat in HIDDEN_WHEN_ZERO and present and not any(present):
             zero.append(stat)
-        elif stat in SAME_AS and SAME_AS[stat] in shown and np.allclose(
+        elif stat in SAME_AS and SAME_AS[stat] in names and np.allclose(
                 column_values, [values.get((k, SAME_AS[stat]), np.nan) for k in keys], rtol=0, atol=1e-9,
                 equal_nan=True):
             continue
-        elif present:
-            shown.add(stat)
-            rows.append(Row(LABELS[stat], tuple(number(v, decimals) for v in column_values)))
-    notes = [STAT_NOTES[s] for s in STAT_NOTES if s in shown]
+        elif present or stat in ("adj_r2", "adj_r2_within"):
+            names.add(stat)
+            shown.append((stat, decimals))
+    notes = [STAT_NOTES[s] for s in STAT_NOTES if s in names]
     if zero:
         notes.append("No observation was dropped " + " or ".join(HIDDEN_WHEN_ZERO[s] for s in zero) + ".")
-    return rows, notes
+    return shown, notes
 
 
 def _extra_rows(layout: RegressionLayout, values: pd.Series, keys: list[str]) -> list[Row]:
@@ -260,14 +291,6 @@ def _wild_rows(values: pd.Series, keys: list[str]) -> list[Row]:
     return rows
 
 
-def _ruled(rows: list[Row]) -> list[Row]:
-    """The rows of a new section: a rule above the first."""
-    if not rows:
-        return []
-    first = rows[0]
-    return [Row(first.label, first.cells, first.indent, True), *rows[1:]]
-
-
 def frame_grid(entry: Entry, frame: pd.DataFrame, notes: list[str]) -> Grid:
     """A plain table (Tables 1, 3, 4): one row per row of the tidy frame."""
     layout: FrameLayout = entry.layout
@@ -287,7 +310,7 @@ def frame_grid(entry: Entry, frame: pd.DataFrame, notes: list[str]) -> Grid:
                 cells.append(number(float(value), column.decimals))
         rows.append(Row(label, tuple(cells)))
     return Grid(entry.name, entry.number, entry.caption, tuple(c.header for c in layout.columns), tuple(rows),
-                tuple(notes))
+                tuple(notes), groups=layout.groups)
 
 
 def plain_grid(title: str, frame: pd.DataFrame, labels: dict[str, str], formats: dict[str, str],
@@ -334,19 +357,28 @@ def _md_cell(cell: Cell, left: int, right: int) -> str:
 
 
 def to_markdown(grid: Grid) -> str:
-    """A pipe table whose columns line up in a terminal; numbers aligned on the decimal point."""
+    """A pipe table whose columns line up in a terminal; numbers aligned on the decimal point; column
+    groups as a first header row (each label over the first column of its span); panel headings bold."""
     widths = _widths(grid)
     table = [list(grid.header)]
+    if grid.groups:
+        top = [""]
+        for label, span in grid.groups:
+            top += [label] + [""] * (span - 1)
+        table.insert(0, top)
     for row in grid.rows:
-        table.append(["\u00a0\u00a0" * row.indent + row.label.replace("|", "\\|")]
-                     + [_md_cell(c, *w) for c, w in zip(row.cells, widths)])
+        label = f"**{row.label}**" if row.heading else "\u00a0\u00a0" * row.indent + row.label
+        table.append([label.replace("|", "\\|")] + [_md_cell(c, *w) for c, w in zip(row.cells, widths)])
     size = [max(len(r[j]) for r in table) for j in range(len(grid.header))]
-    lines = [f"**{grid.title}**", "",
-             "| " + " | ".join(h.ljust(size[0]) if j == 0 else h.center(size[j])
-                               for j, h in enumerate(table[0])) + " |",
-             "|" + "|".join(("-" * (size[0] + 2)) if j == 0 else "-" * (size[j] + 1) + ":"
-                            for j in range(len(size))) + "|"]
-    for r, row in zip(table[1:], grid.rows):
+    heads = table[:len(table) - len(grid.rows)]  # a pipe table has one header row: the groups, when any
+
+    def line(cells):
+        return "| " + " | ".join(h.ljust(size[0]) if j == 0 else h.center(size[j]) for j, h in enumerate(cells)) + " |"
+
+    lines = [f"**{grid.title}**", "", line(heads[0]),
+             "|" + "|".join(("-" * (size[0] + 2)) if j == 0 else "-" * (size[j] + 1) + ":" for j in range(len(size)))
+             + "|", *[line(h) for h in heads[1:]]]
+    for r, row in zip(table[len(heads):], grid.rows):
         cells = [r[0].ljust(size[0])]
         for j, (text, cell) in enumerate(zip(r[1:], row.cells), start=1):
             cells.append(text.rjust(size[j]) if cell.numeric else text.center(size[j]))
@@ -390,54 +422,109 @@ def _tex_cell(cell: Cell) -> str:
     return text + (f"^{{{'*' * cell.stars}}}" if cell.stars else "")
 
 
-LATEX_PACKAGES = r"\usepackage{booktabs,dcolumn}"
+LATEX_PACKAGES = r"\usepackage{booktabs,dcolumn,threeparttable}"
+PAGE_PACKAGES = {"portrait": "", "landscape": r"\usepackage{rotating}", "resize": r"\usepackage{graphicx}"}
+STUB_WRAP = 30  # a stub label longer than this many characters wraps in a column STUB_WIDTH wide
+STUB_WIDTH = "13em"
+WIDE = 8  # from this many data columns on, the stub is WIDE_STUB and the column gap WIDE_GAP
+WIDE_STUB, WIDE_GAP, WIDE_WRAP = "10em", "4pt", 20
+
+
+def _stub(grid: Grid, row: Row) -> str:
+    """A stub cell: a label longer than STUB_WRAP characters wraps in a box STUB_WIDTH wide (WIDE_STUB in
+    a wide table), so that the column stays an `l` column of the tabular."""
+    label = latex_escape(row.label)
+    if row.heading:
+        return r"\multicolumn{1}{@{}l}{\textit{" + label + "}}"
+    indent = rf"\hspace{{{row.indent}em}}" if row.indent else ""
+    wide = len(grid.header) - 1 >= WIDE
+    if len(row.label) + 2 * row.indent <= (WIDE_WRAP if wide else STUB_WRAP):
+        return indent + label
+    width = WIDE_STUB if wide else STUB_WIDTH
+    return rf"\parbox[t]{{{width}}}{{\raggedright\hangindent=1em {indent}{label}\strut}}"
 
 
 def to_tabular(grid: Grid) -> str:
-    """The tabular alone, for ``\\input`` inside the reader's own table environment."""
+    """The tabular alone, for ``\\input`` inside the reader's own table environment: a stub that wraps
+    long labels, one D column per numeric column, column groups with \\cmidrule, panel headings in
+    italics under a rule."""
     columns = []
     for left, right in _widths(grid, integers=False):
         # dcolumn's {a.b}: room for a characters before the point and b after (a minus counts twice)
         columns.append(f"D{{.}}{{.}}{{{max(left + 1, 1)}.{max(right - 1, 0)}}}" if left or right else "c")
     lines = [f"% {latex_escape(grid.title)}; requires {LATEX_PACKAGES}",
-             r"\begin{tabular}{@{}l" + "".join(columns) + "@{}}", r"\toprule",
-             " & ".join([latex_escape(grid.header[0])]
-                        + [r"\multicolumn{1}{c}{" + latex_escape(h) + "}" for h in grid.header[1:]]) + r" \\",
-             r"\midrule"]
+             r"\begin{tabular}{@{}l" + "".join(columns) + "@{}}", r"\toprule"]
+    if grid.groups:
+        cells, rules, start = [""], [], 2
+        for label, span in grid.groups:
+            cells.append(rf"\multicolumn{{{span}}}{{c}}{{{latex_escape(label)}}}")
+            rules.append(rf"\cmidrule(lr){{{start}-{start + span - 1}}}")
+            start += span
+        lines += [" & ".join(cells) + r" \\", "".join(rules)]
+    lines += [" & ".join([latex_escape(grid.header[0])]
+                         + [r"\multicolumn{1}{c}{" + latex_escape(h) + "}" for h in grid.header[1:]]) + r" \\",
+              r"\midrule"]
     for row in grid.rows:
         if row.rule_before:
             lines.append(r"\midrule")
-        label = (rf"\hspace{{{row.indent}em}}" if row.indent else "") + latex_escape(row.label)
-        lines.append(" & ".join([label, *[_tex_cell(c) for c in row.cells]]) + r" \\")
+        lines.append(" & ".join([_stub(grid, row), *[_tex_cell(c) for c in row.cells]]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
 
 
-def _latex_notes(grid: Grid) -> list[str]:
-    notes = [latex_escape(n) for n in grid.notes]
+def _latex_notes(grid: Grid, notes: tuple[str, ...] | None = None) -> list[str]:
+    """The notes as LaTeX, the star legend second (with its remark only among all the notes)."""
+    texts = [latex_escape(n) for n in (grid.notes if notes is None else notes)]
     if grid.stars:
         legend = ", ".join(rf"$^{{{'*' * (i + 1)}}}$\,$p<{t:g}$" for i, t in enumerate(grid.stars))
-        notes.insert(1, legend + latex_escape(grid.star_note))
-    return notes
+        texts.insert(1, legend + latex_escape(grid.star_note if notes is None else "."))
+    return texts
 
 
-def to_latex(grid: Grid) -> str:
-    """A table environment for ``\\input``: caption without the number, a label, the tabular, and the
-    notes as wide as the tabular (set in box 0 first, as threeparttable would, without that package)."""
+def latex_caption_number(grid: Grid) -> list[str]:
+    """The paper's number printed by \\caption (3 as 3, 3b as 3b), local to the table environment."""
+    return [r"\renewcommand{\thetable}{" + latex_escape(grid.number) + "}"] if grid.number else []
+
+
+def to_latex(grid: Grid, notes: str | None = None, page_: str | None = None) -> str:
+    """A table environment for ``\\input``: the caption with the paper's number, a label, the tabular in
+    a threeparttable with its notes as table notes (short by default: ``grid.latex_notes``, or `notes`
+    'short'/'long'), set for a portrait page, a landscape page (sidewaystable) or resized to the text
+    width (``grid.latex_page`` or `page_`)."""
+    notes = notes or grid.latex_notes
+    page_ = page_ or grid.latex_page
+    chosen = grid.short_notes if notes == "short" and grid.short_notes is not None else None
+    tabular = to_tabular(grid).split("\n", 1)[1].rstrip("\n")
+    environment = "sidewaystable" if page_ == "landscape" else "table"
+    extra = PAGE_PACKAGES[page_]
+    caption = [r"\caption{" + latex_escape(grid.caption) + "}", r"\label{tab:" + grid.name + "}"]
+    notes_ = _latex_notes(grid, chosen)
+    if page_ == "resize":  # threeparttable cannot measure a resized box: the notes go in a text-wide minipage
+        body = [*caption, r"\resizebox{\linewidth}{!}{" + tabular + "}", r"\par\smallskip",
+                r"\begin{minipage}{\linewidth}\footnotesize\raggedright", *[n + r"\par" for n in notes_],
+                r"\end{minipage}"]
+    else:
+        body = [r"\begin{threeparttable}", *caption, tabular, r"\begin{tablenotes}[flushleft]\footnotesize",
+                *[r"\item " + n for n in notes_], r"\end{tablenotes}", r"\end{threeparttable}"]
     return "\n".join([
-        f"% {latex_escape(grid.title)}; requires {LATEX_PACKAGES}",
-        r"\begin{table}[htbp]", r"\centering", r"\small",
-        r"\caption{" + latex_escape(grid.caption) + "}", r"\label{tab:" + grid.name + "}",
-        r"\sbox0{" + to_tabular(grid).split("\n", 1)[1].rstrip("\n") + "}",
-        r"\usebox0\par\smallskip", r"\begin{minipage}{\wd0}\footnotesize\raggedright",
-        *[n + r"\par" for n in _latex_notes(grid)], r"\end{minipage}", r"\end{table}"]) + "\n"
+        f"% {latex_escape(grid.title)}; requires {LATEX_PACKAGES}" + (f" and {extra}" if extra else ""),
+        rf"\begin{{{environment}}}" + ("" if page_ == "landscape" else "[htbp]"), r"\centering", r"\small",
+        *([rf"\setlength{{\tabcolsep}}{{{WIDE_GAP}}}"] if len(grid.header) - 1 >= WIDE else []),
+        *latex_caption_number(grid), *body, rf"\end{{{environment}}}"]) + "\n"
+
+
+def latex_notes_file(grid: Grid) -> str:
+    """Every note of a table, as a LaTeX list to \\input after it (the table itself carries the short ones)."""
+    return "\n".join([f"% Notes to {latex_escape(grid.title)}", r"\begin{itemize}\footnotesize",
+                      *[r"\item " + n for n in _latex_notes(grid)], r"\end{itemize}"]) + "\n"
 
 
 def latex_document(grids: list[Grid]) -> str:
-    """Every table in one document that compiles on its own (pdflatex)."""
-    return "\n".join([r"\documentclass{article}", LATEX_PACKAGES,
-                      r"\usepackage[margin=1.5cm,landscape]{geometry}", r"\begin{document}",
-                      *[to_latex(g) for g in grids], r"\end{document}"]) + "\n"
+    """Every table in one document that compiles on its own (pdflatex): a portrait article, 1-inch margins."""
+    extras = sorted({PAGE_PACKAGES[g.latex_page] for g in grids} - {""})
+    return "\n".join([r"\documentclass{article}", LATEX_PACKAGES, *extras,
+                      r"\usepackage[margin=1in]{geometry}", r"\begin{document}",
+                      *[to_latex(g) + r"\clearpage" for g in grids], r"\end{document}"]) + "\n"
 
 
 # ---------------------------------------------------------------------------- HTML
@@ -482,6 +569,13 @@ def to_html(grid: Grid, standalone: bool = True) -> str:
                           heading_border_bottom_width="2px", column_labels_border_bottom_color="#333333",
                           table_body_border_bottom_color="#333333", table_body_border_bottom_width="2px")
              .opt_css(HTML_CSS.format(id=grid.name)))
+    start = 0
+    for label, span in grid.groups:
+        table = table.tab_spanner(label=label, columns=names[start:start + span], id=f"group{start}")
+        start += span
+    headings = [i for i, r in enumerate(grid.rows) if r.heading]
+    if headings:
+        table = table.tab_style(gt.style.text(style="italic"), gt.loc.stub(rows=headings))
     for level in sorted({r.indent for r in grid.rows if r.indent}):
         table = table.tab_stub_indent(rows=[i for i, r in enumerate(grid.rows) if r.indent == level],
                                       indent=min(level, 5))
@@ -513,3 +607,79 @@ def page(title: str, body: str) -> str:
     return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n"
             "</html>\n")
+
+
+# ---------------------------------------------------------------------------- Word
+
+
+def _docx_text(cell: Cell) -> str:
+    if not cell.numeric:
+        return cell.text
+    text = ("(" + cell.text + ")") if cell.paren else cell.text
+    return text.replace("-", MINUS) + "*" * cell.stars
+
+
+def to_docx(grid: Grid) -> bytes:
+    """A Word document (python-docx) holding the table: the title, a header row (and the groups above
+    it), one row per grid row with the cells as printed in Markdown (true minus, stars), the notes as
+    paragraphs.  The zip entries get a fixed date, so reruns are byte-identical."""
+    import docx
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Pt
+
+    document = docx.Document()
+    document.core_properties.created = document.core_properties.modified = datetime.datetime(2000, 1, 1)
+    document.core_properties.last_modified_by = document.core_properties.author = ""
+    document.add_paragraph(grid.title).runs[0].bold = True
+    heads = ([[""] + [label for label, span in grid.groups for _ in range(span)]] if grid.groups else [])
+    heads.append(list(grid.header))
+    table = document.add_table(rows=len(heads) + len(grid.rows), cols=len(grid.header))
+    table.style = "Table Grid"
+    for i, head in enumerate(heads):
+        for j, text in enumerate(head):
+            table.cell(i, j).text = text
+        if grid.groups and i == 0:  # one merged cell per group
+            start = 1
+            for label, span in grid.groups:
+                if span > 1:
+                    merged = table.cell(0, start).merge(table.cell(0, start + span - 1))
+                    merged.text = label
+                start += span
+    for i, row in enumerate(grid.rows, start=len(heads)):
+        table.cell(i, 0).text = "\u00a0\u00a0" * row.indent + row.label
+        if row.heading:
+            table.cell(i, 0).paragraphs[0].runs[0].italic = True
+        for j, cell in enumerate(row.cells, start=1):
+            table.cell(i, j).text = _docx_text(cell)
+            table.cell(i, j).paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER
+    notes = list(grid.notes)
+    if grid.stars:
+        notes.insert(1, "Stars: " + ", ".join(f"{'*' * (i + 1)} p<{t:g}" for i, t in enumerate(grid.stars))
+                     + grid.star_note)
+    for note in notes:
+        paragraph = document.add_paragraph(note)
+        paragraph.runs[0].font.size = Pt(8)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return _fixed_zip(buffer.getvalue())
+
+
+def _fixed_zip(data: bytes) -> bytes:
+    """The same zip with every entry dated 1980-01-01 (python-docx stamps the time of saving)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            target.writestr(fixed, source.read(info.filename))
+    return out.getvalue()
+
+
+def table_files(grid: Grid) -> dict[str, str | bytes]:
+    """Every file of one rendered table, by path under the output directory: Markdown, LaTeX (the table,
+    the bare tabular, every note), HTML and Word."""
+    stem = f"tables/{grid.name}"
+    return {f"{stem}.md": to_markdown(grid), f"{stem}.tex": to_latex(grid), f"{stem}_tabular.tex": to_tabular(grid),
+            f"{stem}_notes.tex": latex_notes_file(grid), f"{stem}.html": to_html(grid), f"{stem}.docx": to_docx(grid)}

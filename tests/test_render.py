@@ -78,15 +78,15 @@ def test_new_statistics_rows_and_their_definitions():
     assert md_row(markdown, "Mean of dependent variable")[:2] == ["0.314", "0.272"]
     assert md_row(markdown, "Singleton observations dropped")[:2] == ["0", "3"]
     assert md_row(markdown, "Observations dropped (missing values)")[:2] == ["12", "0"]
-    assert md_row(markdown, "Wild bootstrap: coefficient tested") == ["Dig", "Dig", "", ""]
-    assert md_row(markdown, "Wild bootstrap p (city clusters)")[:2] == ["0.041", "0.333"]
+    assert md_row(markdown, "Coefficient tested") == ["Dig", "Dig", "", ""]
+    assert md_row(markdown, "p (city clusters)")[:2] == ["0.041", "0.333"]
     assert md_row(markdown, "95% CI, low")[:2] == [f"{MINUS}0.900", f"{MINUS}0.200"]
-    assert md_row(markdown, "Wild bootstrap p (province clusters)")[:2] == ["0.121", "0.456"]
+    assert md_row(markdown, "p (province clusters)")[:2] == ["0.121", "0.456"]
     assert "0.056" not in markdown  # the equal-tailed p stays in the CSV
     order = [markdown.index(f"| {label}") for label in ("Standard errors", "Clusters", "N ", "Within R²",
-                                                          "Overall R²", "Wild bootstrap: coefficient tested",
-                                                          "Wild bootstrap p (city clusters)", "\u00a0\u00a095% CI, low",
-                                                          "Wild bootstrap p (province clusters)")]
+                                                          "Overall R²", "Coefficient tested",
+                                                          "p (city clusters)", "\u00a0\u00a095% CI, low",
+                                                          "p (province clusters)")]
     assert order == sorted(order)
     assert "reghdfe's 'Within R-sq.'" in markdown and "reghdfe's 'R-squared'" in markdown
     assert "wild cluster restricted bootstrap (WCR)" in markdown and "(9999 draws)" in markdown
@@ -105,8 +105,8 @@ def test_wild_statistics_are_parsed_by_term_level_and_kind():
     coefficients = pd.DataFrame([("(1)", "Dig", 0.1, 0.1, 1.0, 0.3), ("(2)", "Dig_entropy", 0.1, 0.1, 1.0, 0.3)],
                                 columns=COEFFICIENTS.columns)
     markdown = to_markdown(grid(REGISTRY["table8"], {"table8": coefficients, "table8_stats": stats}, None, Options()))
-    assert md_row(markdown, "Wild bootstrap: coefficient tested") == ["Dig", "Dig_entropy"]
-    assert md_row(markdown, "Wild bootstrap p (city clusters)") == ["0.200", "0.300"]
+    assert md_row(markdown, "Coefficient tested") == ["Dig", "Dig_entropy"]
+    assert md_row(markdown, "p (city clusters)") == ["0.200", "0.300"]
     assert "(9999 draws; 1024 where all 2^G sign vectors were enumerated)" in markdown
 
 
@@ -180,7 +180,7 @@ def test_parentheses_option_shows_standard_errors():
     assert "(0.2123)" in markdown and f"({MINUS}2.72)" not in markdown
     assert markdown.count("Standard errors in parentheses") == 1 and "t statistics in parentheses" not in markdown
     assert "parentheses=se" in markdown  # recorded among the non-default options
-    with pytest.raises(ValueError, match="option parentheses: expected one of t, se, got 'z'"):
+    with pytest.raises(ValueError, match="option parentheses: expected one of t, se, p, ci, got 'z'"):
         Options(parentheses="z")
 
 
@@ -194,11 +194,15 @@ def test_latex_fragments_superscript_stars_caption_and_label():
     rendered = table5()
     tabular, table = to_tabular(rendered), to_latex(rendered)
     assert "\\documentclass" not in tabular + table and "\\begin{table}" not in tabular
-    assert tabular.count("\\begin{tabular}{@{}lD{.}{.}") == 1 and "\\toprule" in tabular
+    # a stub that wraps its long labels, then dcolumn's D columns
+    assert tabular.count("\\begin{tabular}{@{}lD{.}{.}") == 1
+    assert "\\toprule" in tabular
+    assert "\\renewcommand{\\thetable}{5}\n\\begin{threeparttable}" in table  # prints as Table 5
+    assert "\\begin{tablenotes}[flushleft]" in table and "All notes: table5.md." in table
     assert "& -0.5784^{***} & 0.3086 &" in tabular  # math mode in a D column: a true minus, superscript stars
     assert "(-2.72) & (0.96)" in tabular
     assert "\\multicolumn{1}{c}{$2838$}" in tabular  # counts centred
-    assert "\\caption{Baseline regression}\n\\label{tab:table5}" in table and "Table 5" not in table.split("\n", 1)[1]
+    assert "\\caption{Baseline regression}\n\\label{tab:table5}" in table
     assert "$^{***}$\\,$p<0.01$" in table
     assert table.count("{") == table.count("}")
 
@@ -250,10 +254,13 @@ def _pdflatex() -> str:
     return engine
 
 
+PREAMBLE = ("\\documentclass{article}\n\\usepackage{booktabs,dcolumn,array,threeparttable,rotating,graphicx}\n"
+            "\\usepackage[margin=1in]{geometry}\n")  # a portrait article page, 1-inch margins
+
+
 def _compile(engine: str, directory, body: str) -> str:
-    (directory / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs,dcolumn}\n"
-                                       "\\usepackage[margin=1.5cm,landscape]{geometry}\n"
-                                       f"\\begin{{document}}\n{body}\n\\end{{document}}\n", encoding="utf-8")
+    (directory / "doc.tex").write_text(PREAMBLE + f"\\begin{{document}}\n{body}\n\\end{{document}}\n",
+                                       encoding="utf-8")
     result = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=directory,
                             capture_output=True, text=True, errors="replace")
     log = (directory / "doc.log").read_text(errors="replace")
@@ -262,29 +269,59 @@ def _compile(engine: str, directory, body: str) -> str:
     return log
 
 
+def overfull(log: str) -> list[float]:
+    """The widths (pt) by which boxes are too wide, from a pdflatex log."""
+    return [float(v) for v in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
+
+
 def test_the_compile_check_catches_a_broken_table(tmp_path):
     engine = _pdflatex()
     with pytest.raises(AssertionError, match="Extra alignment tab"):  # one & too many for the columns
         _compile(engine, tmp_path, "\\begin{tabular}{lD{.}{.}{2.2}} a & 1.5 & 2.5 \\\\ \\end{tabular}")
+    # a tabular wider than the text is found in the log
+    log = _compile(engine, tmp_path, "\\begin{tabular}{l}" + "x" * 120 + "\\end{tabular}")
+    assert overfull(log) and max(overfull(log)) > 100
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))
-def test_every_fragment_compiles(outputs, name, tmp_path):
+def test_every_fragment_compiles_and_fits_a_portrait_page(outputs, name, tmp_path):
     engine = _pdflatex()
     for suffix in (".tex", "_tabular.tex"):
         shutil.copy(outputs / "tables" / f"{name}{suffix}", tmp_path / f"{name}{suffix}")
-    # the table environment as written, and the bare tabular inside a reader's own table
-    _compile(engine, tmp_path, f"\\input{{{name}.tex}}\n"
-                               f"\\begin{{table}}\\centering\\caption{{Mine}}\\input{{{name}_tabular.tex}}\\end{{table}}")
+    # the table environment as written: no box wider than the text by more than 1 pt, no float too large
+    log = _compile(engine, tmp_path, f"\\input{{{name}.tex}}")
+    assert all(width <= 1.0 for width in overfull(log)), overfull(log)
+    assert "Float too large" not in log
     assert (tmp_path / "doc.pdf").is_file()
-    if shutil.which("pdftotext") and name == "table5":
+    if shutil.which("pdftotext"):  # the caption carries the paper's number (3 as 3, 3b as 3b)
         subprocess.run(["pdftotext", "-layout", "doc.pdf", "doc.txt"], cwd=tmp_path, check=True)
         text = (tmp_path / "doc.txt").read_text(encoding="utf-8")
-        tidy = pd.read_csv(outputs / "tables" / "table5.csv").set_index(["column", "term"])
-        ur = tidy.loc[("(2)", "Ur")]
-        assert ur.estimate < 0 and f"{MINUS}{abs(ur.estimate):.4f}" in text  # a true minus in the PDF
-        assert f"({MINUS}{abs(ur.t_stat):.2f})" in text
-        assert "Table 1: Baseline regression" in text and "Table 5." not in text
+        caption = REGISTRY[name].caption.split("_")[0]  # pdftotext reads \\_ as a space
+        assert re.search(rf"Table {REGISTRY[name].number}: {re.escape(caption)}", text), text[:300]
+        if name == "table5":
+            tidy = pd.read_csv(outputs / "tables" / "table5.csv").set_index(["column", "term"])
+            ur = tidy.loc[("(2)", "Ur")]
+            assert ur.estimate < 0 and f"{MINUS}{abs(ur.estimate):.4f}" in text  # a true minus in the PDF
+            assert f"({MINUS}{abs(ur.t_stat):.2f})" in text
+    # the bare tabular inside a reader's own table
+    _compile(engine, tmp_path, f"\\begin{{table}}\\centering\\caption{{Mine}}\\input{{{name}_tabular.tex}}\\end{{table}}")
+
+
+@pytest.mark.parametrize("page", ["landscape", "resize"])
+def test_the_page_options_compile(outputs, page, tmp_path):
+    """latex_page=landscape (sidewaystable) and resize (\\resizebox) on the widest tables, long notes."""
+    engine = _pdflatex()
+    frames = {s: pd.read_csv(outputs / "tables" / f"{s}.csv") for s in ("table4", "table6", "table6_stats")}
+    options = Options(latex_page=page, table_notes="long")
+    data = pd.read_csv(outputs / "data" / "analysis.csv")
+    for name in ("table4", "table6"):
+        entry = REGISTRY[name]
+        text = to_latex(grid(entry, {s: frames[s] for s in entry.sources}, data, options))
+        assert ("sidewaystable" in text) == (page == "landscape") and ("resizebox" in text) == (page == "resize")
+        assert "All notes:" not in text  # the long notes are the notes
+        (tmp_path / f"{name}.tex").write_text(text, encoding="utf-8")
+        log = _compile(engine, tmp_path, f"\\input{{{name}.tex}}")
+        assert all(width <= 1.0 for width in overfull(log)), (name, overfull(log))
 
 
 def test_the_document_of_all_tables_compiles(outputs, tmp_path):
