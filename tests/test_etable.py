@@ -205,3 +205,31 @@ def test_tidy_level_counts_give_the_fitted_adjusted_r2(data, models):
     assert model.fixed_effects == {"city_code": 253, "year": 11}
     assert model.stats["adj_r2_within"] == pytest.approx(models["(2)"].stats["adj_r2_within"], abs=1e-12)
     assert model.stats["adj_r2"] == pytest.approx(models["(2)"].stats["adj_r2"], abs=1e-12)
+
+
+def test_side_by_side_refuses_bad_input_by_name(tmp_path, capsys):
+    """Each bad input of the side-by-side command: one line naming the argument and what was expected,
+    exit 2, and no file written."""
+    from replication.__main__ import main
+
+    run = tmp_path / "run"
+    assert main(["models", "--out", str(run)]) == 0
+    twin = tmp_path / "twin"
+    twin.symlink_to(run)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    capsys.readouterr()
+    target = tmp_path / "side.pdf"
+    cases = [
+        (["--runs", str(run), str(twin), "--table", "3", "--column", "(1)"],
+         "--table 3: expected one of 5, 6, 7, 8, 9 (the regression tables)"),
+        (["--runs", str(run), "--table", "5", "--column", "(4)"], "--runs: give two or more output directories"),
+        (["--runs", str(run), str(empty), "--table", "5", "--column", "(4)"],
+         f"{empty / 'models.manifest.json'}: not found; run `make models OUT={empty}` first"),
+        (["--runs", str(run), str(twin), "--table", "5", "--column", "(4)", "--to", str(target)],
+         f"--to {target}: expected a file ending in .md, .tex, .html, .docx"),
+    ]
+    for arguments, message in cases:
+        assert main(["side-by-side", *arguments]) == 2, arguments
+        assert capsys.readouterr().err == f"error: {message}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "run", "twin"] and not any(empty.iterdir())
