@@ -476,6 +476,11 @@ def fit_fe(design: Design, cov_type: str = "cluster", effects: str = "twoway", b
     return replace(result, n_singletons=n_singletons)
 
 
+def _levels(effects: str, n_entity: int, n_time: int) -> dict[str, int]:
+    """The levels of each absorbed effect in the estimation sample (the table's fixed-effect rows)."""
+    return {"twoway": {"entity": n_entity, "time": n_time}, "entity": {"entity": n_entity}}.get(effects, {})
+
+
 def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitted=None, y_by_entity=None):
     """(2S)LS on transformed data; `fitted` replaces the regressors by their first-stage fit;
     `y_by_entity` (y demeaned by entity, for the R-squared) is computed here when not given."""
@@ -523,7 +528,8 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
     return FitResult(
         params=params, cov=pd.DataFrame(cov, index=params.index, columns=params.index), nobs=n,
         df_resid=df if small else 10**9, rsquared_within=1 - ssr / sum_of_squares(yt),
-        cov_type=cov_type, nclusters=nclusters, extra={"resid": resid, "ssr": ssr},
+        cov_type=cov_type, nclusters=nclusters,
+        extra={"resid": resid, "ssr": ssr, "levels": _levels(effects, n_entity, n_time)},
         rsquared=1 - ssr / sum_of_squares(overall),
         rsquared_within_entity=1 - ssr / sum_of_squares(by_entity), mean_dep=float(design.y.mean()),
         n_dropped_missing=design.n_dropped_missing,

@@ -88,6 +88,9 @@ def fit(data: pd.DataFrame, y: str, x: list[str], options: Options) -> FitResult
     return fit_fe(design, cov_type, "twoway", options.dk_bandwidth, drop_singletons=True)
 
 
+FE_COLUMNS = {"entity": "city_code", "time": "year"}  # estimation.Design's effects, as the panel names them
+
+
 def collect(fits: dict[str, FitResult], extra: list[tuple[str, str, float]] = (),
             draws: dict[str, np.ndarray] | None = None) -> TableResult:
     """Tidy coefficients and the statistics of every column: N, within R² (both effects partialled
@@ -101,6 +104,8 @@ def collect(fits: dict[str, FitResult], extra: list[tuple[str, str, float]] = ()
                  (column, "r2_overall", f.rsquared), (column, "mean_dep", f.mean_dep)]
         if f.nclusters is not None:
             rows.append((column, "nclusters", f.nclusters))
+        rows += [(column, f"fe_levels_{FE_COLUMNS[effect]}", count)
+                 for effect, count in f.extra.get("levels", {}).items()]
         rows += [(column, "n_dropped_missing", f.n_dropped_missing), (column, "n_singletons", f.n_singletons)]
     rows += list(extra)
     return TableResult(coefficients, pd.DataFrame(rows, columns=["column", "stat", "value"]), dict(fits),

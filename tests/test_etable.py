@@ -161,9 +161,9 @@ def test_iv_and_tidy_adapters(data):
     second = et.from_tidy(result.coefficients, result.stats, "second_stage", "Dist")
     row = result.coefficients.set_index(["column", "term"]).loc[("second_stage", "Dig")]
     assert second.row("Dig")["estimate"] == row.estimate and second.df == 253 - 1
-    assert second.fixed_effects == {"city_code": None, "year": None}  # levels not in the stats: "Yes"
+    assert second.fixed_effects == {"city_code": 253, "year": 9}  # the levels models.collect writes (2013-2021)
     markdown = to_markdown(et.etable([second]))
-    assert cells(markdown, "City fixed effects") == ["Yes"]
+    assert cells(markdown, "City fixed effects") == ["Yes (253)"] and cells(markdown, "Year fixed effects") == ["Yes (9)"]
     assert np.isfinite(second.stats["nobs"])
 
 
