@@ -201,7 +201,7 @@ def regression_grid(entry: Entry, coefficients: pd.DataFrame, stats_: pd.DataFra
     non_default = options.non_default()
     if non_default:
         short.append("Non-default options: " + ", ".join(f"{k}={v}" for k, v in non_default.items()) + ".")
-    short.append(f"All notes: {entry.name}.md.")
+    short.append(f"All notes: {entry.name}_notes.tex and {entry.name}.md.")
     return Grid(entry.name, entry.number, entry.caption, base.header, tuple(rows), tuple(long_notes),
                 thresholds, " (the paper's thresholds)." if options.stars == "paper" else
                 " (the paper mostly uses 0.05/0.01/0.001; compare through t and p, not stars).",

@@ -17,7 +17,7 @@ from replication.figures import bootstrap_plot, coefficient_plot, indices_over_t
 from replication.influence import robustness_tables
 from replication.multiverse import mechanism_section
 from replication.registry import REGISTRY, TIDY
-from replication.render import Grid, grid, latex_document, page, to_html, to_latex, to_markdown, to_tabular
+from replication.render import Grid, grid, latex_document, page, table_files, to_html, to_markdown
 from replication.published import cell
 
 WHY = [
@@ -63,11 +63,8 @@ def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.Da
     under each and the influence of single city-years."""
     out: dict[str, str | bytes] = {}
     grids = table_grids(tables, data, options)
-    for name, table in grids.items():
-        out[f"tables/{name}.md"] = to_markdown(table)
-        out[f"tables/{name}.tex"] = to_latex(table)
-        out[f"tables/{name}_tabular.tex"] = to_tabular(table)
-        out[f"tables/{name}.html"] = to_html(table)
+    for table in grids.values():
+        out |= table_files(table)
     out["reports/tables.md"] = "\n".join(to_markdown(g) for g in grids.values())
     out["reports/tables.tex"] = latex_document(list(grids.values()))
     out["reports/tables.html"] = page("Tables", "\n".join(to_html(g, standalone=False) for g in grids.values()))
@@ -82,7 +79,7 @@ def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.Da
     out["reports/audit.csv"] = checks.to_csv(index=False, lineterminator="\n")
     mediation = tables["table9_stats"].set_index("stat")["value"]
     for name, files in (
-        ("dig_coefficients", coefficient_plot(published, tables)),
+        ("dig_coefficients", coefficient_plot(published, tables, options)),
         ("indices_by_region", indices_over_time(data)),
         ("bootstrap_indirect", bootstrap_plot(draws["bootstrap_ab"], mediation["ab"], mediation["sobel_z"])),
     ):

@@ -198,7 +198,7 @@ def test_latex_fragments_superscript_stars_caption_and_label():
     assert tabular.count("\\begin{tabular}{@{}lD{.}{.}") == 1
     assert "\\toprule" in tabular
     assert "\\renewcommand{\\thetable}{5}\n\\begin{threeparttable}" in table  # prints as Table 5
-    assert "\\begin{tablenotes}[flushleft]" in table and "All notes: table5.md." in table
+    assert "\\begin{tablenotes}[flushleft]" in table and "All notes: table5\\_notes.tex and table5.md." in table
     assert "& -0.5784^{***} & 0.3086 &" in tabular  # math mode in a D column: a true minus, superscript stars
     assert "(-2.72) & (0.96)" in tabular
     assert "\\multicolumn{1}{c}{$2838$}" in tabular  # counts centred
