@@ -589,7 +589,7 @@ def command_multiverse(args: argparse.Namespace, options: Options) -> int:
     result = run(panels, variants, jobs=args.jobs, scheduler=args.scheduler, progress=progress, base=options)
     progress("")
     published, _ = _published(Paths())
-    files = outputs(result, published, mechanism_table(panel, options))
+    files = outputs(result, published, mechanism_table(panel, options), options=options)
     files["options.json"] = json_text(_options_record(options, "panel", "index", "model") | {"variants": variants})
     publish(out, "multiverse", {f"multiverse/{name}": content for name, content in files.items()},
             {**_options_record(options, "panel", "index", "model"), "inputs": {"panel.csv": panel_digest}})

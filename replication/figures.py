@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
@@ -36,6 +37,7 @@ PAPER, OURS = "#7f7f7f", "#1f4e79"
 SIGNIFICANT = {"negative": ("#b2182b", "significantly negative"), "positive": ("#2166ac", "significantly positive"),
                "none": ("#9e9e9e", "not significant")}
 LEVEL = 0.05  # the significance level of the specification curve's colours
+CURVE_COLUMNS = 1500  # the decision panel's resolution: neighbouring specifications beyond it are averaged
 
 # (label, table, column, term) of every Dig coefficient in Tables 5-8
 DIG_CELLS = [
@@ -97,10 +99,11 @@ def font_family() -> list[str]:
     return [*family, cjk_font()] if cjk_font() else family
 
 
-def integer_years(axis, years) -> None:
-    """Year ticks at whole years (every year up to 12 of them, else every second), printed as 2015."""
+def integer_years(axis, years, most: int = 12) -> None:
+    """Year ticks at whole years (every year up to `most` of them, else every second, third, ...), printed
+    as 2015."""
     years = sorted({int(y) for y in years})
-    step = 1 if len(years) <= 12 else 2
+    step = -(-len(years) // most)
     axis.set_xticks(years[::step])
     axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.0f}"))
 
@@ -238,7 +241,10 @@ def specification_curve(specs: pd.DataFrame, estimand: str, decisions, published
         handles.append(Line2D([], [], marker="o", linestyle="", color=color,
                               label=f"{label} at 5% ({mask.mean():.0%})"))
     df = part["df"].to_numpy(float)
-    median_critical = float(np.median([_critical(d) for d in df])) if n else 1.96
+    finite = np.isfinite(df)
+    critical = np.full(n, stats.norm.ppf(0.975))
+    critical[finite] = stats.t.ppf(0.975, df[finite])
+    median_critical = float(np.median(critical)) if n else float(stats.norm.ppf(0.975))
     for sign in (-1, 1):
         top.axhline(sign * median_critical, color="black", linewidth=0.6, linestyle="--")
     handles.append(Line2D([], [], color="black", linewidth=0.6, linestyle="--",
@@ -263,30 +269,55 @@ def specification_curve(specs: pd.DataFrame, estimand: str, decisions, published
                                   label=f"The paper: t = {float(values['t']):.2f}" + (f" (estimate {estimate})"
                                                                                       if estimate else "")))
     top.set_ylabel("t statistic of the estimate")
-    top.legend(handles=handles, frameon=False, fontsize=7.5, loc="upper left", ncol=2)
+    top.legend(handles=handles, frameon=False, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     top.set_title(f"Specification curve of {ESTIMAND_WORDS.get(estimand, estimand)}: {n} specifications, sorted "
                   "by t", fontsize=10)
-    # the decision panel: a row per decision value, decisions separated and named
-    y, labels, ticks, colors = 0, [], [], np.array([SIGNIFICANT[k][0] for k in kind])
+    # the decision panel: a row per decision value, decisions separated and named; each row is a 1 x n
+    # image (white, or the specification's colour where it takes the value), so 41,472 specifications
+    # draw in a fraction of a second and thin runs are averaged, not dropped, when downsampled
+    y, labels, ticks = 0.0, [], []
+    palette = {key: to_rgb(color) for key, (color, _) in SIGNIFICANT.items()}
+    rgb = np.array([palette[k] for k in kind]).reshape(n, 3)
+
+    width = min(n, CURVE_COLUMNS)
+    column_of = np.arange(n) * width // max(n, 1)  # specifications averaged into at most CURVE_COLUMNS columns
+    per_column = np.bincount(column_of, minlength=width)[:, None]
+
+    def mark_rows(masks, colors_):  # one image per decision: its values as adjacent rows
+        image = np.ones((len(masks), width, 3))
+        for row, mask in enumerate(masks):
+            marked = np.where(mask[:, None], colors_, 1.0)
+            image[row] = np.stack([np.bincount(column_of, marked[:, c], minlength=width) for c in range(3)], 1)
+            image[row] /= per_column
+        bottom.imshow(image, aspect="auto", interpolation="nearest",
+                      extent=(-0.5, n - 0.5, y + len(masks) - 0.5, y - 0.5))
+        for row in range(1, len(masks)):
+            bottom.axhline(y + row - 0.5, color="white", linewidth=1.2)
+
     for name in names:
         column = part[name].astype(str).to_numpy()
+        mark_rows([column == value for value in order[name]], rgb)
         for value in order[name]:
-            mask = column == value
-            bottom.scatter(x[mask], np.full(mask.sum(), y), marker="|", s=30, c=colors[mask], linewidths=0.6,
-                           rasterized=True)
             star = " (default)" if defaults.get(name) == value else ""
             labels.append(f"{name} = {value}{star}")
             ticks.append(y)
             y += 1
-        bottom.axhline(y - 0.5 + 0.15, color="#cccccc", linewidth=0.6)
-        y += 0.3
+        y += 0.4
+    wild_p = part["wild_p"].to_numpy(float) if "wild_p" in part.columns else np.full(n, np.nan)
+    if not np.isnan(wild_p).all():  # one more row: where the wild bootstrap rejects at 5%, coloured by sign
+        by_sign = np.array([to_rgb(SIGNIFICANT[key][0]) for key in ("negative", "positive")])[(t > 0).astype(int)]
+        mark_rows([wild_p < LEVEL], by_sign)
+        labels.append(f"wild bootstrap p < {LEVEL:g} (of the {int((~np.isnan(wild_p)).sum())} bootstrapped)")
+        ticks.append(y)
+        y += 1.4
     bottom.set_yticks(ticks, labels, fontsize=7)
     bottom.set_ylim(y - 0.3, -0.7)
     bottom.set_xlim(-0.5, n - 0.5)
     bottom.set_xlabel("Specification (rank by t)")
     bottom.set_ylabel("Decision")
     bottom.legend(handles=[Patch(color=c, label=label) for c, label in SIGNIFICANT.values()], frameon=False,
-                  fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="Colour of a mark")
+                  fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+                  title="Colour of a mark\n(paler: fewer of the\nspecifications at that\nrank take the value)")
     bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.tight_layout()
     return save_figure(figure)

@@ -43,6 +43,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from replication.figures import specification_curve
+
 from replication import estimation, wild
 from replication.config import Options
 from replication.indices import (
@@ -799,75 +801,6 @@ def closest(result: Multiverse, published: pd.DataFrame, top: int = 10) -> pd.Da
     return out.rename(columns={"estimate": "T5_Dig", "t_stat": "T5_t", "p_value": "T5_p"}).reset_index(drop=True)
 
 
-# ---------------------------------------------------------------------------- the specification curve
-
-COLORS = {"negative": (0.70, 0.09, 0.17), "positive": (0.13, 0.40, 0.67), "none": (0.62, 0.62, 0.62)}
-
-
-def curve_figure(specs: pd.DataFrame, estimand: str, decisions) -> dict[str, bytes]:
-    """Simonsohn, Simmons and Nelson's specification curve: the estimates sorted, with their 95%
-    intervals; under them, the choice each specification made (one row per decision value)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from replication.figures import save_figure
-
-    part = specs[specs["estimand"] == estimand].sort_values(["estimate", "spec_id"], kind="stable")
-    n = len(part)
-    x = np.arange(n)
-    df = part["df"].to_numpy(float)
-    critical = np.where(np.isnan(df), special.ndtri(0.975), stats_t_ppf(0.975, df))
-    half = critical * part["std_error"].to_numpy(float)
-    estimate = part["estimate"].to_numpy(float)
-    significant = part["p_value"].to_numpy(float) < SIGNIFICANCE
-    kind = np.where(significant & (estimate < 0), "negative", np.where(significant & (estimate > 0), "positive", "none"))
-    colors = np.array([COLORS[k] for k in kind])
-    names = varying(specs, decisions)
-    labels, marks = [], []
-    for name in names:
-        column = part[name].astype(str).to_numpy()
-        for value in _values(specs[name]):
-            labels.append(f"{name} = {value}")
-            marks.append(column == value)
-    image = np.ones((len(marks), n, 3))
-    for row, mark in enumerate(marks):
-        image[row, mark] = colors[mark]
-    wild_p = part["wild_p"].to_numpy(float) if "wild_p" in part.columns else np.full(n, np.nan)
-    if not np.isnan(wild_p).all():  # one more row: where the wild bootstrap rejects, coloured by sign
-        wild_kind = np.where(wild_p < SIGNIFICANCE, np.where(estimate < 0, "negative", "positive"), "none")
-        labels.append("wild bootstrap p < 0.05")
-        image = np.concatenate([image, np.ones((1, n, 3))])
-        rejected = wild_kind != "none"
-        image[-1, rejected] = np.array([COLORS[k] for k in wild_kind[rejected]]).reshape(-1, 3)
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 3 + 0.16 * len(labels)), sharex=True,
-                                         gridspec_kw={"height_ratios": [3, max(2, 0.16 * len(labels))]})
-    top.fill_between(x, estimate - half, estimate + half, color="#d9d9d9", linewidth=0, rasterized=True,
-                     label="95% interval")
-    top.scatter(x, estimate, c=colors, s=2, linewidths=0, rasterized=True)
-    top.axhline(0, color="black", linewidth=0.8)
-    top.set_ylabel("Estimate")
-    shares_ = {k: float((kind == k).mean()) for k in COLORS}
-    title = (f"{estimand}: {n} specifications; significantly negative {shares_['negative']:.0%}, "
-             f"positive {shares_['positive']:.0%} (5%)")
-    if not np.isnan(wild_p).all():
-        tested = ~np.isnan(wild_p)
-        title += (f"; wild bootstrap (the {tested.sum()} clustered): negative "
-                  f"{np.mean(wild_kind[tested] == 'negative'):.0%}, positive {np.mean(wild_kind[tested] == 'positive'):.0%}")
-    top.set_title(title, fontsize=10)
-    bottom.imshow(image, aspect="auto", interpolation="nearest", extent=(-0.5, n - 0.5, len(labels) - 0.5, -0.5))
-    bottom.set_yticks(np.arange(len(labels)), labels, fontsize=6)
-    bottom.set_xlabel("Specifications, sorted by the estimate")
-    figure.tight_layout()
-    return save_figure(figure)
-
-
-def stats_t_ppf(q: float, df: np.ndarray) -> np.ndarray:
-    """Student t quantile (scipy.special.stdtrit, what scipy.stats.t.ppf evaluates)."""
-    return special.stdtrit(np.nan_to_num(df, nan=1.0), q)
-
-
 # ---------------------------------------------------------------------------- the six-indicator mechanism
 
 MECHANISM = {
@@ -1020,8 +953,10 @@ def mechanism_section(table: pd.DataFrame) -> tuple[str, str]:
 
 
 def outputs(result: Multiverse, published: pd.DataFrame, mechanism: pd.DataFrame | None = None,
-            grid: dict | None = None) -> dict[str, str | bytes]:
-    """{relative path: content} of output/multiverse/ (the command line writes them)."""
+            grid: dict | None = None, options=None) -> dict[str, str | bytes]:
+    """{relative path: content} of output/multiverse/ (the command line writes them). `options`: the run's
+    options, whose values the curves mark as the default specification (None: the package defaults)."""
+
     specs = result.specs
     decisions = [c for c in specs.columns if c not in ("spec_id", "estimand", "estimate", "std_error", "t_stat",
                                                        "p_value", "nobs", "clusters", "df", *WILD_COLUMNS)]
@@ -1037,7 +972,7 @@ def outputs(result: Multiverse, published: pd.DataFrame, mechanism: pd.DataFrame
     if len(wild_table):
         out["wild.csv"] = _csv(wild_table)
     for estimand in ESTIMANDS:
-        for kind, content in curve_figure(specs, estimand, decisions).items():
+        for kind, content in specification_curve(specs, estimand, decisions, published, options).items():
             out[f"curve_{estimand}.{kind}"] = content
     if mechanism is not None:
         out["mechanism.csv"] = _csv(mechanism)
@@ -1100,7 +1035,8 @@ def summary_markdown(result, share_table, effect, ranked, near, mechanism, decis
         "Table 9's bootstrap are not run per specification: estimates and analytic errors place a "
         "specification on the curve. Significance: p < 0.05 with each specification's own errors. Estimates "
         "are in the units of each specification's Dist and Dig (dig_rescale changes the scale, not t): "
-        "compare through t and p. The curves: curve_<estimand>.png and .pdf.", "",
+        "compare through t and p. The curves (curve_<estimand>.png and .pdf) plot t, mark this run's default "
+        "specification and the paper's t, and, where the wild bootstrap ran, the specifications it rejects.", "",
         "## The grid", "",
         *[f"- **{d}**: {', '.join(v)}" for d, v in values.items()], "",
         "Not in the grid:", "",
