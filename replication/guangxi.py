@@ -20,12 +20,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from replication.config import Options  # noqa: E402
 from replication.estimation import Design, FitResult, fit_fe  # noqa: E402
-from replication.figures import OURS, PAPER, save_figure  # noqa: E402
+from replication.figures import OURS, PAPER, city_panels, integer_years, save_figure  # noqa: E402
 from replication.indices import DIST_FOUR, Analysis, area_indicators  # noqa: E402
 from replication.registry import LABELS  # noqa: E402
 from replication.models import CONTROLS, estimation_sample  # noqa: E402
@@ -281,23 +282,38 @@ def indices_figure(frame: pd.DataFrame) -> dict[str, bytes]:
     figure, axes = plt.subplots(1, 2, figsize=(9.5, 3.9), sharex=True)
     cities = frame[frame["kind"] == "city"]
     medians = frame[frame["kind"] == "median"]
+    n = cities["city_code"].nunique()
     styles = {f"{GROUPS['guangxi']} median": ("-", OURS, 2.2),
               f"{GROUPS['rest_of_west']} median": ("--", "black", 1.4),
               f"{GROUPS['national']} median": (":", "black", 1.6)}
     for axis, variable in zip(axes, ("Dist", "Dig")):
-        for _, city in cities.groupby("city_code"):
-            axis.plot(city["year"], city[variable], color=PAPER, linewidth=0.7, alpha=0.6)
+        for number, (_, city) in enumerate(cities.groupby("city_code")):
+            axis.plot(city["year"], city[variable], color=PAPER, linewidth=0.7, alpha=0.6,
+                      label=f"Each of Guangxi's {n} cities" if number == 0 else None)
         for series, (style, color, width) in styles.items():
             part = medians[medians["series"] == series]
             axis.plot(part["year"], part[variable], style, color=color, linewidth=width, label=series)
         axis.set_xlabel("Year")
+        integer_years(axis, frame["year"], most=6)
     axes[0].set_yscale("log")
-    axes[0].set_title("Dist (log scale; grey: the 14 cities)", fontsize=9)
-    axes[1].set_title("Dig (grey: the 14 cities)", fontsize=9)
-    axes[1].legend(frameon=False, fontsize=7.5, loc="upper left")
+    axes[0].set_ylabel("Dist (index, log scale)")
+    axes[1].set_ylabel("Dig (index, 0-1)")
+    axes[0].set_title(f"Dist (log scale; grey: the {n} cities)", fontsize=9)
+    axes[1].set_title(f"Dig (grey: the {n} cities)", fontsize=9)
     figure.suptitle("Guangxi's cities beside the medians of the rest of the West and of all cities", fontsize=10)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
+    figure.legend(*axes[1].get_legend_handles_labels(), loc="lower center", ncol=4, frameon=False, fontsize=7.5)
     return save_figure(figure)
+
+
+def cities_figure(frame: pd.DataFrame) -> dict[str, bytes]:
+    """Dist of each Guangxi city in its own panel, named in Chinese and English, the rest of the West's
+    median dashed in every panel."""
+    cities = frame[frame["kind"] == "city"]
+    west = frame[(frame["kind"] == "median") & (frame["series"] == f"{GROUPS['rest_of_west']} median")]
+    return city_panels(cities, "Dist", "Dist (index)",
+                       f"Dist of each of Guangxi's {cities['city_code'].nunique()} cities, by year",
+                       west[["year", "Dist"]], f"{GROUPS['rest_of_west']} median")
 
 
 def internet_figure(beside: pd.DataFrame, reference: pd.DataFrame, ranking: pd.DataFrame) -> dict[str, bytes]:
@@ -323,10 +339,14 @@ def internet_figure(beside: pd.DataFrame, reference: pd.DataFrame, ranking: pd.D
                      label=f"Mobile, {names[prefix]}")
     axes[1].set_ylim(0, None)
     axes[1].set_title("Yearbook: subscribers per 100 registered residents, whole city", fontsize=9)
-    axes[1].set_xticks(list(beside["year"]))
     axes[1].legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    axes[0].set_ylabel("Percent")
+    axes[1].set_ylabel("Subscribers per 100 registered residents")
+    integer_years(axes[1], beside["year"])
     for axis in axes:
         axis.set_xlabel("Year")
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.0f}"))
+    figure.suptitle("Internet use in Guangxi: the seed's figures and the yearbook's", fontsize=10)
     figure.tight_layout()
     return save_figure(figure)
 
@@ -341,9 +361,12 @@ def service_gap_figure(gap: pd.DataFrame) -> dict[str, bytes]:
         axis.axhline(1, color=PAPER, linewidth=0.8)
         axis.set_title(LABELS[indicator], fontsize=8)
         axis.set_xlabel("Year")
+        integer_years(axis, yearly["year"], most=4)
     axes[0].set_ylabel("Non-urban / district (median)")
-    axes[0].legend(frameon=False, fontsize=7)
-    figure.tight_layout()
+    figure.suptitle("The public-service gap per indicator: non-urban provision per person relative to the "
+                    "districts' (1 = equal)", fontsize=10)
+    figure.tight_layout(rect=(0, 0.08, 1, 1))
+    figure.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, frameon=False, fontsize=8)
     return save_figure(figure)
 
 
@@ -359,7 +382,7 @@ class Section:
     title: str
     paragraphs: list[str]
     grids: list = ()
-    figure: str | None = None
+    figures: tuple[str, ...] = ()
     headline: str = ""  # one line for the report's summary
 
 
@@ -381,7 +404,7 @@ def build(panel: pd.DataFrame, analysis: Analysis, reference: pd.DataFrame,
         "tables/guangxi_service_gap.csv": _csv(gap),
         "tables/guangxi_model.csv": _csv(model_table(model)),
     }
-    for name, files in (("guangxi_indices", indices_figure(indices)),
+    for name, files in (("guangxi_indices", indices_figure(indices)), ("guangxi_cities", cities_figure(indices)),
                         ("guangxi_internet", internet_figure(beside, reference, ranking)),
                         ("guangxi_service_gap", service_gap_figure(gap))):
         for kind, content in files.items():
@@ -464,21 +487,22 @@ def _indices_section(indices: pd.DataFrame) -> Section:
     start = cities[cities["year"] == first].set_index("city_code")["Dig"]
     rose = int((final.set_index("city_code")["Dig"] > start).sum())
     years = len(medians)
-    return Section("2. Dist and Dig: Guangxi's 14 cities, 2011-2021", [
+    n = cities["city_code"].nunique()
+    return Section(f"2. Dist and Dig: Guangxi's {n} cities, {first}-{last}", [
         f"Guangxi's median public-service gap (Dist) is wider than the rest of the West's in {wider} of "
         f"{years} years and than the median of all cities in {wider_nat}: {_f(medians.loc[first, ('Dist', gx)])} "
         f"in {first} and {_f(medians.loc[last, ('Dist', gx)])} in {last}, against "
         f"{_f(medians.loc[last, ('Dist', rw)])} (rest of the West) and {_f(medians.loc[last, ('Dist', nat)])} "
-        f"(all cities) in {last}; {above_dist} of the 14 cities lie above the national median in {last}.",
-        f"Digital development (Dig) rose between {first} and {last} in {rose} of the 14 cities; Guangxi's median "
+        f"(all cities) in {last}; {above_dist} of the {n} cities lie above the national median in {last}.",
+        f"Digital development (Dig) rose between {first} and {last} in {rose} of the {n} cities; Guangxi's median "
         f"is below the rest of the West's in {lower} of {years} years: {_f(medians.loc[first, ('Dig', gx)], 3)} "
         f"in {first} and {_f(medians.loc[last, ('Dig', gx)], 3)} in {last}, against "
         f"{_f(medians.loc[last, ('Dig', rw)], 3)} (rest of the West) and {_f(medians.loc[last, ('Dig', nat)], 3)} "
-        f"(all cities); {above_dig} of the 14 cities are above the national median in {last}.",
+        f"(all cities); {above_dig} of the {n} cities are above the national median in {last}.",
         f"One city-year is far off the scale of the others: {top['city_en'].strip()} {int(top['year'])}, Dist "
         f"{_f(top['Dist'], 1)} (the next largest Guangxi value is {_f(second)}); the leave-one-city-out "
         "estimates of section 5 show how much single cities weigh on the regression.",
-    ], [grid], "guangxi_indices",
+    ], [grid], ("guangxi_indices", "guangxi_cities"),
         headline=f"{last} medians: Dist {_f(medians.loc[last, ('Dist', gx)])} in Guangxi, "
                  f"{_f(medians.loc[last, ('Dist', rw)])} in the rest of the West, "
                  f"{_f(medians.loc[last, ('Dist', nat)])} in all cities; "
@@ -504,7 +528,7 @@ def _internet_section(reference: pd.DataFrame, ranking: pd.DataFrame, beside: pd
         {c: "{:.1f}" for c in beside.columns},
         ["Yearbook: year-end broadband (互联网宽带接入用户) and mobile subscribers, whole city, over "
          "year-end "
-         "registered population x 100; Guangxi = its 14 cities summed. 'Filled' names interpolated cells "
+         "registered population x 100; Guangxi = its cities summed. 'Filled' names interpolated cells "
          "(edition 2021 prints no telecom table, so every 2020 value is interpolated between 2019 and 2021)."])
     rank_view = ranking.assign(gdp_per_capita=ranking["gdp_per_capita"].round(0))
     rank_grid = plain_grid(f"Guangxi's cities by GDP per capita, mean {beside['year'].min()}-{last}", rank_view,
@@ -548,7 +572,7 @@ def _internet_section(reference: pd.DataFrame, ranking: pd.DataFrame, beside: pd
         "regional gap holds: the yearbook ends in 2021 (Table 3 is for 2023 only), its areas are whole "
         "cities, and 'developed areas' are not defined in the seed."
         + (f" The {', '.join(map(str, filled))} values are interpolated, not observed." if filled else ""),
-    ], [grid, rank_grid], "guangxi_internet",
+    ], [grid, rank_grid], ("guangxi_internet",),
         headline=f"{last}: {_f(row['guangxi_broadband'], 1)} broadband and {_f(row['guangxi_mobile'], 1)} mobile "
                  f"subscriptions per 100 registered residents in Guangxi; {least['city_en']} (lowest GDP per capita) "
                  f"has {ratio_broadband:.2f} of {most['city_en']}'s broadband rate (the seed's Table 3, 2023: "
@@ -591,7 +615,7 @@ def _gap_section(gap: pd.DataFrame) -> Section:
         "These are ratios of public provision per registered resident in two parts of each city; they say where "
         "the gap lies, not why, and the seed's claims about telemedicine and online classes (section 4.3) "
         "are about use of services that the yearbook does not count.",
-    ], [grid], "guangxi_service_gap",
+    ], [grid], ("guangxi_service_gap",),
         headline=f"Non-urban / district ratios, {pooled} medians, Guangxi against the rest of the West: "
                  + "; ".join(sentences) + f" (Guangxi lower on {len(behind)} of {len(table)}).")
 
@@ -682,9 +706,9 @@ def render_report(sections: list[Section], options: Options) -> tuple[str, str]:
         for paragraph in section.paragraphs:
             md += [paragraph, ""]
             body.append(f"<p>{html.escape(paragraph)}</p>")
-        if section.figure:
-            md += [f"![{section.title}](../figures/{section.figure}.png)", ""]
-            body.append(f"<p><img src=\"../figures/{section.figure}.png\" alt=\"{html.escape(section.title)}\" "
+        for figure in section.figures:
+            md += [f"![{section.title}](../figures/{figure}.png)", ""]
+            body.append(f"<p><img src=\"../figures/{figure}.png\" alt=\"{html.escape(section.title)}\" "
                         "style=\"max-width:100%\"></p>")
         for grid in section.grids:
             md += [to_markdown(grid)]
