@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RAW ?= data/raw
-OUT := output
+OUT ?= output
 PANEL ?= data/processed/panel.csv
 SET ?=
 OPTS := $(foreach s,$(SET),--set $(s))
@@ -17,14 +17,15 @@ SCHEDULER ?=
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 	@echo "  variables: RAW=<raw directory> (default data/raw), PANEL=<panel CSV> (default data/processed/panel.csv),"
-	@echo "             SET='name=value ...' (options; \`make options\` lists them)"
+	@echo "             SET='name=value ...' (options; \`make options\` lists them), OUT=<output directory> (default output)"
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
 	touch $@
 
-all: indices models report guangxi ## every table, figure and report, from the committed panel (no raw files needed)
+all: $(STAMP) ## every table, figure and report (indices, models, report, guangxi), from the committed panel (no raw files needed)
+	$(PY) -m replication $(OPTS) all --panel $(PANEL) --out $(OUT)
 
 indices: $(STAMP) ## output/data/analysis.csv and Tables 1, 3, 4 (Dist, Dig, descriptives)
 	$(PY) -m replication $(OPTS) indices --panel $(PANEL) --out $(OUT)

@@ -32,6 +32,13 @@ def outputs(tmp_path_factory, committed_panel):
     return out
 
 
+def test_all_runs_every_step_make_all_runs(outputs):
+    """`python -m replication all` is `make all`: indices, models, report and the Guangxi case."""
+    for step in ("indices", "models", "report", "guangxi"):
+        assert (outputs / f"{step}.manifest.json").is_file(), step
+    assert (outputs / "reports" / "guangxi.md").is_file()
+
+
 def test_markdown_table5_holds_the_estimates_of_table5_csv(outputs):
     markdown = (outputs / "tables" / "table5.md").read_text(encoding="utf-8")
     tidy = pd.read_csv(outputs / "tables" / "table5.csv")
