@@ -164,7 +164,8 @@ def audit(published: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:
             if ok and c.claim == "significant_only_at":
                 stricter = [x for x in (0.05, 0.01, 0.001) if x < level and p < x]
                 text += f"; also below {min(stricter):g}, the text understates it" if stricter else ""
-        check("claim", c.table, f"{c.claim_id}: {c.column} {c.row} {c.claim.replace('_', ' ')} at {level:g}",
+        words = c.claim.replace("_", " ").removesuffix(" at")  # significant_only_at: "... only at 0.1"
+        check("claim", c.table, f"{c.claim_id}: {c.column} {c.row} {words} at {level:g}",
               f"statistic {z:.3f}, {text}", ok)
     # 3. first-stage F against t^2 for the single instrument
     t = value("T7", "first_stage", "L2.Dig", "t")

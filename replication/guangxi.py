@@ -411,7 +411,8 @@ def build(panel: pd.DataFrame, analysis: Analysis, reference: pd.DataFrame,
             out[f"figures/{name}.{kind}"] = content
     jump = largest_change(panel)
     sections = report_sections(reference, consistency, indices, ranking, beside, jump, gap, model, options)
-    out["reports/guangxi.md"], out["reports/guangxi.html"] = render_report(sections, options)
+    out["reports/guangxi.md"], out["reports/guangxi.html"] = render_report(
+        sections, options, int(indices.loc[indices["kind"] == "city", "city_code"].nunique()))
     return out
 
 
@@ -688,10 +689,14 @@ def _model_section(model: WithinGuangxi, options: Options) -> Section:
     return Section("5. The paper's Table 5 column 4 within Guangxi", paragraphs, [grid, coef_grid], headline=headline)
 
 
-def render_report(sections: list[Section], options: Options) -> tuple[str, str]:
+def render_report(sections: list[Section], options: Options, cities: int = 14) -> tuple[str, str]:
+    """`cities`: how many of Guangxi's 14 prefecture-level cities the run's panel holds."""
+    held = ("All 14 of Guangxi's prefecture-level cities are in this run's panel" if cities == 14 else
+            f"{cities} of Guangxi's 14 prefecture-level cities are in this run's panel")
     intro = ("Seed 000 (Luo and Zhu, 'Pathways for the Digital Economy to Drive Urban-Rural Integration in "
-             "Guangxi, China', 2024) makes quantitative claims without data. All 14 of Guangxi's "
-             "prefecture-level cities are in this package's panel; this report puts the claims beside the "
+             "Guangxi, China', 2024; 'seed 000' is the file name of this case study among the texts the "
+             "package was built from, beside seed 001, the paper) makes quantitative claims without data. "
+             f"{held}; this report puts the claims beside the "
              "yearbook's series and asks whether the paper's relation holds within the province. Written by "
              "`make guangxi` (replication/guangxi.py). Errors are clustered by city throughout (Stata's "
              "convention), whatever cov_type says. Non-default options: "
