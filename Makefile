@@ -12,7 +12,7 @@ OPTS := $(foreach s,$(SET),--set $(s))
 JOBS ?= 2
 SCHEDULER ?=
 
-.PHONY: help all data indices models report guangxi options test bench clean fetch-raw verify multiverse
+.PHONY: help all data indices models report guangxi options test bench clean fetch-raw verify multiverse notebooks
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ $(BENCH_VENV)/.installed: requirements.lock pyproject.toml
 
 bench: $(STAMP) $(BENCH_VENV)/.installed ## time the resampling, Tables 5-9 and the multiverse (in .venv-bench); writes output/bench.json
 	$(BENCH_VENV)/bin/python -m replication $(OPTS) bench --panel $(PANEL) --out $(OUT)
+
+notebooks: $(STAMP) ## execute notebooks/*.ipynb in place, so they are committed with their outputs (a test checks they are current)
+	$(PY) -m replication notebooks
 
 verify: $(STAMP) ## Tables 5-9 recomputed by linearmodels and pyfixest; fails above 1e-8
 	$(PY) -m replication $(OPTS) verify --panel $(PANEL) --out $(OUT)

@@ -542,6 +542,23 @@ def command_all(args: argparse.Namespace, options: Options) -> int:
     return 0
 
 
+def command_notebooks(args: argparse.Namespace, options: Options) -> int:
+    """Execute notebooks/*.ipynb in place, so the committed notebooks carry their outputs."""
+    from replication.notebooks import NOTEBOOKS, execute, text
+
+    folder = Path(args.notebooks)
+    for name in NOTEBOOKS:
+        path = folder / name
+        if not path.is_file():
+            raise BuildError(f"{path}: notebook not found")
+        content = text(execute(path))
+        temporary = path.with_suffix(".ipynb.tmp")
+        temporary.write_text(content, encoding="utf-8")
+        temporary.replace(path)  # whole or not at all
+        print(f"executed {path}")
+    return 0
+
+
 def command_bench(args: argparse.Namespace, options: Options) -> int:
     from replication.bench import run_benchmark
 
@@ -686,6 +703,8 @@ COMMANDS = {
     "fetch": (command_fetch, "download and verify the raw files the panel build reads", "fetch"),
     "side-by-side": (command_side_by_side, "one column of a table from several runs, the options that differ as "
                      "heads", "side"),
+    "notebooks": (command_notebooks, "execute notebooks/*.ipynb in place, so they are committed with their outputs",
+                  "notebooks"),
 }
 
 
@@ -715,6 +734,8 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("--column", required=True, help="the column, by key or head, e.g. \"(4)\" or All")
             sub.add_argument("--to", default=None, help="write to this .md, .tex, .html or .docx file (default: "
                                                         "Markdown on the terminal)")
+        if kind == "notebooks":
+            sub.add_argument("--notebooks", default=str(paths.root / "notebooks"), help="the notebooks' folder")
         if kind == "multiverse":
             sub.add_argument("--variants", default=str(paths.processed / "variants"),
                              help="variant panels and variants.json (default data/processed/variants)")

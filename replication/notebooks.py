@@ -1,0 +1,36 @@
+"""The two notebooks, run and committed with their outputs, so a reader sees every table and number
+without running them.
+
+``execute`` runs a notebook with nbclient from the notebooks/ folder and returns it with its outputs,
+free of what changes from run to run (no timings are recorded; execution counts are 1, 2, ... in
+order), so executing a current notebook again gives the same file: ``make notebooks`` rewrites them,
+and a test executes each and compares its outputs with the committed ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+NOTEBOOKS = ("01_indices.ipynb", "02_main_results.ipynb")
+
+
+def execute(path: Path):
+    """The notebook at `path` executed in its own folder (nbformat.NotebookNode, outputs filled in)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=300, kernel_name="python3", record_timing=False,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    return notebook
+
+
+def outputs(notebook) -> list[list[dict]]:
+    """Every code cell's outputs, as plain data (what a test compares)."""
+    return [[dict(o) for o in cell.get("outputs", [])] for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def text(notebook) -> str:
+    import nbformat
+
+    return nbformat.writes(notebook) + "\n"
