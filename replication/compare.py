@@ -224,7 +224,7 @@ def agreement(part: pd.DataFrame) -> pd.Series:
     if len(coefficients):
         return coefficients["same_sign"].eq(1) & coefficients["same_significance_5"].eq(1)
     relative = part["difference"].abs() / part["paper"].abs().replace(0, np.nan)
-    return part["within_rounding"].eq(1) | (relative <= NUMBER_TOLERANCE)
+    return part["within_rounding"].eq(1) | (relative <= NUMBER_TOLERANCE * (1 + 1e-9))  # 10% itself agrees
 
 
 def classify(part: pd.DataFrame) -> str:
@@ -255,6 +255,7 @@ def scorecard(frame: pd.DataFrame) -> pd.DataFrame:
     paper's value inside this run's 95% interval; the constants; the table's class.  'repeated' counts
     a table's coefficients that an earlier table prints too; the 'All' row counts each estimate once."""
     rows = []
+    frame = frame.assign(repeat_of=frame["repeat_of"].fillna(""))  # read back from comparison.csv: NaN
     distinct = frame[frame["repeat_of"] == ""]
     for table, part in [*frame.groupby("table", sort=True), ("All", distinct)]:
         numbers = part[part["replication"].notna()]
