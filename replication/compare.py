@@ -189,24 +189,27 @@ def repeats(frame: pd.DataFrame) -> pd.Series:
     cells: dict[str, dict[tuple[str, str], str]] = {}
     for r in frame.itertuples():
         cells.setdefault(f"{r.table} {r.column}", {})[(r.row, r.stat)] = key(r)
-    original: dict[str, str] = {}
-    for name, own in cells.items():
-        signature = {k: v for k, v in own.items() if k[1] in ("estimate", "t")}
-        earlier = [e for e in cells if e == name or e.split()[0] != name.split()[0]]
-        for candidate in earlier[:earlier.index(name)]:
-            if signature and candidate not in original and \
+    original: dict[str, str] = {}  # column -> the earlier table's column it repeats
+    names = list(cells)
+    for position, name in enumerate(names):
+        signature = {k: v for k, v in cells[name].items() if k[1] in ("estimate", "t")}
+        for candidate in names[:position]:
+            other_table = candidate.split()[0] != name.split()[0]
+            if signature and other_table and candidate not in original and \
                     all(cells[candidate].get(k) == v for k, v in signature.items()):
                 original[name] = candidate
                 break
-    return pd.Series([original[n] if (n := f"{r.table} {r.column}") in original
-                      and cells[original[n]].get((r.row, r.stat)) == key(r) else "" for r in frame.itertuples()],
-                     index=frame.index, dtype=object)
+    out = []
+    for r in frame.itertuples():
+        first = original.get(f"{r.table} {r.column}", "")
+        out.append(first if first and cells[first].get((r.row, r.stat)) == key(r) else "")
+    return pd.Series(out, index=frame.index, dtype=object)
 
 
 # ---------------------------------------------------------------------------- scorecard
 
 # The classes of the AEA Data Editor's reproducibility reports and the rules that assign them
-# (docs/METHODS.md section 6, "The scorecard"), set from what each class means, not from any result.
+# (docs/METHODS.md section 6, "The scorecard and the classes"), set from what each class means.
 CLASSES = ("reproduced", "minor discrepancies", "partially reproduced", "not reproduced")
 MAJORITY = 0.5  # partially reproduced: more than this share of a table's cells agree
 NUMBER_TOLERANCE = 0.10  # a number without a standard error agrees within this relative difference
