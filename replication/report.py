@@ -226,17 +226,18 @@ def outliers(compared: pd.DataFrame, data: pd.DataFrame, robust: dict[str, pd.Da
             text.append("This run's panel keeps the cells the anomaly screen flags as printed (anomaly_rule=keep).")
     if "Shantou" in names:
         text.append("Shantou's high values come from a small non-urban area (1.4% of its population); this run keeps "
-                    "it (option min_nonurban_share" + (f" = {options.min_nonurban_share:g}" if options else "") + ").")
-    top = data.nlargest(3, "Dist")
+                    "it (option min_nonurban_share" + (f" = {options.min_nonurban_share:g}" if options is not None else "") + ").")
+    top = data.dropna(subset=["Dist"]).nlargest(3, "Dist")
     label = (lambda r: f"{r.city_en} ({r.city}) {r.year}") if "city_en" in data else (lambda r: f"{r.city} {r.year}")
-    largest = top.iloc[0]
-    longnan = (largest["city_en"] == "Longnan" and int(largest["year"]) == 2011 and options is not None
-               and options.anomaly_rule == "treat" and options.anomaly_factor == 2.0) if "city_en" in data else False
+    longnan = (len(top) and "city_en" in data and top["city_en"].iloc[0] == "Longnan"
+               and int(top["year"].iloc[0]) == 2011 and options is not None and options.anomaly_rule == "treat"
+               and options.anomaly_factor == 2.0)
     if longnan:
         text.append("Longnan's district beds of 2011 (952 between 2,240 and 1,620) depart by a factor of 2.0 "
                     "(1.9994 allowing for rounding), at the screen's threshold, and stay.")
-    text.append("This run's largest values of Dist: "
-                + "; ".join(f"{label(r)}: {r.Dist:.2f}" for r in top.itertuples()) + ".")
+    if len(top):
+        text.append("This run's largest values of Dist: "
+                    + "; ".join(f"{label(r)}: {r.Dist:.2f}" for r in top.itertuples()) + ".")
     if robust:
         text.append("The robustness sections below show the headline under each panel and how far it rests on "
                     "single cities.")
