@@ -226,7 +226,8 @@ def outliers(compared: pd.DataFrame, data: pd.DataFrame, robust: dict[str, pd.Da
             text.append("This run's panel keeps the cells the anomaly screen flags as printed (anomaly_rule=keep).")
     if "Shantou" in names:
         text.append("Shantou's high values come from a small non-urban area (1.4% of its population); this run keeps "
-                    "it (option min_nonurban_share" + (f" = {options.min_nonurban_share:g}" if options is not None else "") + ").")
+                    "it (option min_nonurban_share"
+                    + (f" = {options.min_nonurban_share:g}" if options is not None else "") + ").")
     top = data.dropna(subset=["Dist"]).nlargest(3, "Dist")
     label = (lambda r: f"{r.city_en} ({r.city}) {r.year}") if "city_en" in data else (lambda r: f"{r.city} {r.year}")
     longnan = (len(top) and "city_en" in data and top["city_en"].iloc[0] == "Longnan"
