@@ -7,11 +7,14 @@ The audit needs no data at all.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 
 from replication.config import STAR_THRESHOLDS
+from replication.estimation import CONSTANT
 
 # The paper's sample (docs/METHODS.md section 1): cities per column, used for degrees of freedom and counts.
 PAPER_CITIES = {"All": 282, "East": 96, "Central": 100, "West": 86}
@@ -76,33 +79,232 @@ def comparison(published: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.D
                     {"r2_lsdv": "R² with city and year dummies", "r2_within": "within R²"}.get(stat, ""))
     frame = pd.DataFrame(rows)
     frame["difference"] = frame["replication"] - frame["paper"]
+    printed = frame.merge(published, on=["table", "column", "row", "stat"], how="left")["printed"]
+    frame["tolerance"] = [rounding(text, stat) for text, stat in zip(printed, frame["stat"])]
+    frame["within_rounding"] = np.where(frame["replication"].notna(),
+                                        frame["difference"].abs() <= frame["tolerance"], np.nan)
     coefficient = frame["stat"] == "estimate"
+    frame["constant"] = coefficient & (frame["row"] == CONSTANT)
     frame["same_sign"] = np.where(coefficient, np.sign(frame["paper"]) == np.sign(frame["replication"]), np.nan)
     paper_t = frame.merge(published[published["stat"] == "t"][["table", "column", "row", "value"]],
                           on=["table", "column", "row"], how="left")["value"].to_numpy()
+    frame["paper_t"] = np.where(coefficient, paper_t, np.nan)
     paper_p = [p_from_t(t, paper_cities(tb, c) - 1) if np.isfinite(t) else np.nan
                for t, tb, c in zip(paper_t, frame["table"], frame["column"])]
     frame["paper_p"] = np.where(coefficient, paper_p, np.nan)
+    # significance is compared only between estimates of the same sign: a significant estimate of the
+    # opposite sign contradicts the paper, it does not agree with it
+    both = coefficient & frame["replication_p"].notna()
     frame["same_significance_5"] = np.where(
-        coefficient & frame["replication_p"].notna(),
-        (frame["paper_p"] < 0.05) == (frame["replication_p"] < 0.05), np.nan)
+        both, frame["same_sign"].eq(1) & ((frame["paper_p"] < 0.05) == (frame["replication_p"] < 0.05)), np.nan)
+    low, high = interval_95(frame, tables)
+    frame["replication_ci_low"], frame["replication_ci_high"] = low, high
+    frame["paper_in_ci_95"] = np.where(np.isfinite(low), (low <= frame["paper"]) & (frame["paper"] <= high), np.nan)
+    frame["repeat_of"] = repeats(frame)
     return frame
 
 
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def rounding(printed: object, stat: str) -> float:
+    """Half a unit of the last digit the paper prints for this number: the estimate is the first number
+    of a coefficient cell such as '-0.134** (-3.26)', t the one in parentheses, any other cell its only
+    number.  A difference within it is no difference at the paper's precision."""
+    numbers = NUMBER.findall(str(printed))
+    if not numbers:
+        return np.nan
+    text = numbers[-1] if stat == "t" else numbers[0]
+    decimals = len(text.partition(".")[2])
+    return 0.5 * 10.0 ** -decimals * (1 + 1e-9)  # the factor keeps an exact half on the agreeing side
+
+
+def t_degrees_of_freedom(t: float, p: float) -> float | None:
+    """The degrees of freedom d with 2 P(T_d > |t|) = p: those the run used for the p-value it wrote
+    beside t (the tidy tables carry t and p, not d).  None when p is the normal's (large-sample
+    statistics) or no d gives it."""
+    if not (np.isfinite(t) and np.isfinite(p)) or not 0 < p < 1 or t == 0:
+        return None
+
+    def gap(log_df):
+        return np.log(2) + stats.t.logsf(abs(t), np.exp(log_df)) - np.log(p)
+
+    top = np.log(1e9)
+    if gap(top) >= -1e-9 or gap(0.0) <= 0:  # p at or below the normal's, or beyond one degree of freedom's
+        return None
+    df = float(np.round(np.exp(optimize.brentq(gap, 0.0, top, xtol=1e-12))))
+    return None if df > 1e7 else df
+
+
+def column_degrees_of_freedom(coefficients: pd.DataFrame) -> dict[str, float | None]:
+    """Each column's t degrees of freedom, solved from its term with the smallest p above 1e-250 (where
+    p moves most with d); every term of a column shares them."""
+    out = {}
+    for column, part in coefficients.groupby("column", sort=False):
+        usable = part[(part["p_value"] > 1e-250) & (part["p_value"] < 1)]
+        best = usable.loc[usable["p_value"].idxmin()] if len(usable) else None
+        out[column] = None if best is None else t_degrees_of_freedom(best["t_stat"], best["p_value"])
+    return out
+
+
+CI_TABLES = ("T5", "T6", "T7", "T8", "T9")
+
+
+def interval_95(frame: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
+    """This run's 95% interval of each compared coefficient: estimate +- t_0.975(d) x se, with d the
+    degrees of freedom of the run's own p-value (column_degrees_of_freedom; the normal when there are
+    none) and se the tidy std_error (|estimate / t| where it is missing)."""
+    low, high = np.full(len(frame), np.nan), np.full(len(frame), np.nan)
+    cache = {}
+    for i, r in enumerate(frame.itertuples()):
+        if r.stat != "estimate" or r.table not in CI_TABLES:
+            continue
+        name = f"table{r.table[1:]}"
+        if name not in cache:
+            coefficients = tables[name]
+            cache[name] = (coefficients.set_index(["column", "term"]), column_degrees_of_freedom(coefficients))
+        indexed, dfs = cache[name]
+        if (r.column, r.row) not in indexed.index:
+            continue
+        row = indexed.loc[(r.column, r.row)]
+        se = row["std_error"] if np.isfinite(row["std_error"]) else abs(row["estimate"] / row["t_stat"])
+        df = dfs.get(r.column)
+        critical = stats.norm.ppf(0.975) if df is None else stats.t.ppf(0.975, df)
+        low[i], high[i] = row["estimate"] - critical * se, row["estimate"] + critical * se
+    return low, high
+
+
+def repeats(frame: pd.DataFrame) -> pd.Series:
+    """For each row, the column of an earlier table ('T5 (4)') that printed the same estimate, else ''.
+
+    A column repeats an earlier table's column when each of its coefficient cells (estimate and t of
+    each term) equals that column's cell of the same term, in the paper and in this run (to 9
+    significant digits): one regression printed in several tables (Table 5 (4), Table 6 All, Table 8
+    (1) and Table 9 c).  Every row of it that the earlier column has with the same values is then a
+    repeat; its other rows stay its own.
+    """
+    def key(r):
+        return f"{r.paper:.9g}|{r.replication:.9g}"
+
+    cells: dict[str, dict[tuple[str, str], str]] = {}
+    for r in frame.itertuples():
+        cells.setdefault(f"{r.table} {r.column}", {})[(r.row, r.stat)] = key(r)
+    original: dict[str, str] = {}  # column -> the earlier table's column it repeats
+    names = list(cells)
+    for position, name in enumerate(names):
+        signature = {k: v for k, v in cells[name].items() if k[1] in ("estimate", "t")}
+        for candidate in names[:position]:
+            other_table = candidate.split()[0] != name.split()[0]
+            if signature and other_table and candidate not in original and \
+                    all(cells[candidate].get(k) == v for k, v in signature.items()):
+                original[name] = candidate
+                break
+    out = []
+    for r in frame.itertuples():
+        first = original.get(f"{r.table} {r.column}", "")
+        out.append(first if first and cells[first].get((r.row, r.stat)) == key(r) else "")
+    return pd.Series(out, index=frame.index, dtype=object)
+
+
+# ---------------------------------------------------------------------------- scorecard
+
+# The classes of the AEA Data Editor's reproducibility reports and the rules that assign them
+# (docs/METHODS.md section 6, "The scorecard and the classes"), set from what each class means.
+CLASSES = ("reproduced", "minor discrepancies", "partially reproduced", "not reproduced")
+MAJORITY = 0.5  # partially reproduced: more than this share of a table's cells agree
+NUMBER_TOLERANCE = 0.10  # a number without a standard error agrees within this relative difference
+
+
+def agreement(part: pd.DataFrame) -> pd.Series:
+    """Whether each cell that decides a table's class agrees with the paper.
+
+    A table with coefficients is judged on them (constants apart): a coefficient agrees when it has
+    the paper's sign and, with it, the paper's significance at 5%.  A table without coefficients
+    (weights, eigenvalues, moments) is judged on every number: it agrees within rounding or within
+    NUMBER_TOLERANCE of the paper's value.  A number the replication does not produce never agrees.
+    """
+    coefficients = part[(part["stat"] == "estimate") & ~part["constant"].astype(bool)]
+    if len(coefficients):
+        return coefficients["same_sign"].eq(1) & coefficients["same_significance_5"].eq(1)
+    relative = part["difference"].abs() / part["paper"].abs().replace(0, np.nan)
+    return part["within_rounding"].eq(1) | (relative <= NUMBER_TOLERANCE * (1 + 1e-9))  # 10% itself agrees
+
+
+def classify(part: pd.DataFrame) -> str:
+    """One table's class (CLASSES):
+
+    - reproduced: every number the paper prints is produced and equals it at the printed precision;
+    - minor discrepancies: not every number equal, but every cell agrees (agreement) and, for
+      coefficients, the paper's value lies inside this run's 95% interval: the differences are within
+      sampling error and change no conclusion;
+    - partially reproduced: more than half of the cells agree (MAJORITY);
+    - not reproduced: half or fewer agree.
+    """
+    if len(part) and part["within_rounding"].eq(1).all():
+        return CLASSES[0]
+    agrees = agreement(part)
+    coefficients = part[(part["stat"] == "estimate") & ~part["constant"].astype(bool)]
+    inside = coefficients["paper_in_ci_95"].eq(1).all()
+    if len(agrees) and agrees.all() and inside:
+        return CLASSES[1]
+    if len(agrees) and agrees.mean() > MAJORITY:
+        return CLASSES[2]
+    return CLASSES[3]
+
+
 def scorecard(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per table and one for all tables: its numbers and how many equal the paper's at the
+    printed precision; for the coefficients (constants apart) sign, significance given the sign, and the
+    paper's value inside this run's 95% interval; the constants; the table's class.  'repeated' counts
+    a table's coefficients that an earlier table prints too; the 'All' row counts each estimate once."""
     rows = []
-    for table, part in [*frame.groupby("table", sort=True), ("All", frame)]:
-        coefficients = part[(part["stat"] == "estimate") & part["replication"].notna()]
+    frame = frame.assign(repeat_of=frame["repeat_of"].fillna(""))  # read back from comparison.csv: NaN
+    distinct = frame[frame["repeat_of"] == ""]
+    for table, part in [*frame.groupby("table", sort=True), ("All", distinct)]:
         numbers = part[part["replication"].notna()]
+        estimates = numbers[numbers["stat"] == "estimate"]
+        constant = estimates["constant"].astype(bool)
+        coefficients, constants = estimates[~constant], estimates[constant]
         relative = (numbers["difference"].abs() / numbers["paper"].abs().replace(0, np.nan)).median()
+        agrees = agreement(part) if table != "All" else pd.Series(dtype=bool)
         rows.append({
             "table": table, "numbers": len(part), "compared": len(numbers),
-            "coefficients": len(coefficients),
-            "same_sign": int(coefficients["same_sign"].sum()) if len(coefficients) else 0,
-            "same_significance_5": int(coefficients["same_significance_5"].sum()) if len(coefficients) else 0,
+            "within_rounding": int(numbers["within_rounding"].eq(1).sum()),
             "median_relative_difference": relative,
+            "coefficients": len(coefficients),
+            "repeated": int((coefficients["repeat_of"] != "").sum()),
+            "same_sign": int(coefficients["same_sign"].eq(1).sum()),
+            "same_significance_5": int(coefficients["same_significance_5"].eq(1).sum()),
+            "paper_in_ci_95": int(coefficients["paper_in_ci_95"].eq(1).sum()),
+            "constants": len(constants),
+            "constants_same_significance_5": int(constants["same_significance_5"].eq(1).sum()),
+            "agreeing_share": float(agrees.mean()) if len(agrees) else np.nan,
+            "class": classify(part) if table != "All" else "",
         })
     return pd.DataFrame(rows)
+
+
+def verdict(card: pd.DataFrame) -> str:
+    """The classes in one line, the tables of a class together: 'Table 3: minor discrepancies; Tables
+    5-9: not reproduced.'"""
+    tables = card[card["table"] != "All"]
+    parts = []
+    for name in CLASSES:
+        numbers = sorted(int(t[1:]) for t in tables.loc[tables["class"] == name, "table"])
+        if numbers:
+            parts.append(f"{'Table' if len(numbers) == 1 else 'Tables'} {_ranges(numbers)}: {name}")
+    return "; ".join(parts) + "."
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[1, 3, 4, 5, 6] -> '1, 3-6'; two in a row stay a list ('3, 4')."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs)
 
 
 # ---------------------------------------------------------------------------- audit
