@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import stats
 
 from replication.config import STAR_THRESHOLDS
 from replication.estimation import CONSTANT
@@ -119,32 +119,16 @@ def rounding(printed: object, stat: str) -> float:
     return 0.5 * 10.0 ** -decimals * (1 + 1e-9)  # the factor keeps an exact half on the agreeing side
 
 
-def t_degrees_of_freedom(t: float, p: float) -> float | None:
-    """The degrees of freedom d with 2 P(T_d > |t|) = p: those the run used for the p-value it wrote
-    beside t (the tidy tables carry t and p, not d).  None when p is the normal's (large-sample
-    statistics) or no d gives it."""
-    if not (np.isfinite(t) and np.isfinite(p)) or not 0 < p < 1 or t == 0:
-        return None
-
-    def gap(log_df):
-        return np.log(2) + stats.t.logsf(abs(t), np.exp(log_df)) - np.log(p)
-
-    top = np.log(1e9)
-    if gap(top) >= -1e-9 or gap(0.0) <= 0:  # p at or below the normal's, or beyond one degree of freedom's
-        return None
-    df = float(np.round(np.exp(optimize.brentq(gap, 0.0, top, xtol=1e-12))))
-    return None if df > 1e7 else df
-
-
-def column_degrees_of_freedom(coefficients: pd.DataFrame) -> dict[str, float | None]:
-    """Each column's t degrees of freedom, solved from its term with the smallest p above 1e-250 (where
-    p moves most with d); every term of a column shares them."""
-    out = {}
-    for column, part in coefficients.groupby("column", sort=False):
-        usable = part[(part["p_value"] > 1e-250) & (part["p_value"] < 1)]
-        best = usable.loc[usable["p_value"].idxmin()] if len(usable) else None
-        out[column] = None if best is None else t_degrees_of_freedom(best["t_stat"], best["p_value"])
-    return out
+def column_degrees_of_freedom(statistics: pd.DataFrame, source: str = "") -> dict[str, float | None]:
+    """Each column's t degrees of freedom as the models step wrote them (stat df_t, blank for the
+    normal); `source` names the file in the error when a column lacks them (an output of an older run)."""
+    values = statistics[statistics["stat"] == "df_t"].set_index("column")["value"]
+    fitted = statistics.loc[statistics["stat"] == "nobs", "column"]
+    missing = sorted(set(fitted) - set(values.index))
+    if missing:
+        raise ValueError(f"{source or 'statistics'}: no df_t for column(s) {', '.join(missing)}; "
+                         "expected the t degrees of freedom the models step writes (rerun `make models`)")
+    return {column: (float(v) if np.isfinite(v) else None) for column, v in values.items()}
 
 
 CI_TABLES = ("T5", "T6", "T7", "T8", "T9")
@@ -152,8 +136,8 @@ CI_TABLES = ("T5", "T6", "T7", "T8", "T9")
 
 def interval_95(frame: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
     """This run's 95% interval of each compared coefficient: estimate +- t_0.975(d) x se, with d the
-    degrees of freedom of the run's own p-value (column_degrees_of_freedom; the normal when there are
-    none) and se the tidy std_error (|estimate / t| where it is missing)."""
+    degrees of freedom of the run's own p-value (stat df_t; the normal where it is blank) and se the
+    tidy std_error (|estimate / t| where it is missing)."""
     low, high = np.full(len(frame), np.nan), np.full(len(frame), np.nan)
     cache = {}
     for i, r in enumerate(frame.itertuples()):
@@ -162,7 +146,8 @@ def interval_95(frame: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> tuple[n
         name = f"table{r.table[1:]}"
         if name not in cache:
             coefficients = tables[name]
-            cache[name] = (coefficients.set_index(["column", "term"]), column_degrees_of_freedom(coefficients))
+            cache[name] = (coefficients.set_index(["column", "term"]),
+                           column_degrees_of_freedom(tables[f"{name}_stats"], f"{name}_stats.csv"))
         indexed, dfs = cache[name]
         if (r.column, r.row) not in indexed.index:
             continue

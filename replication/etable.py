@@ -161,7 +161,8 @@ def from_tidy(coefficients: pd.DataFrame, stats_: pd.DataFrame, column: str, dep
               df: float | None = None) -> Model:
     """One column of the tidy CSVs (tableN.csv: column, term, ...; tableN_stats.csv: column, stat, value).
     Level counts come from the stats ``fe_levels_<effect>`` when the models step wrote them; the
-    t degrees of freedom from `df`, else G − 1 when the column has clusters (Stata's convention)."""
+    t degrees of freedom from `df`, else the stat ``df_t``, else G − 1 when the column has clusters
+    (Stata's convention)."""
     part = coefficients[coefficients["column"] == column]
     values = stats_[stats_["column"] == column].set_index("stat")["value"]
     stat = {k: float(v) for k, v in values.items()}
@@ -169,7 +170,9 @@ def from_tidy(coefficients: pd.DataFrame, stats_: pd.DataFrame, column: str, dep
     slopes = int(sum(term != CONSTANT for term in part["term"]))
     if "nobs" in stat and "r2_within" in stat and "r2_overall" in stat:
         stat |= adjusted_r2(stat["r2_overall"], stat["r2_within"], int(stat["nobs"]), slopes, levels)
-    if df is None and np.isfinite(stat.get("nclusters", np.nan)):
+    if df is None and np.isfinite(stat.get("df_t", np.nan)):  # the degrees of freedom the models step used
+        df = stat["df_t"]
+    elif df is None and np.isfinite(stat.get("nclusters", np.nan)):
         df = stat["nclusters"] - 1
     tidy = part[["term", "estimate", "std_error", "t_stat", "p_value"]].reset_index(drop=True)
     return Model(tidy, stat, dependent, levels, df, cov_label)

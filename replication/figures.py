@@ -29,7 +29,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from replication.compare import paper_cities  # noqa: E402
+from replication.compare import column_degrees_of_freedom, paper_cities  # noqa: E402
 
 METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "ModDate": None, "Producer": None,
                                                "Creator": None}}
@@ -127,9 +127,8 @@ def coefficient_plot(published: pd.DataFrame, tables: dict[str, pd.DataFrame], o
         critical = stats.t.ppf(0.975, paper_cities(table, column) - 1)
         ours = tables[f"table{table[1:]}"]
         mine = ours[(ours["column"] == column) & (ours["term"] == term)].iloc[0]
-        df = tables[f"table{table[1:]}_stats"]
-        clusters = df[(df["column"] == column) & (df["stat"] == "nclusters")]["value"]
-        critical_ours = _critical(float(clusters.iloc[0]) - 1 if len(clusters) else None)
+        dfs = column_degrees_of_freedom(tables[f"table{table[1:]}_stats"], f"table{table[1:]}_stats.csv")
+        critical_ours = _critical(dfs.get(column))  # the run's own t degrees of freedom (None: the normal)
         rows.append((label, estimate, critical * abs(estimate / t), mine["estimate"], critical_ours * mine["std_error"]))
     errors = CLUSTERING[options.cov_type] if options is not None else "this run's standard errors"
     figure, axis = plt.subplots(figsize=(7.5, 4.8))

@@ -104,6 +104,7 @@ def collect(fits: dict[str, FitResult], extra: list[tuple[str, str, float]] = ()
                  (column, "r2_overall", f.rsquared), (column, "mean_dep", f.mean_dep)]
         if f.nclusters is not None:
             rows.append((column, "nclusters", f.nclusters))
+        rows.append((column, "df_t", float(f.df_resid) if f.df_resid < 10**9 else np.nan))  # blank: the normal
         rows += [(column, f"fe_levels_{FE_COLUMNS[effect]}", count)
                  for effect, count in f.extra.get("levels", {}).items()]
         rows += [(column, "n_dropped_missing", f.n_dropped_missing), (column, "n_singletons", f.n_singletons)]

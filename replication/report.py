@@ -39,7 +39,8 @@ def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.Da
     robust = robustness_tables(data, variants or {}, anomalies, options, cell(published, "T4", "Dist", "max", "value"),
                                panel)
     out["reports/comparison.md"], out["reports/comparison.html"] = comparison_report(compared, data, robust,
-                                                                                  tables.get("mechanism"))
+                                                                                  tables.get("mechanism"),
+                                                                                  options=options)
     out["reports/comparison.csv"] = compared.to_csv(index=False, float_format="%.10g", lineterminator="\n")
     checks = audit(published, claims)
     out["reports/audit.md"], out["reports/audit.html"] = audit_report(checks)

@@ -19,7 +19,7 @@ import pytest
 from scipy import stats
 
 from replication.compare import (CLASSES, classify, column_degrees_of_freedom, comparison, rounding, scorecard,
-                                 t_degrees_of_freedom, verdict, _ranges)
+                                 verdict, _ranges)
 from replication.config import Options
 from replication.published import parse_published
 from replication.report import TIDY, comparison_report, why
@@ -68,6 +68,11 @@ def _tables(table5: pd.DataFrame, table6: pd.DataFrame) -> dict[str, pd.DataFram
     for n in (5, 6, 7, 8, 9):
         tables[f"table{n}"], tables[f"table{n}_stats"] = empty_coefficients, empty_stats
     tables["table5"], tables["table6"] = table5, table6
+    for n, frame in ((5, table5), (6, table6)):  # what models.collect writes: N and the t degrees of freedom
+        columns = list(dict.fromkeys(frame["column"]))
+        tables[f"table{n}_stats"] = pd.DataFrame(
+            [(c, stat, value) for c in columns for stat, value in (("nobs", 100.0), ("df_t", float(DF)))],
+            columns=["column", "stat", "value"])
     return tables
 
 
@@ -123,17 +128,18 @@ def test_the_95_interval_by_hand(hand):
     assert east["paper_in_ci_95"] == 1  # -0.20 inside
 
 
-def test_degrees_of_freedom_are_those_of_the_runs_p_value():
-    for df in (8, 24, 252, 2700):
-        for t in (0.4, 2.1, 9.0):
-            assert t_degrees_of_freedom(t, 2 * stats.t.sf(t, df)) == df
-    assert t_degrees_of_freedom(2.0, 2 * stats.norm.sf(2.0)) is None  # a z statistic: the normal
-    # just inside and just outside the interval, at the degrees of freedom solved from the p
+def test_the_interval_uses_the_degrees_of_freedom_the_models_step_wrote():
+    stats_ = pd.DataFrame([("(1)", "nobs", 100.0), ("(1)", "df_t", 24.0), ("(2)", "nobs", 100.0),
+                           ("(2)", "df_t", np.nan)], columns=["column", "stat", "value"])
+    assert column_degrees_of_freedom(stats_) == {"(1)": 24.0, "(2)": None}  # blank: the normal
+    with pytest.raises(ValueError, match=r"table5_stats.csv: no df_t for column\(s\) \(3\); expected the t "
+                                         r"degrees of freedom the models step writes \(rerun `make models`\)"):
+        column_degrees_of_freedom(pd.concat([stats_, pd.DataFrame([("(3)", "nobs", 9.0)], columns=stats_.columns)]),
+                                  "table5_stats.csv")
+    # just inside and just outside the interval, at the df_t the stats carry
     estimate, se = 0.5, 0.2
     frame = _tidy([("(1)", "Dig", estimate, se)])
-    df = column_degrees_of_freedom(frame)["(1)"]
     edge = float(estimate + stats.t.ppf(0.975, DF) * se)
-    assert df == DF
     for paper, inside in ((edge - 1e-9, 1), (edge + 1e-9, 0)):
         published = parse_published(PUBLISHED.splitlines()[0] + f"\nT5,(1),Dig,estimate,{paper!r},x,x\n"
                                     f"T5,(1),Dig,t,2.5,x (2.5),x\n")
@@ -253,8 +259,8 @@ def test_the_degrees_of_freedom_are_the_clusters_less_one(runs, run):
     for n in (5, 6, 7, 8, 9):
         coefficients, statistics = tables[f"table{n}"], tables[f"table{n}_stats"]
         clusters = statistics[statistics["stat"] == "nclusters"].set_index("column")["value"]
-        dfs = column_degrees_of_freedom(coefficients)
-        assert dfs == {column: clusters[column] - 1 for column in dfs}
+        dfs = column_degrees_of_freedom(statistics)
+        assert dfs == {column: clusters[column] - 1 for column in dfs} and set(dfs) == set(clusters.index)
         again = 2 * stats.t.sf(coefficients["t_stat"].abs(), coefficients["column"].map(dfs))
         assert np.allclose(again, coefficients["p_value"], rtol=1e-6, atol=1e-300)
 
