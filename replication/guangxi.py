@@ -633,7 +633,8 @@ def _model_section(model: WithinGuangxi, options: Options) -> Section:
                      "clusters": other.nclusters})
     table = pd.DataFrame(rows)
     notes = ["Dist on Dig, Ur, Stru, lnexpense and lnper_gdp with city and year effects (Table 5 column 4); "
-             "errors clustered by city with Stata's small-sample factor, p from t(G-1). Indices computed on all "
+             "errors always clustered by city (whatever cov_type) with Stata's small-sample factor, p from "
+             "t(G-1). Indices computed on all "
              "cities, as in Table 6."]
     grid = plain_grid("Table 5 column 4: the Dig coefficient within Guangxi, the West and all cities", table,
                       {"sample": "Sample", "estimate": "Dig", "std_error": "SE", "t_stat": "t", "p_value": "p",

@@ -87,6 +87,9 @@ def tail_influence(data: pd.DataFrame, options: Options, paper_max: float) -> pd
     return pd.DataFrame(rows)
 
 
+LOCO_CITIES = 3  # leave one city out needs two cities left in the sample
+
+
 def leave_one_city_out(data: pd.DataFrame, options: Options) -> pd.DataFrame:
     """Dig's (and Table 9 b's Isu) coefficient with each city left out: full value, range, the cities at the ends."""
     models = [("T5", "(4)", "Dig", None, "Dist", X)]
@@ -96,9 +99,14 @@ def leave_one_city_out(data: pd.DataFrame, options: Options) -> pd.DataFrame:
     rows = []
     for table, column, term, region, y, x in models:
         sample = data if region is None else data[data["region"] == region]
+        cities = sorted(sample["city_code"].unique())
         full = fit(sample, y, x, options).params[term]
-        left = pd.Series({c: fit(sample[sample["city_code"] != c], y, x, options).params[term]
-                          for c in sorted(sample["city_code"].unique())})
+        if len(cities) < LOCO_CITIES:  # one city left: the city and year effects absorb every row
+            rows.append({"table": table, "column": column, "term": term, "estimate": full, "min": np.nan,
+                         "city_at_min": f"not run: {len(cities)} cities, it needs {LOCO_CITIES}", "max": np.nan,
+                         "city_at_max": "", "cities": len(cities)})
+            continue
+        left = pd.Series({c: fit(sample[sample["city_code"] != c], y, x, options).params[term] for c in cities})
         rows.append({"table": table, "column": column, "term": term, "estimate": full, "min": left.min(),
                      "city_at_min": names[left.idxmin()], "max": left.max(), "city_at_max": names[left.idxmax()],
                      "cities": len(left)})

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from replication.figures import specification_curve
+from replication.figures import CLUSTERING, specification_curve
 
 from replication import estimation, wild
 from replication.config import Options
@@ -858,9 +858,10 @@ def mechanism_table(panel: pd.DataFrame, options: Options) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["variant", "winsorize", "pooling", "statistic", "value"])
 
 
-def mechanism_section(table: pd.DataFrame) -> tuple[str, str]:
+def mechanism_section(table: pd.DataFrame, options=None) -> tuple[str, str]:
     """The comparison report's section on the six-indicator Dist: the algebra, the numbers of
-    `mechanism_table`, and what they mean for the paper's result -> (markdown, html)."""
+    `mechanism_table` (computed at `options`, whose covariance the note names), and what they mean for
+    the paper's result -> (markdown, html)."""
     import html
 
     own = table.iloc[0][["winsorize", "pooling"]].tolist()
@@ -940,7 +941,8 @@ def mechanism_section(table: pd.DataFrame) -> tuple[str, str]:
                 *["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in line) + "</tr>" for line in body],
                 "</tbody></table>"]
 
-    note = "Starred: p < 0.05 (the package's standard errors, city-clustered by default)."
+    errors = CLUSTERING[options.cov_type] if options is not None else "this run's standard errors"
+    note = f"Starred: p < 0.05 ({errors})."
     md = [f"## {title}", "", *[p + "\n" for p in paragraphs], *md_table(header, lines), "",
           *md_table(cross_header, cross), "", note, "", meaning, ""]
     body = [f"<h2>{html.escape(title)}</h2>", *[f"<p>{html.escape(p)}</p>" for p in paragraphs],
@@ -976,7 +978,8 @@ def outputs(result: Multiverse, published: pd.DataFrame, mechanism: pd.DataFrame
             out[f"curve_{estimand}.{kind}"] = content
     if mechanism is not None:
         out["mechanism.csv"] = _csv(mechanism)
-    out["summary.md"] = summary_markdown(result, share_table, effect, ranked, near, mechanism, decisions, wild_table)
+    out["summary.md"] = summary_markdown(result, share_table, effect, ranked, near, mechanism, decisions, wild_table,
+                                         options)
     return out
 
 
@@ -1022,7 +1025,8 @@ def wild_section(result: Multiverse, table: pd.DataFrame) -> list[str]:
     ]
 
 
-def summary_markdown(result, share_table, effect, ranked, near, mechanism, decisions, wild_table=None) -> str:
+def summary_markdown(result, share_table, effect, ranked, near, mechanism, decisions, wild_table=None,
+                     options=None) -> str:
     specs = result.specs
     n = specs["spec_id"].nunique()
     values = {d: list(_values(specs[d])) for d in decisions}
@@ -1064,10 +1068,10 @@ def summary_markdown(result, share_table, effect, ranked, near, mechanism, decis
           if r.estimand == "T5_Dig" and r.mean_t_by_value], "",
         "## The specifications closest to the paper's Table 4", "",
         "The index variants whose mean and standard deviation of Dist and Dig come nearest the paper's "
-        "(sum of squared relative gaps), with Table 5 column 4's Dig (city-clustered, all rows). A "
-        "description of the grid, never a target: no estimate is chosen by it.", "",
+        "(sum of squared relative gaps), with Table 5 column 4's Dig (always city-clustered, all rows, "
+        "whatever the option). A description of the grid, never a target: no estimate is chosen by it.", "",
         _md(near, 4), "",
     ]
     if mechanism is not None:
-        lines += [mechanism_section(mechanism)[0], ""]
+        lines += [mechanism_section(mechanism, options)[0], ""]
     return "\n".join(lines)

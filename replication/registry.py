@@ -246,7 +246,7 @@ REGISTRY: dict[str, Entry] = {e.name: e for e in (
                                   extra=(*_pair_tests("East", "Central"), *_pair_tests("East", "West"),
                                          *_pair_tests("Central", "West"))),
           notes=("Differences: fully interacted model (region-specific slopes and year effects, equal to the "
-                 "separate regressions) with city-clustered errors, F(1, G−1); and a permutation test reassigning "
+                 "separate regressions) with city-clustered errors whatever the option cov_type, F(1, G−1); and a permutation test reassigning "
                  "region labels across the cities of the two regions ({permutation_draws} draws, seeded).",)),
     Entry(name="table7", number="7", caption="Instrumental variable (2SLS)",
           compute=models.instrumental, sources=("table7", "table7_stats"),

@@ -261,7 +261,13 @@ def _wild_note(values: pd.Series, keys: list[str], name: str) -> list[str]:
                     if p and p[2] == "draws" and np.isfinite(values[ks])})
     enumerated = f"; {', '.join(map(str, draws[:-1]))} where all 2^G sign vectors were enumerated"
     text = f"{draws[-1]} draws" + (enumerated if len(draws) > 1 else "") if draws else "draws in the CSV"
-    return [STAT_NOTES["wild"].format(wild_draws=text, stats_file=f"{name}_stats.csv")]
+    notes = [STAT_NOTES["wild"].format(wild_draws=text, stats_file=f"{name}_stats.csv")]
+    blank = [ks for ks, p in parsed.items() if p and p[2] in ("ci_low", "ci_high") and not np.isfinite(values[ks])]
+    if blank:
+        notes.append("A blank interval bound: the interval by test inversion is unbounded on that side (in "
+                     + ", ".join(sorted({k for k, _ in blank})) + ": too few clusters to reject any value there "
+                     "at 5%).")
+    return notes
 
 
 def _wild_rows(values: pd.Series, keys: list[str]) -> list[Row]:

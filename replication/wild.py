@@ -467,5 +467,8 @@ def table_rows(sample: pd.DataFrame, y: str, x: list[str], column: str, options,
             continue
         result = wild_bootstrap(sample, y, x, term=term, cluster=cluster, draws=options.wild_draws,
                                 weights=options.wild_weights, seed=options.seed)
-        rows += [(column, stat, value) for stat, value in result.as_rows(f"wild_{term}_{label}_")]
+        # an interval unbounded on a side (too few clusters to reject any value there) is written blank;
+        # the table's note says what a blank bound means
+        rows += [(column, stat, value if np.isfinite(value) else np.nan)
+                 for stat, value in result.as_rows(f"wild_{term}_{label}_")]
     return rows
