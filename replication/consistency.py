@@ -10,6 +10,7 @@ The checks, each a rule a referee applies when reading:
 * ``clustering``: a sentence that names a covariance (clustered by city or province, Driscoll-Kraay,
   robust HC1) names the one the run used, unless it says that it holds whatever the option
   (``INVARIANT``: 'whatever cov_type', 'always', 'throughout', ...) or names several (a comparison);
+  not in the multiverse's summary, where the covariance is one of the grid's decisions;
 * ``balanced``: 'N cities x Y years = R city-years' has N x Y = R, with N and R the run's own;
 * ``stars``: a star legend ('* p<0.1, ** p<0.05, *** p<0.01') gives the run's thresholds (option stars);
 * ``parentheses``: 't statistics / standard errors / p-values in parentheses' is what option parentheses
@@ -52,6 +53,7 @@ BALANCED = re.compile(r"(\d[\d,]*) cities x (\d+) years = (\d[\d,]*) city-years"
 STARS = re.compile(r"\* ?p ?< ?(\d+(?:\.\d+)?), \*\* ?p ?< ?(\d+(?:\.\d+)?), \*\*\* ?p ?< ?(\d+(?:\.\d+)?)")
 NON_DEFAULT = re.compile(r"Non-default options: ([^.]*(?:\.\d[^.]*)*)\.")
 CLUSTERS_ROW = re.compile(r"the Clusters row counts", re.I)
+GRID_FOLDER = "multiverse/"  # the multiverse's texts: the covariance is a decision of the grid there
 SIGNIFICANT = re.compile(r"\bsignificant(ly)?\b", re.I)
 NOT_SIGNIFICANT = re.compile(r"\bnot (statistically )?significant|\bno significant|\binsignificant", re.I)
 T_VALUE = re.compile(r"\bt = (−|-)?(\d+(?:\.\d+)?)")
@@ -97,7 +99,7 @@ def check(texts: dict[str, str], options: Options, data: pd.DataFrame,
             if MISSING.search(sentence.strip()):
                 find("missing", "a number or a word, not nan/None/inf")
             named = [cov for cov, pattern in CLUSTERING.items() if pattern.search(sentence)]
-            if len(named) == 1 and named[0] != options.cov_type and not INVARIANT.search(sentence):
+            if len(named) == 1 and not path.startswith(GRID_FOLDER) and named[0] != options.cov_type and not INVARIANT.search(sentence):
                 find("clustering", f"the run's covariance, cov_type={options.cov_type}")
             for match in BALANCED.finditer(sentence):
                 n, y, r = (int(g.replace(",", "")) for g in match.groups())

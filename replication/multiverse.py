@@ -1025,6 +1025,25 @@ def wild_section(result: Multiverse, table: pd.DataFrame) -> list[str]:
     ]
 
 
+def six_by_winsorize(specs: pd.DataFrame, estimand: str = "T5_Dig") -> list[str]:
+    """Markdown lines: how far the six-indicator Dist's significantly negative Dig rests on winsorising
+    (nothing when the grid has no six-indicator Dist or a single winsorising value)."""
+    if "dist_indicators" not in specs.columns or "winsorize" not in specs.columns:
+        return []
+    six = specs[(specs["dist_indicators"].astype(str) == "six") & (specs["estimand"] == estimand)]
+    if not len(six) or six["winsorize"].nunique() < 2:
+        return []
+    table = shares(six, by="winsorize")
+    table = table[(table["estimand"] == estimand) & (table["group"] != "all")]
+    negative = ((six["p_value"] < SIGNIFICANCE) & (six["estimate"] < 0)).mean()
+    parts = ", ".join(f"{r.share_negative_5:.0%} at winsorize = {r.group.split('=', 1)[1]}" for r in table.itertuples())
+    return [f"With the six-indicator Dist, {ESTIMAND_LABELS.get(estimand, estimand)} is significantly negative at 5% "
+            f"in {negative:.0%} of its {len(six)} specifications: {parts}.", "", _md(table), ""]
+
+
+ESTIMAND_LABELS = {"T5_Dig": "Table 5's Dig"}
+
+
 def summary_markdown(result, share_table, effect, ranked, near, mechanism, decisions, wild_table=None,
                      options=None) -> str:
     specs = result.specs
@@ -1051,6 +1070,7 @@ def summary_markdown(result, share_table, effect, ranked, near, mechanism, decis
         _md(overall.drop(columns="group")), "",
         "By Dist indicator set:", "",
         _md(share_table[share_table["group"] != "all"]), "",
+        *six_by_winsorize(specs),
         *wild_section(result, wild_table if wild_table is not None else wild_shares(specs)),
         "## What moves the estimate", "",
         "Share of the variance of t across specifications explained by each decision alone (per estimand; a "

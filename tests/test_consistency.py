@@ -50,6 +50,8 @@ def test_the_clustering_named_is_the_runs():
     assert findings("Driscoll-Kraay errors with bandwidth 2.") == ["clustering"]
     assert findings("Errors are always clustered by city (whatever cov_type).", Options(cov_type="robust")) == []
     assert findings("Run clustered by city and clustered by province.", Options(cov_type="robust")) == []  # both
+    grid = check({"multiverse/summary.md": "Specifications clustered by city."}, Options(cov_type="robust"), DATA)
+    assert grid.empty  # in the multiverse the covariance is a decision of the grid
 
 
 def test_cities_times_years_is_the_runs_count():

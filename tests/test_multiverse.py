@@ -339,3 +339,21 @@ def test_multiverse_wild_draws_zero_skips_the_bootstrap(committed_panel):
     assert "Not run (Options.multiverse_wild_draws = 0)" in "\n".join(mv.wild_section(result, mv.wild_shares(result.specs)))
     with pytest.raises(ValueError, match="option multiverse_wild_draws: expected a value in \\[0, 1000000\\], got -1"):
         Options(multiverse_wild_draws=-1)
+
+
+def test_the_summary_passes_the_consistency_checker(small, committed_panel):
+    """The multiverse summary, like every report, is read against its run (replication.consistency):
+    here a small grid under province-clustered base options, whose words must not say 'by city' but
+    where the grid fixes it."""
+    from replication.consistency import check
+    from replication.indices import analysis_frame
+    from replication.published import parse_published
+
+    reference = Path(__file__).resolve().parent.parent / "data" / "reference" / "published.csv"
+    options = Options(cov_type="cluster_province")
+    files = mv.outputs(small, parse_published(reference.read_text(encoding="utf-8")),
+                       mv.mechanism_table(committed_panel, options), options=options)
+    data = analysis_frame(committed_panel, options).data
+    found = check({"multiverse/summary.md": files["summary.md"]}, options, data)
+    assert found.empty, "\n" + found.to_string()
+    assert "Starred: p < 0.05 (errors clustered by province)." in files["summary.md"]
