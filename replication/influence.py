@@ -95,7 +95,9 @@ def leave_one_city_out(data: pd.DataFrame, options: Options) -> pd.DataFrame:
     models = [("T5", "(4)", "Dig", None, "Dist", X)]
     models += [("T6", r, "Dig", r, "Dist", X) for r in REGIONS]
     models += [("T9", "a", "Dig", None, "Isu", X), ("T9", "b_cprime", "Isu", None, "Dist", ["Dig", "Isu", *CONTROLS])]
-    names = data.drop_duplicates("city_code").set_index("city_code")["city"]
+    first = data.drop_duplicates("city_code").set_index("city_code")
+    english = first["city_en"].fillna("").astype(str).str.strip() if "city_en" in first else ""
+    names = (first["city"] + " " + english).str.strip()  # 钦州市 Qinzhou: readable with or without Chinese
     rows = []
     for table, column, term, region, y, x in models:
         sample = data if region is None else data[data["region"] == region]

@@ -45,7 +45,8 @@ def test_leave_one_city_out_is_the_refit_without_each_city(data):
               for c in data["city_code"].unique()}
     assert t5["min"] == pytest.approx(min(refits.values()), rel=1e-12)
     assert t5["max"] == pytest.approx(max(refits.values()), rel=1e-12)
-    assert t5["city_at_max"] == f"c{max(refits, key=refits.get) - 100}"
+    at_max = max(refits, key=refits.get) - 100
+    assert t5["city_at_max"] == f"c{at_max} C{at_max}"  # the Chinese and the English name
     assert table.loc[("T6", "East"), "cities"] == 10
 
 
@@ -67,3 +68,11 @@ def test_flagged_tail_lists_the_flagged_cells(data):
     tail = flagged_tail(data, panel, anomalies, above=10)
     assert tail[["city", "year", "nonurban_share", "flagged"]].values.tolist() == [
         ["c5", 2015, 0.7, "beds_district (spike)"]]
+
+
+def test_leave_one_city_out_says_when_a_region_is_too_small(data):
+    named = data
+    east = named[named["region"] == "East"]["city_code"].drop_duplicates()
+    two = named[(named["region"] != "East") | named["city_code"].isin(east.iloc[:2])]
+    row = leave_one_city_out(two, Options()).set_index(["table", "column"]).loc[("T6", "East")]
+    assert row["city_at_min"] == "not run: 2 cities, it needs 3" and row["cities"] == 2 and np.isnan(row["min"])
