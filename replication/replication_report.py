@@ -45,6 +45,7 @@ MARKS = {
     "missing": ("[not produced]", "mark-missing", "this replication does not produce the number"),
 }
 CSS = """<style>
+td[class^="mark-"]{white-space:nowrap}
 td.mark-sign{background:#f8d7da;color:#721c24;font-weight:bold}
 td.mark-significance{background:#fff3cd}
 td.mark-ci{color:#a00}

@@ -186,6 +186,16 @@ def test_the_audit_s_findings_and_the_multiverse(default):
     assert not MISSING.search(md + page)
 
 
+def test_without_anomalies_robustness_or_multiverse_the_page_says_so(default):
+    d = default
+    md, page = build(d["compared"], d["card"], compare.verdict(d["card"]), d["checks"], d["tables"], d["data"],
+                     d["options"])
+    assert "The anomaly screen's list (anomalies.csv) was not given to this report." in md
+    assert "Leave one city out" not in md
+    assert "make multiverse" in md
+    assert not MISSING.search(md + page)
+
+
 def test_wild_bootstrap_rows_come_from_the_tidy_tables(default):
     stats = default["tables"]["table5_stats"].set_index(["column", "stat"])["value"]
     p = stats[("(4)", "wild_Dig_city_p")]
@@ -261,14 +271,27 @@ def chromium_render(page: Path, screenshot: Path | None = None, width: int = 128
     return {"images": images["result"]["value"], "fonts": fonts, "problems": problems}
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.is_file():
-        message = f"{CHROMIUM} not found (Debian package chromium; .ci/run installs it)"
-        if IN_CI:
+def require_chromium(path: Path, in_ci: bool) -> None:
+    """Skip without Chromium on a developer's machine; fail under CI=true, where it is required."""
+    if not path.is_file():
+        message = f"{path} not found (Debian package chromium; .ci/run installs it)"
+        if in_ci:
             pytest.fail(message + "; CI requires it")
         pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    require_chromium(CHROMIUM, IN_CI)
     return chromium_render
+
+
+def test_chromium_is_skipped_without_it_and_required_under_ci(tmp_path):
+    absent = tmp_path / "chromium"
+    with pytest.raises(pytest.skip.Exception):
+        require_chromium(absent, in_ci=False)
+    with pytest.raises(pytest.fail.Exception, match="CI requires it"):
+        require_chromium(absent, in_ci=True)
 
 
 def test_the_page_renders_in_chromium(default, chromium):
