@@ -516,7 +516,7 @@ def command_report(args: argparse.Namespace, options: Options) -> int:
     variants, anomalies = _variants(Path(args.panel).parent)
     published, claims = _published(Paths())
     files = build(published, claims, tables, data, options, draws=draws, variants=variants, anomalies=anomalies,
-                  panel=panel)
+                  panel=panel, multiverse=_multiverse_summary(out, options, sha256(Path(args.panel).read_bytes())))
     record = {**_options_record(options, "panel", "index", "model", "rendering"),
               "inputs": {manifest_name(s): sha256((out / manifest_name(s)).read_bytes()) for s in ("indices", "models")}}
     publish(out, "report", files, record)
@@ -540,6 +540,18 @@ def command_all(args: argparse.Namespace, options: Options) -> int:
     print(f"all: every table, figure and report is under {Path(args.out)}"
           + (" (options: " + ", ".join(f"{k}={v}" for k, v in chosen.items()) + ")" if chosen else ""))
     return 0
+
+
+def _multiverse_summary(out: Path, options: Options, panel_digest: str) -> pd.DataFrame | None:
+    """multiverse/summary.csv when `make multiverse` ran in `out` on this panel with these options (its
+    manifest says so), else None: the report then says the multiverse was not run for this directory."""
+    manifest = out / manifest_name("multiverse")
+    if not manifest.is_file():
+        return None
+    record = json.loads(manifest.read_text(encoding="utf-8"))
+    same = (record.get("non_default") == _options_record(options, "panel", "index", "model")["non_default"]
+            and record.get("inputs", {}).get("panel.csv") == panel_digest)
+    return pd.read_csv(out / "multiverse" / "summary.csv") if same else None
 
 
 def command_notebooks(args: argparse.Namespace, options: Options) -> int:

@@ -23,7 +23,7 @@ from replication.published import cell
 def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.DataFrame],
           data: pd.DataFrame, options: Options, draws: dict[str, np.ndarray],
           variants: dict[str, pd.DataFrame] | None = None, anomalies: pd.DataFrame | None = None,
-          panel: pd.DataFrame | None = None) -> dict[str, str | bytes]:
+          panel: pd.DataFrame | None = None, multiverse: pd.DataFrame | None = None) -> dict[str, str | bytes]:
     """`draws` are the resampling draws the models step wrote (bootstrap_ab: Table 9's a*b);
     `variants`: the panel variants `make data` writes (name -> panel), `anomalies`: anomalies.csv,
     `panel`: the panel the tables were estimated from; with them the comparison shows the headline
@@ -45,6 +45,12 @@ def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.Da
     checks = audit(published, claims)
     out["reports/audit.md"], out["reports/audit.html"] = audit_report(checks)
     out["reports/audit.csv"] = checks.to_csv(index=False, lineterminator="\n")
+    from replication import replication_report  # it imports this module's table writers
+
+    card = scorecard(compared)
+    out["reports/replication.md"], out["reports/replication.html"] = replication_report.build(
+        compared, card, verdict(card), checks, tables, data, options, anomalies=anomalies, robust=robust,
+        multiverse=multiverse)
     mediation = tables["table9_stats"].set_index("stat")["value"]
     for name, files in (
         ("dig_coefficients", coefficient_plot(published, tables, options)),
@@ -380,7 +386,7 @@ def comparison_report(compared: pd.DataFrame, data: pd.DataFrame, robust: dict[s
         body += [f"<h2>{table}</h2>", f"<p>{html.escape(summaries[table])}</p>",
                  _html_table(view.loc[part.index].drop(columns="table"))]
     if mechanism is not None:  # the six-indicator Dist (replication/multiverse.py)
-        section_md, section_html = mechanism_section(mechanism)
+        section_md, section_html = mechanism_section(mechanism, options)
         md += ["", section_md]
         body.append(section_html)
     return "\n".join(md) + "\n", page("Comparison with the published tables", "\n".join(body) + "\n")
