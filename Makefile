@@ -22,6 +22,7 @@ help: ## list the targets
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 all: $(STAMP) ## every table, figure and report (indices, models, report, guangxi), from the committed panel (no raw files needed)

@@ -551,12 +551,53 @@ def engine(jobs: int = 1, scheduler: str | None = None):
     import joblib
 
     if scheduler:
-        from distributed import Client
-
-        with Client(scheduler), joblib.parallel_config(backend="dask"):
-            yield joblib.Parallel(n_jobs=-1, return_as="generator")
+        client = cluster_client(scheduler)
+        try:
+            with joblib.parallel_config(backend="dask"):
+                yield joblib.Parallel(n_jobs=-1, return_as="generator")
+        finally:
+            client.close()
     else:
         yield joblib.Parallel(n_jobs=jobs, return_as="generator")
+
+
+CLUSTER_SECONDS = 15  # how long a scheduler, its first worker and the workers' import check may take
+
+
+def worker_imports() -> str:
+    """Run on every worker before the grid: the package imports there (its path, for the error)."""
+    import replication
+
+    return replication.__file__
+
+
+def cluster_client(address: str, seconds: float = CLUSTER_SECONDS):
+    """A distributed.Client of the scheduler at `address`, once it answers, has a worker and every
+    worker imports this package, each within `seconds`; otherwise a BuildError in one line, so the run
+    ends in bounded time (a task the workers cannot deserialize would otherwise wait for ever)."""
+    from distributed import Client
+
+    from replication.data.errors import BuildError
+
+    where = f"--scheduler {address}"
+    try:
+        client = Client(address, timeout=seconds)
+    except (OSError, TimeoutError) as exc:
+        raise BuildError(f"{where}: no Dask scheduler answered within {seconds:g} s ({type(exc).__name__}); "
+                         "start one with `dask scheduler` (README: A Dask cluster)") from None
+    try:
+        client.wait_for_workers(1, timeout=seconds)
+    except (OSError, TimeoutError):
+        client.close()
+        raise BuildError(f"{where}: the scheduler has no worker after {seconds:g} s; start workers with "
+                         "`.venv/bin/dask worker <address>` (README: A Dask cluster)") from None
+    try:
+        client.run(worker_imports)
+    except Exception as exc:  # noqa: BLE001 - whatever the worker raised, it is said in the one line
+        client.close()
+        raise BuildError(f"{where}: a worker cannot import the replication package ({type(exc).__name__}: {exc}); "
+                         "start the workers from this project's .venv, where `make` installs it") from None
+    return client
 
 
 def _map(parallel, function, items: list, sizes: list[int], what: str, progress) -> list:
