@@ -524,20 +524,49 @@ def command_report(args: argparse.Namespace, options: Options) -> int:
     return 0
 
 
+ALL_STEPS = ("indices", "models", "report", "guangxi")
+
+
 def command_all(args: argparse.Namespace, options: Options) -> int:
-    """What `make all` runs: indices, models, report and the Guangxi case, in that order."""
-    for step in (command_indices, command_models, command_report, command_guangxi):
-        try:
-            code = step(args, options)
-        except (BuildError, ValueError, OSError):
-            if step is command_models:
-                note("analysis.csv and Tables 1, 3, 4 are new, Tables 5-9 are from an earlier run; "
-                     "`report` refuses them until `models` succeeds")
-            raise
-        if code:
-            return code
+    """What `make all` runs: indices, models, report and the Guangxi case, as one set.
+
+    The steps run into a staging directory (out/.staging-all), each reading the sets the earlier ones
+    wrote there; only when all four succeeded is each set published into `out` (each all or nothing,
+    in the order of the steps). A failing step leaves every step's previous set in `out` untouched,
+    so a report never shows tables of two runs. The steps' own lines name `out`, not the staging
+    directory."""
+    import contextlib
+    import io
+
+    out = output_dir(Path(args.out))
+    staging = out / ".staging-all"
+    shutil.rmtree(staging, ignore_errors=True)
+    steps = dict(zip(ALL_STEPS, (command_indices, command_models, command_report, command_guangxi)))
+    try:
+        for name, step in steps.items():
+            printed = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(printed):
+                    code = step(argparse.Namespace(**{**vars(args), "out": str(staging)}), options)
+            except (BuildError, ValueError, OSError):
+                note(f"all: the {name} step failed; every step's previous outputs in {out} are unchanged")
+                raise
+            finally:
+                sys.stdout.write(printed.getvalue().replace(str(staging), str(out)))
+            if code:
+                return code
+        sets = {}
+        for name in ALL_STEPS:
+            record = json.loads((staging / manifest_name(name)).read_text(encoding="utf-8"))
+            files = {relative: (staging / relative).read_bytes() for relative in record.pop("files")}
+            record.pop("step", None)
+            sets[name] = (files, record)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    for name, (files, record) in sets.items():
+        publish(out, name, files, record)
     chosen = options.non_default()
-    print(f"all: every table, figure and report is under {Path(args.out)}"
+    print(f"all: every table, figure and report is under {out}"
           + (" (options: " + ", ".join(f"{k}={v}" for k, v in chosen.items()) + ")" if chosen else ""))
     return 0
 
