@@ -138,7 +138,7 @@ def robustness_tables(data: pd.DataFrame, variants: dict[str, pd.DataFrame], ano
     `panel`: the panel `data` was built from (for the coverage table)."""
     from replication.indices import analysis_frame
 
-    label = f"panel ({options.anomaly_rule})"
+    label = "this run's panel"  # a panel of the user's own has no anomaly rule of ours; the variants say theirs
     datasets = {label: data} | {name: analysis_frame(panel, options).data for name, panel in variants.items()}
     out = {"variants": compare_variants(datasets, options),
            "tail": tail_influence(data, options, paper_max),
