@@ -7,6 +7,10 @@ number.  ``check`` returns the frame with its types coerced, or raises ``SchemaE
 BuildError, so the command line prints one line and exits with 2) naming the file, the column,
 what was expected and the first offending rows by city and year (or by table cell).
 
+The raw inputs the panel build reads besides the yearbook sheets have their schemas here too: the
+three files of the FIERsity crosswalk (``ENTITIES``, ``ROSTER``, ``YEAR_END``) and the committed
+``city_aliases.csv`` (``ALIASES``); their failures name the file, the line, the entity and the column.
+
 pandera does the checking; this module only declares the schemas and words the failures.
 """
 
@@ -158,6 +162,51 @@ DESCRIPTIVE = {
 }
 
 
+# --- the raw inputs besides the yearbook sheets (read in replication/data/cities.py) -------------
+ENTITY_ID = r"^CNUR-\d{6}$"
+
+
+def _text(pattern: str | None = None, error: str = "", nullable: bool = False) -> pa.Column:
+    checks = [pa.Check.str_matches(pattern, error=error)] if pattern else []
+    checks.append(pa.Check(lambda s: s.str.strip() != "", element_wise=False, error="a non-blank value"))
+    return pa.Column(str, checks=checks, nullable=nullable, coerce=True)
+
+
+def _year(low: int = 1949, high: int = 2100) -> pa.Column:
+    return pa.Column(int, pa.Check.in_range(low, high, error=f"a year in {low}-{high}"), coerce=True)
+
+
+ENTITIES = pa.DataFrameSchema(
+    {
+        "entity_id": _text(ENTITY_ID, "an entity id CNUR-nnnnnn"),
+        "legacy_entity_id": _text(r"^E\d{6}$", "a legacy id: E and the six-digit administrative code (E130200)"),
+        "canonical_name_zh": _text(),
+        "province_name_zh": _text(),
+    },
+    unique=["entity_id"],
+    name="crosswalk entities (entity_id, legacy_entity_id, canonical_name_zh, province_name_zh)",
+)
+ROSTER = pa.DataFrameSchema(
+    {"entity_id": _text(ENTITY_ID, "an entity id CNUR-nnnnnn"), "year": _year(),
+     "legal_name_zh": _text(nullable=True)},
+    unique=["entity_id", "year"],
+    name="legal roster (entity_id, year, legal_name_zh)",
+)
+YEAR_END = pa.DataFrameSchema(
+    {"entity_id": _text(ENTITY_ID, "an entity id CNUR-nnnnnn"), "name_zh": _text(nullable=True),
+     "start_year": _year(), "end_year": _year()},
+    checks=[pa.Check(lambda f: f["start_year"] <= f["end_year"], error="start_year <= end_year")],
+    name="year-end names (entity_id, name_zh, start_year, end_year)",
+)
+ALIASES = pa.DataFrameSchema(
+    {"name": _text(), "name_en": _text(), "canonical": _text(), "reason": _text()},
+    unique=["name", "name_en"],
+    strict=True,
+    name="list of misprinted names (name, name_en, canonical, reason)",
+)
+INPUTS = {"entities": ENTITIES, "roster": ROSTER, "year_end": YEAR_END, "aliases": ALIASES}
+
+
 def schema_for(name: str) -> pa.DataFrameSchema:
     """The schema of a frame by its file stem: panel, analysis, tableN, tableN_stats, tableN_draws."""
     if name == "panel":
@@ -166,6 +215,8 @@ def schema_for(name: str) -> pa.DataFrameSchema:
         return ANALYSIS
     if name in DESCRIPTIVE:
         return DESCRIPTIVE[name]
+    if name in INPUTS:
+        return INPUTS[name]
     if name.endswith("_stats"):
         return STATS
     if name == "draws" or name.endswith("_draws"):
@@ -181,6 +232,10 @@ def _row_label(frame: pd.DataFrame, index) -> str:
     if "year" in frame.columns and ("city" in frame.columns or "city_code" in frame.columns):
         city = row.get("city", "")
         return f"{city} ({row.get('city_code', '?')}) {row.get('year', '?')}".strip()
+    if "entity_id" in frame.columns:  # the crosswalk files
+        return f"entity {row['entity_id']}" + (f" {row['year']}" if "year" in frame.columns else "")
+    if "name_en" in frame.columns:  # city_aliases.csv
+        return f"alias {row['name']} ({row['name_en']})"
     for key in ("column", "key", "indicator", "component", "variable", "stat"):
         if key in frame.columns:
             label = f"{key} {row[key]}"
@@ -228,7 +283,10 @@ def describe_failures(errors: pa.errors.SchemaErrors, frame: pd.DataFrame, sourc
         return f"{source}: column {column}: expected {what}; first bad rows: {rows or 'the column type'}"
     if check == "not_nullable":
         rows = "; ".join(_row_label(frame, i) + _line(i) for i in same["index"].head(SHOWN))
-        return f"{source}: column {column}: expected a number, found missing values (NaN); first rows: {rows}"
+        kind = str(errors.schema.columns[column].dtype) if column in errors.schema.columns else ""
+        numeric = not kind.startswith(("str", "object"))
+        found = "missing values (NaN)" if numeric else "empty cells"
+        return f"{source}: column {column}: expected {'a number' if numeric else 'a value'}, found {found}; first rows: {rows}"
     if "unique" in check:
         return f"{source}: column {column}: expected unique values; duplicated: {list(same['failure_case'].head(SHOWN))}"
     rows = "; ".join(f"{_row_label(frame, i)}{_line(i)}: {value!r}"
@@ -259,4 +317,4 @@ def check(frame: pd.DataFrame, name: str, source: str) -> pd.DataFrame:
         raise SchemaError(f"{source}: {error}") from None
 
 
-__all__ = ["ANALYSIS", "PANEL", "SchemaError", "check", "schema_for"]
+__all__ = ["ALIASES", "ANALYSIS", "ENTITIES", "PANEL", "ROSTER", "YEAR_END", "SchemaError", "check", "schema_for"]
