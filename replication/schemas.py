@@ -306,6 +306,34 @@ def check_shares_present(panel: pd.DataFrame, share_end_rule: str, source: str) 
                               f"built with share_end_rule=none); first rows: {rows}")
 
 
+# What the steps need of a panel beyond its schema: the indices standardise every indicator across
+# city-years and weight it by its dispersion across cities, so they need two cities at least; the
+# models fit Table 6 on each region, with errors clustered by city, so every region of
+# config.REGIONS needs two cities at least.
+MIN_CITIES = 2
+MIN_CITIES_PER_REGION = 2
+
+
+def check_panel_size(panel: pd.DataFrame, source: str, regions: bool = False) -> None:
+    """SchemaError naming `source` when the panel is too small for the step (`regions`: the models)."""
+    from replication.config import REGIONS
+
+    if len(panel) == 0:
+        raise SchemaError(f"{source}: no rows (only a header); expected one row per city-year, of at least "
+                          f"{MIN_CITIES} cities (the indices compare cities)")
+    cities = panel.drop_duplicates("city_code")
+    if len(cities) < MIN_CITIES:
+        raise SchemaError(f"{source}: {len(cities)} city ({', '.join(map(str, cities['city']))}); expected at least "
+                          f"{MIN_CITIES}: the indices standardise and weight each indicator across cities")
+    if regions:
+        counts = cities["region"].value_counts()
+        short = [f"{r} ({int(counts.get(r, 0))})" for r in REGIONS if counts.get(r, 0) < MIN_CITIES_PER_REGION]
+        if short:
+            raise SchemaError(f"{source}: too few cities in region {', '.join(short)}; expected at least "
+                              f"{MIN_CITIES_PER_REGION} cities in each of {', '.join(REGIONS)}: Table 6 fits each "
+                              "region with errors clustered by city")
+
+
 def check(frame: pd.DataFrame, name: str, source: str) -> pd.DataFrame:
     """`frame` validated against the schema `name` (coerced types), or SchemaError naming `source`."""
     schema = schema_for(name)
