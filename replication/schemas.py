@@ -9,7 +9,8 @@ what was expected and the first offending rows by city and year (or by table cel
 
 The raw inputs the panel build reads besides the yearbook sheets have their schemas here too: the
 three files of the FIERsity crosswalk (``ENTITIES``, ``ROSTER``, ``YEAR_END``) and the committed
-``city_aliases.csv`` (``ALIASES``); their failures name the file, the line, the entity and the column.
+``city_aliases.csv`` (``ALIASES``) and ``raw_files.csv`` (``RAW_FILES``, read by ``fetch``); their
+failures name the file, the line, the entity (alias, file) and the column.
 
 pandera does the checking; this module only declares the schemas and words the failures.
 """
@@ -204,7 +205,22 @@ ALIASES = pa.DataFrameSchema(
     strict=True,
     name="list of misprinted names (name, name_en, canonical, reason)",
 )
-INPUTS = {"entities": ENTITIES, "roster": ROSTER, "year_end": YEAR_END, "aliases": ALIASES}
+RAW_FILES = pa.DataFrameSchema(
+    {
+        "path": _text(r"^[^/]", "a relative path inside the raw directory"),
+        "repo": _text(r"^[\w.-]+/[\w.-]+$", "a GitHub repository owner/name"),
+        "commit": _text(r"^[0-9a-f]{40}$", "a commit of 40 hexadecimal digits"),
+        "origin_path": _text(),
+        "archive": pa.Column(str, coerce=True),  # '' for a file downloaded as it is
+        "member": pa.Column(str, coerce=True),
+        "bytes": pa.Column(int, pa.Check.gt(0, error="a size in bytes > 0"), coerce=True),
+        "sha256": _text(r"^[0-9a-f]{64}$", "a sha256 of 64 hexadecimal digits"),
+    },
+    unique=["path"],
+    strict=True,
+    name="list of raw files (path, repo, commit, origin_path, archive, member, bytes, sha256)",
+)
+INPUTS = {"entities": ENTITIES, "roster": ROSTER, "year_end": YEAR_END, "aliases": ALIASES, "raw_files": RAW_FILES}
 
 
 def schema_for(name: str) -> pa.DataFrameSchema:
@@ -236,6 +252,8 @@ def _row_label(frame: pd.DataFrame, index) -> str:
         return f"entity {row['entity_id']}" + (f" {row['year']}" if "year" in frame.columns else "")
     if "name_en" in frame.columns:  # city_aliases.csv
         return f"alias {row['name']} ({row['name_en']})"
+    if "sha256" in frame.columns:  # raw_files.csv
+        return f"file {row['path']}"
     for key in ("column", "key", "indicator", "component", "variable", "stat"):
         if key in frame.columns:
             label = f"{key} {row[key]}"

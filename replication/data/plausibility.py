@@ -379,7 +379,9 @@ def check_panel(panel: pd.DataFrame, source: str, anomaly_rule: str = "treat") -
                 f"{source} {_label(panel, i)}, {column}: {panel.loc[i, column]:g} is a factor of "
                 f"{np.exp(abs(d.loc[code, year])):.3g} from the geometric mean of the city's neighbouring years "
                 f"({shown}), which agree; expected a factor below {limit:g} (the panel build's anomaly screen "
-                "sets such a cell missing and refills it: a misprint or a unit error?)"
+                "sets such a cell missing and refills it: a misprint or a unit error?"
+                + ("" if column in POPULATION else "; a panel built with anomaly_rule=keep is accepted with the "
+                   "manifest.json `make data` writes beside it") + ")"
             )
     found = per_capita_outside(panel) if panel["city_code"].nunique() >= MEDIAN_CITIES else None
     if found:
