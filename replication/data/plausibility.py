@@ -285,7 +285,7 @@ def check_secondary(before: pd.DataFrame, after: pd.DataFrame, filled: pd.DataFr
                 )
     found = per_capita_outside(after[filled.any(axis=1).to_numpy()])
     if found:
-        label, year, value, unit, low, high, top, bottom = found
+        label, year, value, unit, low, high, _, _ = found
         raise BuildError(
             f"{source}: data year {year}: median {label} across cities is {value:.4g}{' ' + unit if unit else ''} "
             f"with the values filled from this source; expected between {low:g} and {high:g} (the yearbook's range)"

@@ -41,8 +41,8 @@ def _read_dta(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
             first = frame[column].dropna()
             value = repr(first.iloc[0]) if len(first) else "no values"
             row = first.index[0] if len(first) else 0
-            city = " ".join(str(frame.loc[row, c]) for c in ("pref_name_year18", "year") if c in frame and c != column
-                            and len(frame))
+            city = " ".join(f"{frame.loc[row, c]:g}" if isinstance(frame.loc[row, c], float) else str(frame.loc[row, c])
+                            for c in ("pref_name_year18", "year") if c in frame and c != column and len(frame))
             raise BuildError(f"{path} row {row + 1}{' (' + city + ')' if city else ''}: column {column}: stored as "
                              f"{'a number' if numeric else 'text'} ({value}); expected "
                              f"{'text (a city name)' if numeric else 'a numeric Stata variable'}")
