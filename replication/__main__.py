@@ -264,12 +264,11 @@ def read_panel(path: Path) -> tuple[pd.DataFrame, dict]:
 
 
 def _anomaly_rule(path: Path, built: dict) -> str:
-    """The anomaly_rule a panel was built with: its build manifest, or variants.json beside a variant
-    (data/processed/variants/), else the default (a panel of one's own is held to the default build)."""
+    """The anomaly_rule a panel was built with: its build manifest, or the variants.json beside a variant
+    (data/processed/variants/<name>.csv), else the default (a panel of one's own is held to the default build)."""
     if "anomaly_rule" in built:
         return str(built["anomaly_rule"])
-    listing = path.parent / "variants" / "variants.json" if path.parent.name != "variants" else \
-        path.parent / "variants.json"
+    listing = path.parent / "variants.json"
     try:
         variants = json.loads(listing.read_text(encoding="utf-8")) if listing.is_file() else {}
         return str(variants.get(path.stem, {}).get("anomaly_rule", Options().anomaly_rule))

@@ -207,7 +207,7 @@ RAW_CASES = (
     Case("PKU: an empty city name", pku(set_pku("唐山市", 2016, "pref_name_year18", "")), "refused",
          (f"{P} row 45: year 2016, column pref_name_year18: empty; expected the city's name",)),
     Case("PKU: a negative index", pku(set_pku("唐山市", 2016, "index_aggregate", -5.0)), "refused",
-         (f"{P} row 45: 唐山市 2016, index_aggregate: -5; expected > 0",)),
+         (f"{P} row 45: 唐山市 2016, index_aggregate: expected > 0, found -5",)),
     Case("PKU: not a Stata file", pku_bytes(b"PK\x03\x04 not a dta file"), "refused",
          (f"{P}: cannot be read as a Stata file",)),
     Case("PKU: one city-year missing", pku(lambda f: f[~at(f, "唐山市", 2016)]), "flagged",

@@ -85,7 +85,7 @@ def read_pku(raw: Path, crosswalk: Crosswalk, years: tuple[int, ...]) -> pd.Data
         row = frame.index[frame["index_aggregate"] <= 0][0]
         bad = frame.loc[row]
         raise BuildError(f"{path} row {row + 1}: {bad['pref_name_year18']} {bad['year']}, index_aggregate: "
-                         f"{bad['index_aggregate']:g}; expected > 0")
+                         f"expected > 0, found {bad['index_aggregate']:g}")
     return frame.rename(columns={"index_aggregate": "pku_index"})[["entity_id", "year", "pku_index"]]
 
 
