@@ -306,6 +306,7 @@ def test_raw_cases_are_many_and_distinct():
 
 
 @pytest.mark.raw
+@pytest.mark.slow
 @pytest.mark.parametrize("case", RAW_CASES, ids=[c.name for c in RAW_CASES])
 def test_raw_fault(case, raw_dir, raw_digest, read_editions_once, tmp_path, capsys):
     root = linked_copy(raw_dir, tmp_path / "raw")
@@ -541,6 +542,7 @@ def test_panel_cases_are_many_and_distinct():
     assert len(PANEL_CASES) >= 20 and len({c.name for c in PANEL_CASES}) == len(PANEL_CASES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", PANEL_CASES, ids=[c.name for c in PANEL_CASES])
 def test_panel_fault(case, complete_set, tmp_path, capsys):
     capsys.readouterr()
