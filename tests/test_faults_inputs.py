@@ -163,6 +163,12 @@ def hhwk_scale_year(year: int, column: int, factor: float) -> Callable:
     return change
 
 
+def hhwk_repeat(city: str, year: int) -> Callable:
+    def change(sheet):
+        sheet.append([c.value for c in sheet[hhwk_row(sheet, city, year)]])
+    return change
+
+
 def hhwk_header(old: str, new: str) -> Callable:
     def change(sheet):
         for cell in sheet[1]:
@@ -262,6 +268,8 @@ RAW_CASES = (
                      "expected more than 1",)),
     Case("GDP workbook: a negative GDP", hhwk(hhwk_cell("唐山市", 2017, GDP_COLUMN, -6530.0)), "refused",
          (f"{H} row 91: 唐山市 2017, column gdp（亿元人民币）: -6530; expected > 0 (100m yuan)",)),
+    Case("GDP workbook: a city-year twice", hhwk(hhwk_repeat("唐山市", 2017)), "refused",
+         (f"{H} rows 91, 7993: 唐山市 2017 twice; expected each city-year once",)),
     Case("GDP workbook: a header renamed", hhwk(hhwk_header("gdp（亿元人民币）", "gdp（万元）")), "refused",
          (f"{H}: header not found for ['gdp（亿元人民币）']",)),
     Case("GDP workbook: text in a year the build does not read", hhwk(hhwk_cell("唐山市", 2005, GDP_COLUMN, "abc")),
@@ -579,4 +587,4 @@ def test_panel_fault(case, complete_set, tmp_path, capsys):
 def test_outcome_counts():
     """The closing note of issue 21 reports these counts."""
     outcomes = [c.outcome for c in RAW_CASES] + ["refused"] * (len(LIST_CASES) + 1) + [c.outcome for c in PANEL_CASES]
-    assert pd.Series(outcomes).value_counts().to_dict() == {"refused": 52, "accepted": 10, "flagged": 1}
+    assert pd.Series(outcomes).value_counts().to_dict() == {"refused": 53, "accepted": 10, "flagged": 1}

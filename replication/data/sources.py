@@ -101,7 +101,8 @@ def _number(value: object) -> float:
 def read_hhwk(raw: Path, crosswalk: Crosswalk, years: tuple[int, ...]) -> pd.DataFrame:
     """entity_id, year, gdp (100m yuan), tertiary_share (percent), row (of the sheet) from the hhwk
     compilation.  BuildError, naming the sheet row, city-year and column, for a cell that is not a
-    number, a GDP <= 0 or a share outside 0-1 (the compilation stores shares as fractions)."""
+    number, a GDP <= 0, a share outside 0-1 (the compilation stores shares as fractions) or a city-year
+    printed twice."""
     path = raw / HHWK_FILE
     rows = read_sheet(path, HHWK_SHEET)
     if not rows:
@@ -135,7 +136,12 @@ def read_hhwk(raw: Path, crosswalk: Crosswalk, years: tuple[int, ...]) -> pd.Dat
         crosswalk.match(n, "", p, y, f"{path} sheet {HHWK_SHEET!r} row {r} ({n}, {y})")
         for n, p, y, r in zip(frame["name"], frame["province"], frame["year"], frame["row"])
     ]
-    return frame[["entity_id", "year", "gdp", "tertiary_share", "row"]].drop_duplicates(["entity_id", "year"])
+    twice = frame[frame.duplicated(["entity_id", "year"], keep=False)]
+    if len(twice):
+        first = twice[(twice["entity_id"] == twice["entity_id"].iloc[0]) & (twice["year"] == twice["year"].iloc[0])]
+        raise BuildError(f"{path} sheet {HHWK_SHEET!r} rows {', '.join(map(str, first['row']))}: {first['name'].iloc[0]} "
+                         f"{first['year'].iloc[0]} twice; expected each city-year once")
+    return frame[["entity_id", "year", "gdp", "tertiary_share", "row"]]
 
 
 def read_pku_names(raw: Path, crosswalk: Crosswalk) -> pd.Series:
