@@ -32,6 +32,7 @@ import pandas as pd
 from replication import schemas
 from replication.config import RULES, Options, Paths, describe_options, parse_overrides
 from replication.data.errors import BuildError
+from replication.data.plausibility import check_panel
 
 PANEL_MANIFEST = "manifest.json"  # the build manifest beside panel.csv (sources, sample rules, options)
 
@@ -258,7 +259,21 @@ def read_panel(path: Path) -> tuple[pd.DataFrame, dict]:
             built = dict(json.loads((folder / PANEL_MANIFEST).read_text(encoding="utf-8")).get("options", {}))
         except (ValueError, AttributeError, TypeError):
             raise BuildError(f"{folder / PANEL_MANIFEST}: not a panel build manifest; run `make data`") from None
+    check_panel(panel, str(path), _anomaly_rule(path, built))
     return panel, built
+
+
+def _anomaly_rule(path: Path, built: dict) -> str:
+    """The anomaly_rule a panel was built with: its build manifest, or the variants.json beside a variant
+    (data/processed/variants/<name>.csv), else the default (a panel of one's own is held to the default build)."""
+    if "anomaly_rule" in built:
+        return str(built["anomaly_rule"])
+    listing = path.parent / "variants.json"
+    try:
+        variants = json.loads(listing.read_text(encoding="utf-8")) if listing.is_file() else {}
+        return str(variants.get(path.stem, {}).get("anomaly_rule", Options().anomaly_rule))
+    except (ValueError, AttributeError, TypeError):
+        raise BuildError(f"{listing}: not the variants list `make data` writes; run `make data`") from None
 
 
 def adopt(options: Options, explicit: dict, recorded: dict, steps: tuple[str, ...], made: str,
@@ -298,11 +313,23 @@ def _options_record(options: Options, *steps: str) -> dict:
             "non_default": {k: v for k, v in options.non_default().items() if RULES[k].step in steps}}
 
 
+# Commands that fit the models (Table 6 fits each region; drop_filled applies): checked before any output.
+MODEL_COMMANDS = ("models", "all", "bench", "multiverse", "verify")
+
+
 def _panel_options(args, options: Options) -> tuple[pd.DataFrame, Options, str]:
+    """The panel of --panel, the options it was built with adopted, refused when a step of this command
+    cannot apply to it (too small, or an option that needs what it lacks) before anything is written."""
     path = Path(args.panel)
     panel, built = read_panel(path)
     options = adopt(options, args.explicit, built, ("panel",), f"the panel {path}", REMEDY)
     schemas.check_shares_present(panel, options.share_end_rule, str(path))
+    models = args.command in MODEL_COMMANDS
+    schemas.check_panel_size(panel, str(path), regions=models)
+    if models and options.drop_filled and not any(c.endswith("_fill") for c in panel.columns):
+        raise BuildError(f"option drop_filled=true: the panel {path} has no fill flags (no *_fill column), so no "
+                         "filled city-year can be dropped; expected a panel written by `make data` (which flags every "
+                         "filled cell), or drop_filled=false")
     return panel, options, sha256(path.read_bytes())
 
 

@@ -41,8 +41,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
+import pandas as pd
+
 from replication.data.build import sha256
 from replication.data.errors import BuildError
+from replication.schemas import check
 
 FILE_LIST = "raw_files.csv"
 FIELDS = ("path", "repo", "commit", "origin_path", "archive", "member", "bytes", "sha256")
@@ -84,6 +87,7 @@ def load_file_list(text: str | None = None) -> list[RawFile]:
     reader = csv.DictReader(io.StringIO(text))
     if tuple(reader.fieldnames or ()) != FIELDS:
         raise FetchError(f"{FILE_LIST}: columns {reader.fieldnames}; expected {list(FIELDS)}")
+    check(pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False), "raw_files", f"replication/data/{FILE_LIST}")
     rows = [RawFile(**{**r, "bytes": int(r["bytes"])}) for r in reader]
     paths = {r.path for r in rows}
     for r in rows:

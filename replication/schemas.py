@@ -7,6 +7,11 @@ number.  ``check`` returns the frame with its types coerced, or raises ``SchemaE
 BuildError, so the command line prints one line and exits with 2) naming the file, the column,
 what was expected and the first offending rows by city and year (or by table cell).
 
+The raw inputs the panel build reads besides the yearbook sheets have their schemas here too: the
+three files of the FIERsity crosswalk (``ENTITIES``, ``ROSTER``, ``YEAR_END``) and the committed
+``city_aliases.csv`` (``ALIASES``) and ``raw_files.csv`` (``RAW_FILES``, read by ``fetch``); their
+failures name the file, the line, the entity (alias, file) and the column.
+
 pandera does the checking; this module only declares the schemas and words the failures.
 """
 
@@ -158,6 +163,66 @@ DESCRIPTIVE = {
 }
 
 
+# --- the raw inputs besides the yearbook sheets (read in replication/data/cities.py) -------------
+ENTITY_ID = r"^CNUR-\d{6}$"
+
+
+def _text(pattern: str | None = None, error: str = "", nullable: bool = False) -> pa.Column:
+    checks = [pa.Check.str_matches(pattern, error=error)] if pattern else []
+    checks.append(pa.Check(lambda s: s.str.strip() != "", element_wise=False, error="a non-blank value"))
+    return pa.Column(str, checks=checks, nullable=nullable, coerce=True)
+
+
+def _year(low: int = 1949, high: int = 2100) -> pa.Column:
+    return pa.Column(int, pa.Check.in_range(low, high, error=f"a year in {low}-{high}"), coerce=True)
+
+
+ENTITIES = pa.DataFrameSchema(
+    {
+        "entity_id": _text(ENTITY_ID, "an entity id CNUR-nnnnnn"),
+        "legacy_entity_id": _text(r"^E\d{6}$", "a legacy id: E and the six-digit administrative code (E130200)"),
+        "canonical_name_zh": _text(),
+        "province_name_zh": _text(),
+    },
+    unique=["entity_id"],
+    name="crosswalk entities (entity_id, legacy_entity_id, canonical_name_zh, province_name_zh)",
+)
+ROSTER = pa.DataFrameSchema(
+    {"entity_id": _text(ENTITY_ID, "an entity id CNUR-nnnnnn"), "year": _year(),
+     "legal_name_zh": _text(nullable=True)},
+    unique=["entity_id", "year"],
+    name="legal roster (entity_id, year, legal_name_zh)",
+)
+YEAR_END = pa.DataFrameSchema(
+    {"entity_id": _text(ENTITY_ID, "an entity id CNUR-nnnnnn"), "name_zh": _text(nullable=True),
+     "start_year": _year(), "end_year": _year()},
+    checks=[pa.Check(lambda f: f["start_year"] <= f["end_year"], error="start_year <= end_year")],
+    name="year-end names (entity_id, name_zh, start_year, end_year)",
+)
+ALIASES = pa.DataFrameSchema(
+    {"name": _text(), "name_en": _text(), "canonical": _text(), "reason": _text()},
+    unique=["name", "name_en"],
+    strict=True,
+    name="list of misprinted names (name, name_en, canonical, reason)",
+)
+RAW_FILES = pa.DataFrameSchema(
+    {
+        "path": _text(r"^[^/]", "a relative path inside the raw directory"),
+        "repo": _text(r"^[\w.-]+/[\w.-]+$", "a GitHub repository owner/name"),
+        "commit": _text(r"^[0-9a-f]{40}$", "a commit of 40 hexadecimal digits"),
+        "origin_path": _text(),
+        "archive": pa.Column(str, coerce=True),  # '' for a file downloaded as it is
+        "member": pa.Column(str, coerce=True),
+        "bytes": pa.Column(int, pa.Check.gt(0, error="a size in bytes > 0"), coerce=True),
+        "sha256": _text(r"^[0-9a-f]{64}$", "a sha256 of 64 hexadecimal digits"),
+    },
+    unique=["path"],
+    strict=True,
+    name="list of raw files (path, repo, commit, origin_path, archive, member, bytes, sha256)",
+)
+INPUTS = {"entities": ENTITIES, "roster": ROSTER, "year_end": YEAR_END, "aliases": ALIASES, "raw_files": RAW_FILES}
+
+
 def schema_for(name: str) -> pa.DataFrameSchema:
     """The schema of a frame by its file stem: panel, analysis, tableN, tableN_stats, tableN_draws."""
     if name == "panel":
@@ -166,6 +231,8 @@ def schema_for(name: str) -> pa.DataFrameSchema:
         return ANALYSIS
     if name in DESCRIPTIVE:
         return DESCRIPTIVE[name]
+    if name in INPUTS:
+        return INPUTS[name]
     if name.endswith("_stats"):
         return STATS
     if name == "draws" or name.endswith("_draws"):
@@ -181,6 +248,12 @@ def _row_label(frame: pd.DataFrame, index) -> str:
     if "year" in frame.columns and ("city" in frame.columns or "city_code" in frame.columns):
         city = row.get("city", "")
         return f"{city} ({row.get('city_code', '?')}) {row.get('year', '?')}".strip()
+    if "entity_id" in frame.columns:  # the crosswalk files
+        return f"entity {row['entity_id']}" + (f" {row['year']}" if "year" in frame.columns else "")
+    if "name_en" in frame.columns:  # city_aliases.csv
+        return f"alias {row['name']} ({row['name_en']})"
+    if "sha256" in frame.columns:  # raw_files.csv
+        return f"file {row['path']}"
     for key in ("column", "key", "indicator", "component", "variable", "stat"):
         if key in frame.columns:
             label = f"{key} {row[key]}"
@@ -228,7 +301,10 @@ def describe_failures(errors: pa.errors.SchemaErrors, frame: pd.DataFrame, sourc
         return f"{source}: column {column}: expected {what}; first bad rows: {rows or 'the column type'}"
     if check == "not_nullable":
         rows = "; ".join(_row_label(frame, i) + _line(i) for i in same["index"].head(SHOWN))
-        return f"{source}: column {column}: expected a number, found missing values (NaN); first rows: {rows}"
+        kind = str(errors.schema.columns[column].dtype) if column in errors.schema.columns else ""
+        numeric = not kind.startswith(("str", "object"))
+        found = "missing values (NaN)" if numeric else "empty cells"
+        return f"{source}: column {column}: expected {'a number' if numeric else 'a value'}, found {found}; first rows: {rows}"
     if "unique" in check:
         return f"{source}: column {column}: expected unique values; duplicated: {list(same['failure_case'].head(SHOWN))}"
     rows = "; ".join(f"{_row_label(frame, i)}{_line(i)}: {value!r}"
@@ -248,6 +324,34 @@ def check_shares_present(panel: pd.DataFrame, share_end_rule: str, source: str) 
                               f"built with share_end_rule=none); first rows: {rows}")
 
 
+# What the steps need of a panel beyond its schema: the indices standardise every indicator across
+# city-years and weight it by its dispersion across cities, so they need two cities at least; the
+# models fit Table 6 on each region, with errors clustered by city, so every region of
+# config.REGIONS needs two cities at least.
+MIN_CITIES = 2
+MIN_CITIES_PER_REGION = 2
+
+
+def check_panel_size(panel: pd.DataFrame, source: str, regions: bool = False) -> None:
+    """SchemaError naming `source` when the panel is too small for the step (`regions`: the models)."""
+    from replication.config import REGIONS
+
+    if len(panel) == 0:
+        raise SchemaError(f"{source}: no rows (only a header); expected one row per city-year, of at least "
+                          f"{MIN_CITIES} cities (the indices compare cities)")
+    cities = panel.drop_duplicates("city_code")
+    if len(cities) < MIN_CITIES:
+        raise SchemaError(f"{source}: {len(cities)} city ({', '.join(map(str, cities['city']))}); expected at least "
+                          f"{MIN_CITIES}: the indices standardise and weight each indicator across cities")
+    if regions:
+        counts = cities["region"].value_counts()
+        short = [f"{r} ({int(counts.get(r, 0))})" for r in REGIONS if counts.get(r, 0) < MIN_CITIES_PER_REGION]
+        if short:
+            raise SchemaError(f"{source}: too few cities in region {', '.join(short)}; expected at least "
+                              f"{MIN_CITIES_PER_REGION} cities in each of {', '.join(REGIONS)}: Table 6 fits each "
+                              "region with errors clustered by city")
+
+
 def check(frame: pd.DataFrame, name: str, source: str) -> pd.DataFrame:
     """`frame` validated against the schema `name` (coerced types), or SchemaError naming `source`."""
     schema = schema_for(name)
@@ -259,4 +363,4 @@ def check(frame: pd.DataFrame, name: str, source: str) -> pd.DataFrame:
         raise SchemaError(f"{source}: {error}") from None
 
 
-__all__ = ["ANALYSIS", "PANEL", "SchemaError", "check", "schema_for"]
+__all__ = ["ALIASES", "ANALYSIS", "ENTITIES", "PANEL", "ROSTER", "YEAR_END", "SchemaError", "check", "schema_for"]

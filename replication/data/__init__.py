@@ -13,10 +13,13 @@ def load_panel(path) -> "pd.DataFrame":
     the file, the column and the first offending city-years."""
     import pandas as pd
 
-    from replication.schemas import check
+    from replication.schemas import check, check_panel_size
 
     # only an empty cell is missing: 'n/a' or 'NA' in a numeric column is an error the schema names
-    panel = check(pd.read_csv(path, keep_default_na=False, na_values=[""]), "panel", str(path))
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    if len(frame) == 0:
+        check_panel_size(frame, str(path))
+    panel = check(frame, "panel", str(path))
     for column in [c for c in panel.columns if c.endswith("_fill")]:
         panel[column] = panel[column].fillna("").astype(str)
     return panel

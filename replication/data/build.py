@@ -20,9 +20,9 @@ from replication.config import REGIONS, YEARS, Options
 from replication.data.anomalies import screen, treat
 from replication.data.cities import CROSSWALK_FILES, load_crosswalk
 from replication.data.errors import BuildError
-from replication.data.plausibility import check_plausibility
+from replication.data.plausibility import check_plausibility, check_secondary
 from replication.data.series import BY_NAME, EDITIONS
-from replication.data.sources import HHWK_FILE, PKU_FILE, read_hhwk, read_pku, read_pku_names
+from replication.data.sources import HHWK_FILE, HHWK_SHEET, PKU_FILE, read_hhwk, read_pku, read_pku_names
 from replication.data.yearbook import extract_edition
 
 KEY_TABLES = Path("ccsy_zeeny/key_tables")
@@ -127,12 +127,15 @@ def build_panel(raw: Path, options: Options, progress: Callable[[str], None] = l
     treated["ict_share_whole"] = treated["emp_ict_whole"] | treated["emp_whole"]
     flags = pd.DataFrame("", index=wide.index, columns=list(REQUIRED))
     checks = {"hhwk_vs_yearbook": cross_check_hhwk(wide, hhwk)}
+    before = wide[list(SECONDARY)].copy()
     for column, source in SECONDARY.items():
         gap = wide[column].isna() & wide.index.get_level_values("year").isin(absent_years(column))
         fill = hhwk[source].reindex(wide.index)
         take = gap & fill.notna()
         wide.loc[take, column] = fill[take]
         flags.loc[take, column] = "hhwk"
+    check_secondary(before, wide, flags[list(SECONDARY)] == "hhwk", hhwk["row"], names,
+                    f"{HHWK_FILE} sheet {HHWK_SHEET!r}")
 
     # --- sample rules ---
     rules: list[dict] = []

@@ -14,6 +14,7 @@ written to the panel always come from the crosswalk.
 
 from __future__ import annotations
 
+import io
 import re
 from importlib import resources
 from pathlib import Path
@@ -24,16 +25,50 @@ from replication.data.errors import BuildError
 
 STRAY = ".。，,‘’'\"[]【】 "
 CROSSWALK_FILES = ("entities.csv", "legal_roster_2000_2024.csv", "entity_names_year_end_1987_2026.csv")
+ALIASES_FILE = "city_aliases.csv"
+NEWLINE = b"\n"
+ALIASES_PATH = f"replication/data/{ALIASES_FILE}"
 
 
 def _letters(text: str) -> str:
     return re.sub(r"[^a-z]", "", str(text).lower())
 
 
-def load_aliases() -> pd.DataFrame:
-    """The committed list of misprinted yearbook names: name, name_en, canonical, reason."""
-    with resources.files("replication.data").joinpath("city_aliases.csv").open(encoding="utf-8") as handle:
-        aliases = pd.read_csv(handle, dtype=str, comment="#", keep_default_na=False)
+def read_csv_input(path, what: str, text: str | None = None, **kwargs) -> pd.DataFrame:
+    """A raw or committed CSV input as text columns; BuildError naming the file when it is not UTF-8
+    text, empty or not CSV (a file re-saved in GBK by a spreadsheet is the usual case)."""
+    try:
+        if text is not None:
+            return pd.read_csv(io.StringIO(text), dtype=str, **kwargs)
+        return pd.read_csv(path, dtype=str, encoding="utf-8", **kwargs)
+    except FileNotFoundError:
+        raise BuildError(f"{path}: file not found ({what})") from None
+    except UnicodeDecodeError:
+        data = Path(path).read_bytes()
+        try:
+            data.decode("utf-8")
+            where = ""
+        except UnicodeDecodeError as exc:
+            where = f" line {data[:exc.start].count(NEWLINE) + 1}"
+            byte = f" (byte 0x{data[exc.start]:02x} is not UTF-8)"
+        raise BuildError(
+            f"{path}{where}: not UTF-8 text{byte if where else ''}; expected {what} in UTF-8, as published "
+            "(re-saved in another encoding, e.g. GBK?)"
+        ) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise BuildError(f"{path}: cannot be read as a CSV file ({str(exc).splitlines()[0]}); expected {what}") from None
+
+
+def load_aliases(text: str | None = None) -> pd.DataFrame:
+    """The committed list of misprinted yearbook names (or `text` in its format): name, name_en,
+    canonical, reason, checked against schemas.ALIASES."""
+    from replication.schemas import check
+
+    if text is None:
+        text = resources.files("replication.data").joinpath(ALIASES_FILE).read_text(encoding="utf-8")
+    frame = read_csv_input(ALIASES_PATH, "the list of misprinted city names", text=text, comment="#",
+                           keep_default_na=False)
+    aliases = check(frame, "aliases", ALIASES_PATH)
     aliases["key_en"] = aliases["name_en"].map(_letters)
     return aliases
 
@@ -84,28 +119,50 @@ class Crosswalk:
         return self._alias.get((text, _letters(name_en)), text)
 
 
-def load_crosswalk(directory: Path) -> Crosswalk:
+def load_crosswalk(directory: Path, aliases: pd.DataFrame | None = None) -> Crosswalk:
+    """The FIERsity crosswalk in `directory`, each file checked against its schema (replication.schemas:
+    ENTITIES, ROSTER, YEAR_END), and the misprint list (`aliases`, default the committed one)."""
+    from replication.schemas import check
+
     for file in CROSSWALK_FILES:
         if not (directory / file).is_file():
             raise BuildError(f"{directory / file}: crosswalk file missing")
-    entities = pd.read_csv(directory / "entities.csv", dtype=str)
+    entities_file, roster_file, year_end_file = (directory / f for f in CROSSWALK_FILES)
+    entities = check(read_csv_input(entities_file, "the crosswalk's entities"), "entities", str(entities_file))
     entities = entities.rename(columns={"canonical_name_zh": "city", "province_name_zh": "province"})
     entities["city_code"] = entities["legacy_entity_id"].str.lstrip("E").astype(int)
+    duplicated = entities[entities.duplicated("city_code", keep=False)]
+    if len(duplicated):
+        lines = ", ".join(str(i + 2) for i in duplicated.index[:3])
+        raise BuildError(f"{entities_file}: column legacy_entity_id: {duplicated['legacy_entity_id'].iloc[0]} on lines "
+                         f"{lines}; expected each legacy id once (it is the panel's city_code)")
     province_of = entities.set_index("entity_id")["province"]
-    roster = pd.read_csv(directory / "legal_roster_2000_2024.csv", dtype={"year": int})
+    roster = check(read_csv_input(roster_file, "the crosswalk's legal roster"), "roster", str(roster_file))
+    unknown = roster[~roster["entity_id"].isin(province_of.index)]
+    if len(unknown):
+        first = unknown.index[0]
+        raise BuildError(f"{roster_file} line {first + 2}: entity {unknown['entity_id'].iloc[0]} {unknown['year'].iloc[0]}, "
+                         f"column entity_id: not in {entities_file.name}; expected an entity of the crosswalk")
     roster = roster[roster["legal_name_zh"].notna()]
     legal = (
         roster.groupby(["entity_id", "legal_name_zh"])["year"].agg(["min", "max"]).reset_index()
         .rename(columns={"legal_name_zh": "name", "min": "first_year", "max": "last_year"})
     )
-    year_end = pd.read_csv(directory / "entity_names_year_end_1987_2026.csv")
+    year_end = check(read_csv_input(year_end_file, "the crosswalk's year-end names"), "year_end", str(year_end_file))
     year_end = year_end[year_end["name_zh"].notna()].rename(
         columns={"name_zh": "name", "start_year": "first_year", "end_year": "last_year"}
     )[["entity_id", "name", "first_year", "last_year"]]
     names = pd.concat([legal, year_end]).drop_duplicates(["entity_id", "name"])
     names["province"] = names["entity_id"].map(province_of)
+    aliases = load_aliases() if aliases is None else aliases
+    known = set(names["name"])
+    unknown = aliases[~aliases["canonical"].isin(known)]
+    if len(unknown):
+        a = unknown.iloc[0]
+        raise BuildError(f"{ALIASES_PATH}: alias {a['name']} ({a['name_en']}), column canonical: {a['canonical']!r} is "
+                         f"no name in {directory}; expected a legal or former prefecture name")
     return Crosswalk(
         entities=entities[["entity_id", "city_code", "city", "province"]],
         names=names.reset_index(drop=True),
-        aliases=load_aliases(),
+        aliases=aliases,
     )

@@ -36,6 +36,13 @@ Errors (BuildError naming the file, the city-year or the edition, the series and
    renamed cities printed under their old English name (Simao for 普洱, Changdu for 昌都) pass,
    because no other prefecture bears that name.  The real data have no row this rule refuses.
 
+The same rules hold beyond the yearbook's own cells.  ``check_secondary``: a value the hhwk
+compilation fills in (GDP and the tertiary share of 2017, which edition 2018 does not print) must
+pass the rules of its series and lie within a factor ``JUMP`` of its city's own yearbook values in
+the neighbouring years.  ``check_panel``: a panel given to a later step (``--panel``) gets the
+panel-level rules (the ranges above, one-year jumps of population and of Dist's counts within a
+city, the per-capita medians), with messages naming the file, the line, the city-year and the column.
+
 Not checked here: a single implausible cell of a count (hospital beds with one extra digit, 5,357
 10k mobile subscribers in a city of 780,000 people).  The real data hold such cells (beds per
 1,000 people reach 75 in Sansha, whose registered population is a few hundred), so a per-cell
@@ -201,25 +208,185 @@ def check_unit_jumps(long: pd.DataFrame) -> None:
         )
 
 
-def check_per_capita(long: pd.DataFrame) -> None:
-    wide = long.pivot_table(index=["entity_id", "year"], columns=["series", "area"], values="value")
-    wide.columns = [f"{s}_{a}" for s, a in wide.columns]
-    units = long.drop_duplicates(["series", "area", "year"]).set_index(["series", "area", "year"])
+def per_capita_outside(wide: pd.DataFrame) -> tuple | None:
+    """The first (label, year, median, unit, low, high, numerator, denominator) whose cross-city median
+    lies outside its PER_CAPITA range; `wide` has one row per city-year (index or column 'year') and
+    the panel's column names."""
+    years = wide.index.get_level_values("year") if "year" in wide.index.names else wide["year"]
     for label, (top, bottom, scale, unit, _, _, (low, high)) in PER_CAPITA.items():
         if top not in wide or bottom not in wide:
             continue
         ratio = (wide[top] * scale / wide[bottom]).replace([np.inf, -np.inf], np.nan)
-        yearly = ratio.groupby(level="year").median().dropna()
+        yearly = ratio.groupby(np.asarray(years)).median().dropna()
         bad = yearly[(yearly < low) | (yearly > high)]
         if len(bad):
-            year, value = int(bad.index[0]), float(bad.iloc[0])
-            parts = []
-            for column in (top, bottom):
-                series, _, area = column.rpartition("_")
-                row = units.loc[(series, area, year)]
-                parts.append(f"{series} ({area}) unit label {row['unit']!r} from {_file(row['source'])}")
+            return label, int(bad.index[0]), float(bad.iloc[0]), unit, low, high, top, bottom
+    return None
+
+
+def check_per_capita(long: pd.DataFrame) -> None:
+    wide = long.pivot_table(index=["entity_id", "year"], columns=["series", "area"], values="value")
+    wide.columns = [f"{s}_{a}" for s, a in wide.columns]
+    units = long.drop_duplicates(["series", "area", "year"]).set_index(["series", "area", "year"])
+    found = per_capita_outside(wide)
+    if found:
+        label, year, value, unit, low, high, top, bottom = found
+        parts = []
+        for column in (top, bottom):
+            series, _, area = column.rpartition("_")
+            row = units.loc[(series, area, year)]
+            parts.append(f"{series} ({area}) unit label {row['unit']!r} from {_file(row['source'])}")
+        raise BuildError(
+            f"edition {year + 1} (data year {year}): median {label} across cities is {value:.4g}"
+            f"{' ' + unit if unit else ''}; expected between {low:g} and {high:g}: "
+            + "; ".join(parts)
+        )
+
+
+# --- values a secondary source fills in -------------------------------------------------------
+
+def check_secondary(before: pd.DataFrame, after: pd.DataFrame, filled: pd.DataFrame, rows: pd.Series,
+                    names: pd.Series, source: str) -> None:
+    """The cells the secondary source (hhwk) fills must pass the yearbook's rules for their series.
+
+    `before` and `after` are the wide frames (entity_id, year) x columns before and after the fill,
+    `filled` the boolean mask of the cells filled, `rows` the sheet row of each (entity_id, year).
+    1. A share filled in a % column must be above FRACTION_MAX (check_cells' rule).
+    2. A filled cell must lie within a factor JUMP of the geometric mean of its city's own nearest
+       yearbook values on either side (one side at the ends): the yearbook's largest year-on-year
+       factor is 1.25 between cross-city medians, and in the committed panel every filled GDP lies
+       within a factor of 1.48 of its neighbours (Baotou 2017), every filled tertiary share within
+       1.33 (Jieyang 2017); a value ten times too large does not.  A whole year filled in the wrong
+       unit fails here city by city, so check_unit_jumps' rule for the cross-city median (a factor of
+       JUMP) and check_per_capita's ranges (three times the real extremes) hold for it as well.
+    """
+    for column in filled.columns[filled.any().to_numpy()]:
+        cells = filled.index[filled[column].to_numpy()]
+        values = after[column]
+        if column.endswith("share_whole"):
+            low = values[cells][values[cells] <= FRACTION_MAX]
+            if len(low):
+                entity, year = low.index[0]
+                raise BuildError(
+                    f"{source} row {rows.get((entity, year), '?')}: {names.get(entity, entity)} {year}, {column}: "
+                    f"{low.iloc[0]:g} % (filled from this source); a fraction of a percent where the yearbook's "
+                    f"smallest real value of any city-year is above 10; expected more than {FRACTION_MAX:g}"
+                )
+        own = before[column].unstack()
+        for entity, year in cells:
+            series = own.loc[entity].dropna()
+            series = series[series > 0]
+            earlier, later = series.index[series.index < year], series.index[series.index > year]
+            near = [earlier[-1], later[0]] if len(earlier) and len(later) else [*earlier[-2:], *later[:2]]
+            if not near:
+                continue
+            reference = float(np.exp(np.mean(np.log(series[near].to_numpy(float)))))
+            value = float(values[(entity, year)])
+            factor = max(value / reference, reference / value) if value > 0 else np.inf
+            if factor > JUMP:
+                shown = ", ".join(f"{int(y)}: {series[y]:g}" for y in near)
+                raise BuildError(
+                    f"{source} row {rows.get((entity, year), '?')}: {names.get(entity, entity)} {year}, {column}: "
+                    f"{value:g} (filled from this source, the yearbook does not print it) is a factor of {factor:.3g} "
+                    f"from the city's own yearbook values ({shown}); expected less than {JUMP:g}, the yearbook's "
+                    "rule for adjacent years (ten times too large, or a unit error?)"
+                )
+
+
+# --- a panel given to a later step (``--panel``, ``PANEL=``) -------------------------------------
+
+# A one-year departure (the anomaly screen's d: log ratio to the geometric mean of the nearest
+# years, whose two values agree to within half of it) larger than these factors is refused in a
+# given panel.  Measured in the committed panel and its two variants: population (year-end, both
+# areas, and the annual average) at most 3.8 (Tieling's districts 2017, anomaly_keep; 2.1 in the
+# default panel); the counts of Dist (teachers, pupils, library, beds, doctors; both areas) at most
+# 6.8 in the panels built with anomaly_rule=treat (Liaocheng's district library 2011, an edge year).
+# In a panel built with anomaly_rule=keep the screen's spikes are kept as printed (up to 135 times,
+# Hezhou's district pupils 2014), so the counts rule does not apply to it; the population rule does.
+POP_JUMP = 5.0
+COUNT_JUMP = 8.0
+AGREEMENT = 0.5  # the screen's default anomaly_agreement
+# The per-capita ranges are for cross-city medians: a panel of fewer cities is held to the others only.
+MEDIAN_CITIES = 30
+POPULATION = ("pop_whole", "pop_district", "pop_avg_whole")
+COUNTS = tuple(f"{s}_{a}" for s in ("teachers_primary", "pupils_primary", "library", "beds", "doctors")
+               for a in ("whole", "district"))
+PERCENT_SHARES = ("tertiary_share_whole", "emp_tertiary_share_whole")
+
+
+def _label(panel: pd.DataFrame, i) -> str:
+    return f"line {int(i) + 2}: {panel.loc[i, 'city']} ({panel.loc[i, 'city_code']}) {panel.loc[i, 'year']}"
+
+
+def one_year_departures(values: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(d, agreement) for a cities x years frame with every year present: d is the log ratio of a cell
+    to the geometric mean of its two neighbours (the two nearest years on one side at the ends, as
+    the anomaly screen does), agreement |log ratio| of the neighbours; NaN where a value is missing
+    or not positive."""
+    x = np.log(values.where(values > 0).to_numpy(float))
+    d, agreement = np.full(x.shape, np.nan), np.full(x.shape, np.nan)
+    if x.shape[1] >= 3:
+        d[:, 1:-1] = x[:, 1:-1] - (x[:, :-2] + x[:, 2:]) / 2
+        agreement[:, 1:-1] = np.abs(x[:, :-2] - x[:, 2:])
+        d[:, 0], agreement[:, 0] = x[:, 0] - (x[:, 1] + x[:, 2]) / 2, np.abs(x[:, 1] - x[:, 2])
+        d[:, -1], agreement[:, -1] = x[:, -1] - (x[:, -2] + x[:, -3]) / 2, np.abs(x[:, -2] - x[:, -3])
+    return (pd.DataFrame(d, index=values.index, columns=values.columns),
+            pd.DataFrame(agreement, index=values.index, columns=values.columns))
+
+
+def check_panel(panel: pd.DataFrame, source: str, anomaly_rule: str = "treat") -> None:
+    """The panel-level rules of the build, applied to a given panel (already schema-checked: keys,
+    types, >= 0, shares <= 100, districts <= whole city).  BuildError naming `source`, the line, the
+    city-year and the column for the first value that fails:
+
+    1. the documented ranges: population <= POP_MAX, PKU index in PKU_RANGE, a % share above
+       FRACTION_MAX (check_cells and check_pku);
+    2. one-year jumps within a city: population beyond POP_JUMP, the counts beyond COUNT_JUMP
+       (unless the panel was built with anomaly_rule=keep), while the neighbours agree;
+    3. the per-capita medians of every year (check_per_capita's ranges), in a panel of at least
+       MEDIAN_CITIES cities.
+    """
+    for column in POPULATION:
+        high = panel.index[panel[column] > POP_MAX]
+        if len(high):
+            raise BuildError(f"{source} {_label(panel, high[0])}, {column}: {panel.loc[high[0], column]:g} 10k persons; "
+                             f"expected at most {POP_MAX:g} (the largest prefecture, Chongqing, prints 3416)")
+    low, high = PKU_RANGE
+    bad = panel.index[(panel["pku_index"] <= low) | (panel["pku_index"] > high)]
+    if len(bad):
+        raise BuildError(f"{source} {_label(panel, bad[0])}, pku_index: {panel.loc[bad[0], 'pku_index']:g}; expected a "
+                         f"value in ({low:g}, {high:g}] (the real index runs from 11 to 360 in 2011-2021; 100 times "
+                         "too large?)")
+    for column in PERCENT_SHARES:
+        bad = panel.index[panel[column] <= FRACTION_MAX]
+        if len(bad):
+            raise BuildError(f"{source} {_label(panel, bad[0])}, {column}: {panel.loc[bad[0], column]:g}; a fraction "
+                             "where a percentage is expected (the smallest real value of any city-year is above 10)")
+    rules = [(c, POP_JUMP) for c in POPULATION]
+    if anomaly_rule != "keep":
+        rules += [(c, COUNT_JUMP) for c in COUNTS]
+    lines = pd.Series(panel.index, index=pd.MultiIndex.from_frame(panel[["city_code", "year"]]))
+    for column, limit in rules:
+        values = panel.pivot(index="city_code", columns="year", values=column).sort_index(axis=1)
+        d, agreement = one_year_departures(values)
+        jump = (d.abs() > np.log(limit)) & (agreement <= AGREEMENT * d.abs())
+        if jump.to_numpy().any():
+            code, year = jump.stack()[lambda s: s].index[0]
+            i, position = lines[(code, year)], list(values.columns).index(year)
+            near = [position - 1, position + 1] if 0 < position < len(values.columns) - 1 else \
+                ([1, 2] if position == 0 else [position - 1, position - 2])
+            shown = ", ".join(f"{values.columns[k]}: {values.iloc[values.index.get_loc(code), k]:g}" for k in near)
             raise BuildError(
-                f"edition {year + 1} (data year {year}): median {label} across cities is {value:.4g}"
-                f"{' ' + unit if unit else ''}; expected between {low:g} and {high:g}: "
-                + "; ".join(parts)
+                f"{source} {_label(panel, i)}, {column}: {panel.loc[i, column]:g} is a factor of "
+                f"{np.exp(abs(d.loc[code, year])):.3g} from the geometric mean of the city's neighbouring years "
+                f"({shown}), which agree; expected a factor below {limit:g} (the panel build's anomaly screen "
+                "sets such a cell missing and refills it: a misprint or a unit error?"
+                + ("" if column in POPULATION else "; a panel built with anomaly_rule=keep is accepted with the "
+                   "manifest.json `make data` writes beside it") + ")"
             )
+    found = per_capita_outside(panel) if panel["city_code"].nunique() >= MEDIAN_CITIES else None
+    if found:
+        label, year, value, unit, low, high, top, bottom = found
+        raise BuildError(f"{source}: year {year}: median {label} across cities ({top} / {bottom}) is {value:.4g}"
+                         f"{' ' + unit if unit else ''}; expected between {low:g} and {high:g} (the range the panel "
+                         "build applies to the yearbook: a unit error in a column?)")
