@@ -328,7 +328,8 @@ def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
         data[f"{variable}_fill"] = joined
     # min_nonurban_share: Dist is not computed for a sliver of a non-urban area, and the row leaves
     # every model (Dig is standardised over all rows, as before)
-    small = panel.loc[~trusted, ["city", "year"]].assign(
-        nonurban_share=panel["pop_nonurban"] / panel["pop_whole"]).reset_index(drop=True)
+    share = panel["pop_nonurban"] / panel["pop_whole"]
+    small = pd.DataFrame({"city": panel.loc[~trusted, "city"], "year": panel.loc[~trusted, "year"],
+                          "nonurban_share": share[~trusted]}).reset_index(drop=True)  # empty when none is small
     data = data[trusted.to_numpy()].reset_index(drop=True)
     return Analysis(data=data, dist=dist, dig=dig, dig_entropy=dig_entropy, options=options, small_nonurban=small)

@@ -192,3 +192,15 @@ def test_sign_rules(random_matrix):
     largest = b.eigenvectors.to_numpy()[np.abs(b.eigenvectors.to_numpy()).argmax(axis=0), range(4)]
     assert (largest > 0).all()
     assert np.abs(a.eigenvectors.to_numpy()) == pytest.approx(np.abs(b.eigenvectors.to_numpy()))
+
+
+def test_no_city_year_is_said_to_be_left_out_when_none_is(committed_panel):
+    """A panel without Shantou (the one city-year set below min_nonurban_share) leaves none out."""
+    from replication.indices import analysis_frame
+
+    panel = committed_panel[~committed_panel["city"].str.startswith("汕头")]
+    analysis = analysis_frame(panel, Options())
+    assert len(analysis.small_nonurban) == 0 and len(analysis.data) == len(panel)
+    with_shantou = analysis_frame(committed_panel, Options()).small_nonurban
+    assert len(with_shantou) == 11 and set(with_shantou["city"]) == {"汕头市"}
+    assert with_shantou["nonurban_share"].max() < 0.05
