@@ -4,6 +4,9 @@ they skip without it on a developer's machine and fail under CI=true, where the 
 from __future__ import annotations
 
 import os
+
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # before numpy: see
+    os.environ.setdefault(_variable, "1")  # replication/__init__.py (one thread, byte-identical results)
 from pathlib import Path
 
 import pandas as pd
