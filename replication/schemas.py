@@ -220,7 +220,15 @@ RAW_FILES = pa.DataFrameSchema(
     strict=True,
     name="list of raw files (path, repo, commit, origin_path, archive, member, bytes, sha256)",
 )
-INPUTS = {"entities": ENTITIES, "roster": ROSTER, "year_end": YEAR_END, "aliases": ALIASES, "raw_files": RAW_FILES}
+NAMES_EN = pa.DataFrameSchema(
+    {"name": _text(), "pku": _text(), "english": _text(r"^[A-Z][A-Za-z' -]*[a-z]$", "a capitalised English name"),
+     "reason": _text()},
+    unique=["name"],
+    strict=True,
+    name="list of corrected English names (name, pku, english, reason)",
+)
+INPUTS = {"entities": ENTITIES, "roster": ROSTER, "year_end": YEAR_END, "aliases": ALIASES, "raw_files": RAW_FILES,
+          "names_en": NAMES_EN}
 
 
 def schema_for(name: str) -> pa.DataFrameSchema:

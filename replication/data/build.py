@@ -214,7 +214,7 @@ def build_panel(raw: Path, options: Options, progress: Callable[[str], None] = l
         ],
         "package_data": {
             name: sha256(Path(str(resources.files("replication.data").joinpath(name))))
-            for name in ("city_aliases.csv", "cell_fixes.csv", "known_anomalies.csv")
+            for name in ("city_aliases.csv", "city_names_en.csv", "cell_fixes.csv", "known_anomalies.csv")
         },
         "options": {k: getattr(options, k) for k in PANEL_OPTIONS},
         "rows": len(panel),

@@ -144,11 +144,41 @@ def read_hhwk(raw: Path, crosswalk: Crosswalk, years: tuple[int, ...]) -> pd.Dat
     return frame[["entity_id", "year", "gdp", "tertiary_share", "row"]]
 
 
+NAMES_EN_FILE = "city_names_en.csv"
+
+
+def english_corrections(text: str | None = None) -> pd.DataFrame:
+    """replication/data/city_names_en.csv (or `text` in its format): the English names the PKU file
+    misspells (name, pku, english, reason), checked against schemas.NAMES_EN."""
+    from importlib import resources
+
+    from replication.data.cities import read_csv_input
+    from replication.schemas import check
+
+    where = f"replication/data/{NAMES_EN_FILE}"
+    if text is None:
+        text = resources.files("replication.data").joinpath(NAMES_EN_FILE).read_text(encoding="utf-8")
+    frame = read_csv_input(where, "the list of corrected English names", text=text, comment="#",
+                           keep_default_na=False)
+    return check(frame, "names_en", where)
+
+
 def read_pku_names(raw: Path, crosswalk: Crosswalk) -> pd.Series:
-    """English city names as the PKU file spells them (pref_name_year18_eng), by entity id."""
+    """English city names by entity id: the PKU file's (pref_name_year18_eng) without surrounding
+    spaces, corrected where city_names_en.csv lists a misspelling; a listed correction whose
+    misspelling the file no longer prints is refused (the list would be stale)."""
     path = raw / PKU_FILE
     frame = _read_dta(path, ("year", "pref_name_year18", "pref_name_year18_eng"))
     frame = frame.dropna(subset=["year", "pref_name_year18"])
     frame = frame.sort_values("year").drop_duplicates("pref_name_year18", keep="last")
+    printed = frame["pref_name_year18_eng"].astype(str).str.strip()
+    corrections = english_corrections()
+    by_name = dict(zip(frame["pref_name_year18"], printed))
+    for r in corrections.itertuples():
+        if by_name.get(r.name) != r.pku:
+            raise BuildError(f"replication/data/{NAMES_EN_FILE}: {r.name}, column pku: {r.pku!r}, but {path} "
+                             f"prints {by_name.get(r.name, 'no such city')!r}; expected the spelling the file prints")
+    fixed = [dict(zip(corrections["name"], corrections["english"])).get(n, f)
+             for n, f in zip(frame["pref_name_year18"], printed)]
     ids = [crosswalk.match(n, "", "", int(y), str(path)) for n, y in zip(frame["pref_name_year18"], frame["year"])]
-    return pd.Series(frame["pref_name_year18_eng"].to_numpy(), index=ids).groupby(level=0).last()
+    return pd.Series(fixed, index=ids).groupby(level=0).last()
