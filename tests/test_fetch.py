@@ -299,6 +299,6 @@ def test_file_list_with_wrong_columns_is_refused():
     with pytest.raises(FetchError, match=r"raw_files\.csv: columns \['path', 'url'\]; expected \['path', 'repo'"):
         load_file_list("path,url\na,b\n")
     text = io.StringIO()
-    text.write(",".join(fetch.FIELDS) + "\n../outside,o/r,c,p,,,1," + "0" * 64 + "\n")
+    text.write(",".join(fetch.FIELDS) + "\n../outside,o/r," + "c" * 40 + ",p,,,1," + "0" * 64 + "\n")
     with pytest.raises(FetchError, match=r"\.\./outside: expected a relative path inside the raw directory"):
         load_file_list(text.getvalue())
