@@ -42,6 +42,7 @@ ENGLISH = {"内蒙古": "Inner Mongolia", "广西": "Guangxi", "西藏": "Tibet"
            "贵州": "Guizhou", "云南": "Yunnan", "青海": "Qinghai"}
 GROUPS = {"ethnic": "Ethnic provinces", "rest_of_west": "Rest of the West", "other": "Other cities",
           "national": "All cities"}
+AGAINST = {"Rest of the West": "the rest of the West", "Other cities": "all other cities"}  # in a sentence
 INTERACTION = "Dig_x_ethnic"
 PAPER_DIG = -0.102  # the paper's Table 5 column 4 coefficient (data/reference/published.csv)
 
@@ -183,8 +184,9 @@ def nearest_quantities(reference: pd.DataFrame, panel: pd.DataFrame, cover: pd.D
 
     def province_absent(short: str) -> str:
         part = cover[(cover["short"] == short) & (cover["status"] == "dropped")]
-        why = "; ".join(f"{r.city}: {r.reason}" for r in part.itertuples())
-        return (f"The panel holds no city of {short}" + (f" ({why})" if why else "") + ".")
+        return (f"The panel holds no city of {short}"
+                + (f" (the {len(part)} the yearbook lists, {', '.join(part['city'])}, were dropped by the sample "
+                   "rules of section 1)" if len(part) else "") + ".")
 
     rows = []
     for row in reference.itertuples():
@@ -413,10 +415,433 @@ def model_table(model: EthnicModel) -> pd.DataFrame:
     fit_rows("Dig x ethnic", model.interaction, ["Dig", INTERACTION])
     wild_rows("Dig x ethnic", model.interaction_wild)
     for against, d in model.differences.items():
-        sample = f"fully interacted: ethnic - {against.lower()}"
+        sample = f"fully interacted: ethnic - {AGAINST[against]}"
         rows.extend([(sample, INTERACTION, "difference_separate", d.difference),
                      (sample, INTERACTION, "interacted_F_city", d.interacted_f),
                      (sample, INTERACTION, "interacted_p_city", d.interacted_p)])
         fit_rows(sample, d.fit, [INTERACTION])
         wild_rows(sample, d.wild)
     return pd.DataFrame(rows, columns=["sample", "term", "stat", "value"])
+
+
+# ---------------------------------------------------------------------------- figures
+
+
+def indices_figure(frame: pd.DataFrame) -> dict[str, bytes]:
+    """Dist and Dig medians by year: the ethnic provinces, the rest of the West, all cities, and each
+    ethnic province in the panel (thin)."""
+    figure, axes = plt.subplots(1, 2, figsize=(9.5, 4.0), sharex=True)
+    styles = {GROUPS["ethnic"]: ("-", OURS, 2.2), GROUPS["rest_of_west"]: ("--", "black", 1.4),
+              GROUPS["national"]: (":", "black", 1.6)}
+    provinces = frame[frame["kind"] == "province"]
+    for axis, variable in zip(axes, ("Dist", "Dig")):
+        for number, (name, part) in enumerate(provinces.groupby("group", sort=True)):
+            axis.plot(part["year"], part[variable], color=PAPER, linewidth=0.8, alpha=0.7,
+                      label=f"Each of the {provinces['group'].nunique()} ethnic provinces in the panel"
+                      if number == 0 else None)
+        for group, (style, color, width) in styles.items():
+            part = frame[frame["group"] == group]
+            cities = int(part["cities"].max())
+            axis.plot(part["year"], part[variable], style, color=color, linewidth=width,
+                      label=f"{group} ({cities} cities)")
+        axis.set_xlabel("Year")
+        integer_years(axis, frame["year"], most=6)
+    axes[0].set_ylabel("Dist (index), median over cities")
+    axes[1].set_ylabel("Dig (index), median over cities")
+    axes[0].set_title("Dist: the public-service gap", fontsize=9)
+    axes[1].set_title("Dig: digital development", fontsize=9)
+    figure.suptitle("Dist and Dig in the ethnic provinces beside the rest of the West and all cities (medians)",
+                    fontsize=10)
+    figure.tight_layout(rect=(0, 0.1, 1, 1))
+    figure.legend(*axes[1].get_legend_handles_labels(), loc="lower center", ncol=2, frameon=False, fontsize=7.5)
+    return save_figure(figure)
+
+
+def cities_figure(data: pd.DataFrame, groups: pd.DataFrame) -> dict[str, bytes]:
+    """Dist of each city of the ethnic provinces, one panel each, the ethnic provinces' median dashed."""
+    cities = data[ethnic(data)][["city_code", "city", "city_en", "year", "Dist"]]
+    median = groups[groups["group"] == GROUPS["ethnic"]][["year", "Dist"]]
+    return city_panels(cities, "Dist", "Dist (index)",
+                       f"Dist of each of the ethnic provinces' {cities['city_code'].nunique()} cities, by year",
+                       median, f"{GROUPS['ethnic']} median")
+
+
+def study_figure(reference: pd.DataFrame, shares: pd.DataFrame, docs: pd.DataFrame) -> dict[str, bytes]:
+    """Left: the district share of registered population by year (ethnic provinces' cities, all cities)
+    with the study's urbanisation rate; right: non-urban and district doctors per 1,000 in Guangxi with
+    the study's rural health technicians per 1,000."""
+    figure, axes = plt.subplots(1, 2, figsize=(9.5, 4.3))
+    for group, style in ((GROUPS["ethnic"], "-"), (GROUPS["national"], ":")):
+        part = shares[shares["group"] == group]
+        axes[0].plot(part["year"], part["share_pooled"], style, color=OURS, marker=".",
+                     label=f"Panel: district share of registered population, {group.lower()} "
+                           f"({int(part['cities'].max())} cities)")
+    urban = reference[(reference["quantity"] == "urbanisation_rate") & (reference["area"] == "eight ethnic provinces")]
+    for row in urban.itertuples():
+        axes[0].plot([row.year], [row.value], "s", color="black",
+                     label=f"Study: urbanisation rate (resident), eight provinces, {row.year}")
+        gap = reference[reference["quantity"] == "urbanisation_gap_to_national"]
+        for g in gap.itertuples():
+            axes[0].plot([g.year], [row.value + g.value], "D", color="black", fillstyle="none",
+                         label=f"Study: national rate implied ({row.value:g} + {g.value:g}), {g.year}")
+    axes[0].set_ylim(0, 100)
+    axes[0].set_ylabel("Percent of population")
+    axes[0].set_title("Urbanisation (study) and district share (panel)", fontsize=9)
+    health = reference[reference["quantity"] == "health_technicians_rural"]
+    for row in health.itertuples():
+        group = ENGLISH[row.area]
+        part = docs[docs["group"] == group]
+        axes[1].plot(part["year"], part["nonurban"], "-", color=OURS, marker=".",
+                     label=f"Panel: doctors per 1,000, non-urban, {group}")
+        axes[1].plot(part["year"], part["district"], "--", color=OURS, marker=".",
+                     label=f"Panel: doctors per 1,000, districts, {group}")
+        axes[1].plot([row.year], [row.value], "s", color="black",
+                     label=f"Study: health technicians per 1,000, rural {group}, {row.year}")
+    axes[1].set_ylim(0, None)
+    axes[1].set_ylabel("Per 1,000 people")
+    axes[1].set_title("Health staff per 1,000 people", fontsize=9)
+    years = [*shares["year"], *reference["year"].dropna().astype(int)]
+    for axis in axes:
+        axis.set_xlabel("Year")
+        integer_years(axis, [y for y in years if min(shares["year"]) <= y <= max(years)], most=7)
+        axis.legend(frameon=False, fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=1, handlelength=3.5)
+    figure.suptitle("The study's figures beside the panel's nearest quantities", fontsize=10)
+    figure.tight_layout()
+    return save_figure(figure)
+
+
+# ---------------------------------------------------------------------------- the report
+
+TITLE = "The ethnic regions: seed 004's figures beside the panel, and the paper's model for the ethnic provinces"
+
+
+def build(panel: pd.DataFrame, analysis: Analysis, reference: pd.DataFrame, options: Options,
+          manifest: dict | None = None, entities: pd.DataFrame | None = None) -> dict[str, str | bytes]:
+    """Every output of the ethnic-regions case: {relative path under output/: text or bytes}.
+
+    `manifest` is the panel build's manifest (its sample_rules say why cities left the panel) and
+    `entities` the crosswalk's prefecture-level divisions (city, province); without them the coverage
+    names only the panel's own cities and says what it cannot know."""
+    data = analysis.data
+    dropped = dropped_cities(manifest, entities)
+    cover = coverage(panel, dropped, entities)
+    beside = nearest_quantities(reference, panel, cover)
+    shares, docs = district_share(panel), doctors(panel)
+    groups = indices_by_group(data)
+    model = ethnic_model(data, options)
+    out: dict[str, str | bytes] = {
+        "tables/ethnic_coverage.csv": _csv(cover),
+        "tables/ethnic_study_beside_panel.csv": _csv(beside),
+        "tables/ethnic_district_share.csv": _csv(shares),
+        "tables/ethnic_doctors.csv": _csv(docs),
+        "tables/ethnic_indices.csv": _csv(groups),
+        "tables/ethnic_model.csv": _csv(model_table(model)),
+    }
+    for name, files in (("ethnic_indices", indices_figure(groups)), ("ethnic_cities", cities_figure(data, groups)),
+                        ("ethnic_study", study_figure(reference, shares, docs))):
+        for kind, content in files.items():
+            out[f"figures/{name}.{kind}"] = content
+    sections = [_coverage_section(cover, manifest is not None, entities is not None),
+                _study_section(reference, beside),
+                _indices_section(groups),
+                _model_section(model, options)]
+    out["reports/ethnic.md"], out["reports/ethnic.html"] = render_report(sections, _intro(cover, options))
+    return out
+
+
+def _names(counts: pd.DataFrame) -> str:
+    return ", ".join(f"{r.short} {r.in_panel}" for r in counts.sort_values("in_panel", ascending=False,
+                                                                         kind="stable").itertuples())
+
+
+def _intro(cover: pd.DataFrame, options: Options) -> str:
+    counts = coverage_counts(cover)
+    held = counts[counts["in_panel"] > 0]
+    absent = counts[counts["in_panel"] == 0]
+    return ("Seed 004 (Ren, Qi and Tong, 'Innovative Paths for Digital Empowerment in Rural Revitalization of "
+            "Ethnic Minority Areas'; 'seed 004' is its file name among the texts the package was built from) "
+            "argues that the urban-rural gap is widest in the eight ethnic provinces and regions and gives "
+            "figures for them. This report puts each figure beside the nearest quantity the panel can compute, "
+            "and fits the paper's Table 5 column 4 with Dig interacted with an ethnic-province indicator. "
+            f"The panel holds {int(held['in_panel'].sum())} cities of {len(held)} of the eight "
+            f"({int(held['city_years'].sum())} city-years: {_names(held)})"
+            + (f" and none of {', '.join(absent['short'])}" if len(absent) else "") + ". Written by "
+            "replication/ethnic.py. Non-default options: "
+            + (", ".join(f"{k}={v}" for k, v in options.non_default().items()) or "none") + ".")
+
+
+def _coverage_section(cover: pd.DataFrame, has_manifest: bool, has_entities: bool) -> Section:
+    counts = coverage_counts(cover)
+    held = counts[counts["in_panel"] > 0]
+    absent = counts[counts["in_panel"] == 0]
+    dropped = cover[cover["status"] == "dropped"]
+    grid = plain_grid("The eight ethnic provinces in the panel", counts.assign(
+        english=counts["short"].map(ENGLISH)),
+        {"short": "Province", "english": "", "in_panel": "Cities in the panel", "city_years": "City-years",
+         "dropped": "Dropped by a sample rule", "not_city": "Not a city of the yearbook"},
+        {}, ["Cities in the panel: data/processed/panel.csv. Dropped: the build manifest's sample rules "
+             "(manifest.json). Not a city: the crosswalk's prefecture-level divisions that the yearbook's city "
+             "tables do not list (leagues 盟, prefectures 地区, autonomous prefectures 自治州)."])
+    lost = plain_grid("Cities of the eight provinces dropped from the panel, and why", dropped,
+                      {"city": "City", "short": "Province", "rule": "Sample rule", "reason": "Reason"}, {},
+                      ["From manifest.json (sample_rules): the rule that removed the city and its reason."])
+    paragraphs = [
+        f"The panel holds {int(held['in_panel'].sum())} cities ({int(held['city_years'].sum())} city-years) of "
+        f"{len(held)} of the eight ethnic provinces and regions: {_names(held)}"
+        + (f"; it holds none of {', '.join(absent['short'])}." if len(absent) else ".")
+    ]
+    if has_manifest and has_entities:
+        for row in counts.itertuples():
+            part = dropped[dropped["short"] == row.short]
+            if not len(part) and not row.not_city:
+                continue
+            reasons = "; ".join(f"{r.city} ({r.reason})" for r in part.itertuples())
+            paragraphs.append(
+                f"{row.short} ({ENGLISH[row.short]}): {row.in_panel} in the panel"
+                + (f", {len(part)} dropped: {reasons}" if len(part) else "")
+                + (f"; {row.not_city} of its prefecture-level divisions are not cities and are not in the "
+                   "yearbook's city tables" if row.not_city else "") + ".")
+        paragraphs.append(
+            "So every prefecture-level city of Tibet and Xinjiang that the yearbook lists leaves the panel: "
+            "those created after 2011 because the panel needs every edition 2012-2022, the others because a "
+            "required series is missing or the city has no non-urban area; and most of both regions' land "
+            "and people lie in prefectures, leagues and autonomous prefectures that the city yearbook does not "
+            "cover at all. The study's Tibetan and Xinjiang examples therefore have no counterpart here."
+            if {"西藏", "新疆"} <= set(absent["short"]) else
+            "The provinces the panel misses are named above with the rules that removed their cities.")
+    else:
+        missing = [name for name, given in (("the build manifest", has_manifest), ("the crosswalk's divisions",
+                                                                                 has_entities)) if not given]
+        paragraphs.append(f"Without {' and '.join(missing)} this run cannot say which of the provinces' other "
+                          "divisions exist or why they are missing.")
+    return Section("1. Coverage: which of the eight provinces the panel holds", paragraphs,
+                   [grid, lost] if len(dropped) else [grid],
+                   headline=f"{int(held['in_panel'].sum())} cities ({int(held['city_years'].sum())} city-years) of "
+                            f"{len(held)} of the eight provinces: {_names(held)}"
+                            + (f"; none of {', '.join(absent['short'])}." if len(absent) else "."))
+
+
+def _study_section(reference: pd.DataFrame, beside: pd.DataFrame) -> Section:
+    view = beside.assign(study=[f"{v:g}" + (" (over)" if q == "over" else " (under)" if q == "under" else "")
+                                for v, q in zip(beside["value"], beside["qualifier"])])
+    grid = plain_grid("Seed 004's figures beside the panel's nearest quantities", view,
+                      {"section": "Section", "area": "Area", "place": "Place", "year": "Year", "study": "Study",
+                       "unit": "Unit", "panel_value": "Panel", "panel_unit": "Panel unit", "panel_year": "Panel year",
+                       "why": "Why they differ, or why there is nothing to compare"},
+                      {"panel_value": "{:.2f}"},
+                      ["Study: data/reference/ethnic_study.csv (the words as printed are in the CSV). '(over)' "
+                       "and '(under)' are the study's 'more than' and 'less than'. Panel: the nearest quantity "
+                       "for the same provinces and the nearest year (tables/ethnic_study_beside_panel.csv)."])
+    comparable = beside[beside["comparable"]]
+    sentences = [f"{r.printed!r} ({r.section}) against {r.panel_value:.2f} ({r.panel_quantity}, {r.panel_area}, "
+                 f"{r.panel_year})" for r in comparable.itertuples()]
+    sources = len(beside) - len(comparable)
+    gap = comparable.loc[comparable["quantity"] == "urbanisation_gap_to_national", "panel_value"]
+    ratio = comparable.loc[comparable["quantity"] == "health_technicians_rural_to_urban", "panel_value"]
+    same = (len(gap) and float(gap.iloc[0]) > 0) and (len(ratio) and float(ratio.iloc[0]) < 100)
+    return Section("2. The study's figures beside the panel", [
+        f"The study prints {len(reference)} figures for the eight provinces, one of them or China (all entered "
+        "in data/reference/ethnic_study.csv); it cites statistical communiqués and bulletins for the figures "
+        "of section III and defines none of its terms beyond the words quoted. The panel "
+        f"has a counterpart, always loose, for {len(comparable)} of them: " + "; ".join(sentences) + ".",
+        f"For the other {sources} it has nothing comparable: the panel's series are the yearbook's population, "
+        "schools, libraries, hospital beds and doctors by area and the whole city's GDP, spending, employment "
+        "and telecom users; it has no income, housing, water, land, retail or telemedicine series, and no city "
+        "of the provinces the study's examples mostly come from (section 1). The table gives the reason row by "
+        "row.",
+        "What the comparable rows show: the district share of the registered population is far below any "
+        "urbanisation rate because municipal districts hold only part of the urban population (county towns "
+        "are outside them) and migrants are counted where they are registered; doctors are a subset of health "
+        "technicians, so the panel's levels are lower by construction. The differences and ratios (ethnic "
+        "against national, non-urban against district) are the more comparable numbers"
+        + (", and they point the same way as the study's: the ethnic provinces' cities have a smaller district "
+           "share than all cities, and the non-urban area a fraction of the districts' doctors per person."
+           if same else "; they do not all point the way the study's do (see the table)."),
+        *_study_itself(reference),
+    ], [grid], ("ethnic_study",),
+        headline=f"Of the study's {len(reference)} figures the panel has a loose counterpart for {len(comparable)} "
+                 f"(urbanisation and health staff); for {sources} it has nothing comparable.")
+
+
+def _study_itself(reference: pd.DataFrame) -> list[str]:
+    """The study's figures against each other: shares and growth rates its own numbers imply."""
+    def value(quantity: str, area: str, year: int | None = None) -> float:
+        part = reference[(reference["quantity"] == quantity) & (reference["area"] == area)]
+        if year is not None:
+            part = part[part["year"] == year]
+        return float(part["value"].iloc[0]) if len(part) else float("nan")
+
+    out = []
+    total = value("desertified_land", "Northwest China")
+    parts = {a: value("desertified_land", a) for a in ("新疆", "宁夏", "内蒙古")}
+    share = value("desertified_land_share", "新疆 宁夏 内蒙古")
+    if np.isfinite(total) and all(np.isfinite(v) for v in parts.values()):
+        each = ", ".join(f"{a} {v / total * 100:.0f}%" for a, v in parts.items())
+        out.append(f"The study against itself. Of the {total:g} million mu of desertified land in the Northwest, "
+                   f"the three regions it names hold {sum(parts.values()) / total * 100:.0f}% together ({each}), "
+                   f"so 'all accounting for more than {share:g}%' holds for the three together or for 新疆 alone, "
+                   "not for each.")
+    first = reference[(reference["quantity"] == "rural_online_retail") & (reference["area"] == "China")]
+    if len(first) == 2:
+        (y0, v0), (y1, v1) = sorted(zip(first["year"].astype(int), first["value"]))
+        v1_billion = v1 * 1000 if "trillion" in first.loc[first["year"] == y1, "unit"].iloc[0] else v1
+        growth = ((v1_billion / v0) ** (1 / (y1 - y0)) - 1) * 100
+        tenfold = ((v1_billion / (10 * v0)) ** (1 / (y1 - y0)) - 1) * 100
+        out.append(f"China's rural online retail sales from {v0:g} billion yuan in {y0} to {v1:g} trillion in {y1} "
+                   f"imply {growth:.0f}% a year, not the printed 'over "
+                   f"{value('rural_online_retail_growth', 'China'):g}'; a {y0} figure ten times the printed one "
+                   f"({10 * v0:g} billion) would give {tenfold:.1f}% a year, so the {y0} figure may have lost a "
+                   "digit in conversion from 亿 yuan (the panel cannot check it).")
+    out.append("Two citations do not match the words: section III.A names the Ministry of Agriculture and Rural "
+               "Affairs for the income figure but cites the National Bureau of Statistics' release [16], and "
+               "section III.B names the Chinese Academy of Social Sciences' China Rural Development Report for "
+               "Tibet's urbanisation but cites Tibet's statistical communiqué [17]." if {"rural_to_urban_income",
+               "urbanisation_rate_registered"} <= set(reference["quantity"]) else "")
+    return [paragraph for paragraph in out if paragraph]
+
+
+def _indices_section(groups: pd.DataFrame) -> Section:
+    wide = groups[groups["kind"] == "group"].pivot(index="year", columns="group", values=["Dist", "Dig"])
+    first, last = int(wide.index.min()), int(wide.index.max())
+    e, w, a = GROUPS["ethnic"], GROUPS["rest_of_west"], GROUPS["national"]
+    table = pd.DataFrame({"year": wide.index.astype(str)})
+    for variable in ("Dist", "Dig"):
+        for group, label in ((e, "ethnic"), (w, "rest of West"), (a, "all")):
+            table[f"{variable} {label}"] = wide[(variable, group)].to_numpy()
+    cities = groups[groups["kind"] == "group"].groupby("group")["cities"].max()
+    grid = plain_grid("Medians of Dist and Dig by year", table, {c: c for c in table.columns}, {},
+                      [f"Ethnic provinces: {int(cities[e])} cities; rest of the West: {int(cities[w])}; all: "
+                       f"{int(cities[a])}. Indices computed on all cities, as in Tables 4-6."])
+    above_w = int((wide[("Dist", e)] > wide[("Dist", w)]).sum())
+    above_a = int((wide[("Dist", e)] > wide[("Dist", a)]).sum())
+    below_dig = int((wide[("Dig", e)] < wide[("Dig", a)]).sum())
+    years = len(wide)
+    d = lambda g, y: _f(wide.loc[y, ("Dist", g)])  # noqa: E731
+    g3 = lambda g, y: _f(wide.loc[y, ("Dig", g)], 3)  # noqa: E731
+    return Section(f"3. Dist and Dig in the ethnic provinces, {first}-{last}", [
+        f"The ethnic provinces' median public-service gap (Dist) is wider than the rest of the West's in "
+        f"{above_w} of {years} years and than all cities' in {above_a}: {d(e, first)} in {first} and {d(e, last)} "
+        f"in {last}, against {d(w, last)} (rest of the West) and {d(a, last)} (all cities) in {last}. This is the "
+        "study's claim in the panel's terms, for the cities the panel holds.",
+        f"Their median Dig is below all cities' in {below_dig} of {years} years: {g3(e, first)} in {first} and "
+        f"{g3(e, last)} in {last}, against {g3(w, last)} and {g3(a, last)} in {last}.",
+    ], [grid], ("ethnic_indices", "ethnic_cities"),
+        headline=f"{last} medians: Dist {d(e, last)} in the ethnic provinces, {d(w, last)} in the rest of the West, "
+                 f"{d(a, last)} in all cities; Dig {g3(e, last)}, {g3(w, last)} and {g3(a, last)}.")
+
+
+def _wild_words(w: WildResult) -> str:
+    interval = np.isfinite(w.ci_low) and np.isfinite(w.ci_high)
+    how = (f"all 2^{w.nclusters} = {w.draws:,} sign vectors enumerated" if w.enumerated else
+           f"{w.draws:,} draws of {w.weights} weights")
+    return (f"wild p = {w.p_symmetric:.3f} ({how}, {w.nclusters} province clusters)"
+            + (f", 95% interval [{w.ci_low:.3f}, {w.ci_high:.3f}]" if interval else ", no finite 95% interval"))
+
+
+def _model_section(model: EthnicModel, options: Options) -> Section:
+    se = short_se(options)
+    rows = []
+    for name, result in model.separate.items():
+        rows.append({"model": f"{name}: own regression", "term": "Dig", "estimate": result.params["Dig"],
+                     "std_error": result.std_errors["Dig"], "p_value": result.pvalues["Dig"], "se": se,
+                     "wild_p": np.nan, "nobs": result.nobs,
+                     "clusters": np.nan if result.nclusters is None else result.nclusters})
+    b = model.by_province
+    rows.append({"model": f"{GROUPS['ethnic']}: own regression", "term": "Dig", "estimate": b.params["Dig"],
+                 "std_error": b.std_errors["Dig"], "p_value": b.pvalues["Dig"], "se": "clustered by province",
+                 "wild_p": model.wild.p_symmetric, "nobs": b.nobs, "clusters": b.nclusters})
+    i = model.interaction
+    rows.append({"model": "All cities, Dig x ethnic", "term": INTERACTION, "estimate": i.params[INTERACTION],
+                 "std_error": i.std_errors[INTERACTION], "p_value": i.pvalues[INTERACTION], "se": se,
+                 "wild_p": model.interaction_wild.p_symmetric, "nobs": i.nobs,
+                 "clusters": np.nan if i.nclusters is None else i.nclusters})
+    for against, d in model.differences.items():
+        f = d.fit
+        rows.append({"model": f"Fully interacted, ethnic - {AGAINST[against]}", "term": INTERACTION,
+                     "estimate": f.params[INTERACTION], "std_error": f.std_errors[INTERACTION],
+                     "p_value": f.pvalues[INTERACTION], "se": "clustered by province", "wild_p": d.wild.p_symmetric,
+                     "nobs": f.nobs, "clusters": f.nclusters})
+    table = pd.DataFrame(rows)
+    grid = plain_grid("Table 5 column 4 for the ethnic provinces", table,
+                      {"model": "Model", "term": "Term", "estimate": "Estimate", "std_error": "SE", "p_value": "p",
+                       "se": "Standard errors", "wild_p": "Wild p", "nobs": "N", "clusters": "Clusters"},
+                      {"nobs": "{:.0f}", "clusters": "{:.0f}"},
+                      ["Dist on Dig, Ur, Stru, lnexpense and lnper_gdp with city and year effects; indices computed "
+                       "on all cities. 'Own regression' and 'Dig x ethnic' follow cov_type; the rows marked "
+                       "clustered by province are always clustered by province (whatever cov_type), with Stata's "
+                       "small-sample factor and t(G-1). The fully interacted model lets every slope and the year "
+                       "effects differ between the two groups, so its Dig x ethnic is the difference of the two "
+                       "own regressions. Wild p: the wild cluster restricted bootstrap (the null imposed), always "
+                       f"clustered by province (whatever cov_type), {options.wild_weights} weights, all sign "
+                       f"vectors enumerated when 2^G <= wild_draws = {options.wild_draws:,}."])
+    own, nat = model.separate[GROUPS["ethnic"]], model.separate[GROUPS["national"]]
+    w = model.wild
+    paragraphs = [
+        f"On the ethnic provinces' {own.nobs} city-years Dig's coefficient is {own.params['Dig']:.3f} (SE "
+        f"{own.std_errors['Dig']:.3f}, {se}, p = {own.pvalues['Dig']:.3f}); on all cities it is "
+        f"{nat.params['Dig']:.3f} (p = {nat.pvalues['Dig']:.3f}); the paper's is {PAPER_DIG}. Clustered by "
+        f"province the ethnic provinces' SE is {b.std_errors['Dig']:.3f} (p = {b.pvalues['Dig']:.3f} from "
+        f"t({b.nclusters - 1})); {_wild_words(w)}.",
+        f"With Dig x ethnic in the whole panel (the controls' slopes and the year effects shared) the ethnic "
+        f"provinces' Dig differs from the others' by {i.params[INTERACTION]:.3f} (SE "
+        f"{i.std_errors[INTERACTION]:.3f}, {se}, p = {i.pvalues[INTERACTION]:.3f}); "
+        f"{_wild_words(model.interaction_wild)}.",
+    ]
+    for against, d in model.differences.items():
+        paragraphs.append(
+            f"Against {AGAINST[against]}, the separate regressions differ by {d.difference:.3f}; Table 6's test "
+            f"(fully interacted, clustered by city whatever cov_type) gives F = {d.interacted_f:.3f}, p = "
+            f"{d.interacted_p:.3f}; clustered by province p = {d.fit.pvalues[INTERACTION]:.3f} from "
+            f"t({d.fit.nclusters - 1}); {_wild_words(d.wild)}.")
+    ethnic_rows = [row for row in rows if not row["model"].startswith((GROUPS["rest_of_west"], GROUPS["other"],
+                                                                        GROUPS["national"]))]
+    tests = [p for row in ethnic_rows for p in (row["p_value"], row["wild_p"]) if np.isfinite(p)]
+    rejected = sum(p < 0.05 for p in tests)
+    g = w.nclusters
+    steps = (f"with {g} clusters the bootstrap has only {w.draws} sign vectors, so its p-value moves in steps "
+             f"of {1 / w.draws:.4f} and its interval is wide" if w.enumerated else
+             f"with {g} clusters the bootstrap's interval is wide")
+    paragraphs.append(
+        (f"None of the {len(tests)} p-values of the ethnic provinces' rows is below 0.05: the panel does not "
+         "show Dig related to Dist differently in the ethnic provinces than elsewhere, nor related at all "
+         "within them. " if not rejected else
+         f"{rejected} of the {len(tests)} p-values of the ethnic provinces' rows are below 0.05 (see the table). ")
+        + f"What {g} province clusters can show: {steps}; with {g} treated of "
+        f"{model.differences[GROUPS['other']].wild.nclusters} provinces in the comparison with all other cities, "
+        "cluster-robust and wild bootstrap tests are known to be unreliable (MacKinnon and Webb 2018, 'The wild "
+        "bootstrap for few (treated) clusters'), so a large p-value says the data cannot tell, not that there "
+        "is no difference. The cities are those of section 1, not Tibet or Xinjiang; like the national model "
+        "this is an association net of city and year effects, not a causal estimate.")
+    headline = (f"Ethnic provinces ({own.nobs} city-years): Dig {own.params['Dig']:.3f} (p = "
+                f"{own.pvalues['Dig']:.3f}, {se}; wild p = {w.p_symmetric:.3f}, {g} province clusters); "
+                f"Dig x ethnic {i.params[INTERACTION]:.3f} (p = {i.pvalues[INTERACTION]:.3f}; wild p = "
+                f"{model.interaction_wild.p_symmetric:.3f}).")
+    return Section("4. The paper's Table 5 column 4 for the ethnic provinces", paragraphs, [grid],
+                   headline=headline)
+
+
+def render_report(sections: list[Section], intro: str, title: str = TITLE) -> tuple[str, str]:
+    """Markdown and HTML of a case report: title, intro, one line per section, then the sections with
+    their paragraphs, figures and tables."""
+    md = [f"# {title}", "", intro, "", "**In brief.**", ""]
+    md += [f"- {section.headline}" for section in sections] + [""]
+    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(intro)}</p>", "<p><b>In brief.</b></p><ul>",
+            *[f"<li>{html.escape(section.headline)}</li>" for section in sections], "</ul>"]
+    for section in sections:
+        md += [f"## {section.title}", ""]
+        body.append(f"<h2>{html.escape(section.title)}</h2>")
+        for paragraph in section.paragraphs:
+            md += [paragraph, ""]
+            body.append(f"<p>{html.escape(paragraph)}</p>")
+        for figure in section.figures:
+            md += [f"![{section.title}](../figures/{figure}.png)", ""]
+            body.append(f"<p><img src=\"../figures/{figure}.png\" alt=\"{html.escape(section.title)}\" "
+                        "style=\"max-width:100%\"></p>")
+        for grid in section.grids:
+            md += [to_markdown(grid)]
+            body.append(to_html(grid, standalone=False))
+    return "\n".join(md).rstrip() + "\n", page(title, "\n".join(body) + "\n")
+
+
+__all__ = ["build", "coverage", "coverage_counts", "dropped_cities", "nearest_quantities", "district_share",
+           "doctors", "indices_by_group", "ethnic_model", "model_table", "fully_interacted_frame", "EthnicModel"]
