@@ -802,7 +802,7 @@ def _model_section(model: EthnicModel, options: Options) -> Section:
              f"of {1 / w.draws:.4f} and its interval is wide" if w.enumerated else
              f"with {g} clusters the bootstrap's interval is wide")
     paragraphs.append(
-        (f"None of the {len(tests)} p-values of the ethnic provinces' rows is below 0.05: the panel does not "
+        (f"All {len(tests)} p-values of the ethnic provinces' rows are above 0.05: the panel does not "
          "show Dig related to Dist differently in the ethnic provinces than elsewhere, nor related at all "
          "within them. " if not rejected else
          f"{rejected} of the {len(tests)} p-values of the ethnic provinces' rows are below 0.05 (see the table). ")
