@@ -578,10 +578,12 @@ def _coverage_section(cover: pd.DataFrame, has_manifest: bool, has_entities: boo
     grid = plain_grid("The eight ethnic provinces in the panel", counts.assign(
         english=counts["short"].map(ENGLISH)),
         {"short": "Province", "english": "", "in_panel": "Cities in the panel", "city_years": "City-years",
-         "dropped": "Dropped by a sample rule", "not_city": "Not a city of the yearbook"},
-        {}, ["Cities in the panel: data/processed/panel.csv. Dropped: the build manifest's sample rules "
-             "(manifest.json). Not a city: the crosswalk's prefecture-level divisions that the yearbook's city "
-             "tables do not list (leagues 盟, prefectures 地区, autonomous prefectures 自治州)."])
+         **({"dropped": "Dropped by a sample rule", "not_city": "Not a city of the yearbook"} if has_entities else {})},
+        {}, ["Cities in the panel: the run's panel."
+             + (" Dropped: the build manifest's sample rules (manifest.json). Not a city: the crosswalk's "
+                "prefecture-level divisions that the yearbook's city tables do not list (leagues 盟, prefectures "
+                "地区, autonomous prefectures 自治州)." if has_entities else
+                " Without the crosswalk's list of divisions the provinces of the dropped cities are not known.")])
     lost = plain_grid("Cities of the eight provinces dropped from the panel, and why", dropped,
                       {"city": "City", "short": "Province", "rule": "Sample rule", "reason": "Reason"}, {},
                       ["From manifest.json (sample_rules): the rule that removed the city and its reason."])
@@ -716,8 +718,12 @@ def _indices_section(groups: pd.DataFrame) -> Section:
     above_a = int((wide[("Dist", e)] > wide[("Dist", a)]).sum())
     below_dig = int((wide[("Dig", e)] < wide[("Dig", a)]).sum())
     years = len(wide)
-    d = lambda g, y: _f(wide.loc[y, ("Dist", g)])  # noqa: E731
-    g3 = lambda g, y: _f(wide.loc[y, ("Dig", g)], 3)  # noqa: E731
+    def d(group: str, year: int) -> str:
+        return _f(wide.loc[year, ("Dist", group)])
+
+    def g3(group: str, year: int) -> str:
+        return _f(wide.loc[year, ("Dig", group)], 3)
+
     return Section(f"3. Dist and Dig in the ethnic provinces, {first}-{last}", [
         f"The ethnic provinces' median public-service gap (Dist) is wider than the rest of the West's in "
         f"{above_w} of {years} years and than all cities' in {above_a}: {d(e, first)} in {first} and {d(e, last)} "

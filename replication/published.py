@@ -100,7 +100,7 @@ def parse_ethnic_study(text: str, name: str = "ethnic_study.csv") -> pd.DataFram
                              "that holds a comma)")
         record = dict(zip(header, row))
 
-        def refuse(column: str, expected: str) -> None:
+        def refuse(column: str, expected: str, line: int = line, record: dict = record) -> None:
             raise ValueError(f"{name} line {line}, column '{column}': {record[column]!r}; expected {expected}")
 
         if not re.fullmatch(r"[IVX]+\.[A-Z]", record["section"]):

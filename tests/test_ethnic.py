@@ -13,7 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from replication import ethnic as E
 from replication.config import Options
+from replication.estimation import Design, fit_fe
+from replication.indices import analysis_frame
+from replication.models import CONTROLS, interacted_test
 from replication.published import ETHNIC_PROVINCES, parse_ethnic_study
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,11 +144,6 @@ def test_parser_refuses_missing_columns_short_rows_and_duplicates():
 
 
 # ---------------------------------------------------------------------------- coverage
-
-from replication import ethnic as E  # noqa: E402
-from replication.estimation import Design, fit_fe  # noqa: E402
-from replication.indices import analysis_frame  # noqa: E402
-from replication.models import CONTROLS, interacted_test  # noqa: E402
 
 MODEL = ["Dig", *CONTROLS]
 HELD = {"广西": 14, "内蒙古": 8, "云南": 7, "宁夏": 5, "贵州": 5, "青海": 1}
