@@ -4,18 +4,32 @@
 printed.  ``claims.csv``: the significance statements of the text, with the cell they refer to.
 ``guangxi_seed.csv``: the figures of the Guangxi case study (seed 000: its Tables 1-3 and the numbers
 of its text), one row per printed figure, with the section or table and the words as printed.
+``ethnic_study.csv``: the figures of the ethnic-regions study (seed 004, Ren, Qi and Tong) for the
+eight ethnic provinces and regions or for China, one row per printed figure, with its section, the
+area (a province's short name, the eight together, China or Northwest China), the place within it,
+the year, value, unit and the words as printed.
 """
 
 from __future__ import annotations
 
+import csv
+import re
 from io import StringIO
 
+import numpy as np
 import pandas as pd
 
 PUBLISHED_COLUMNS = ["table", "column", "row", "stat", "value", "printed", "source"]
 CLAIM_COLUMNS = ["claim_id", "table", "column", "row", "claim", "level", "printed"]
 GUANGXI_COLUMNS = ["source", "quantity", "year", "group", "value", "qualifier", "unit", "printed"]
 QUALIFIERS = ("exact", "over", "nearly")  # "98%", "exceeding 95%" / "over 200", "nearly 50%"
+ETHNIC_COLUMNS = ["section", "quantity", "area", "place", "year", "value", "qualifier", "unit", "printed"]
+ETHNIC_PROVINCES = {  # the eight ethnic provinces and regions, short name -> the panel's province name
+    "内蒙古": "内蒙古自治区", "广西": "广西壮族自治区", "西藏": "西藏自治区", "宁夏": "宁夏回族自治区",
+    "新疆": "新疆维吾尔自治区", "贵州": "贵州省", "云南": "云南省", "青海": "青海省",
+}
+ETHNIC_AREAS = ("eight ethnic provinces", "China", "Northwest China")  # beside a province's short name or several
+ETHNIC_QUALIFIERS = ("exact", "over", "under")  # "58.7%", "more than 100 mu", "less than 80%"
 
 
 def parse_published(text: str) -> pd.DataFrame:
@@ -62,6 +76,65 @@ def parse_guangxi_seed(text: str) -> pd.DataFrame:
         raise ValueError(f"guangxi_seed.csv: {first['source']} {first['quantity']} {first['year']} "
                          f"{first['group']} twice")
     return frame
+
+
+def parse_ethnic_study(text: str, name: str = "ethnic_study.csv") -> pd.DataFrame:
+    """ethnic_study.csv: section (the study's heading, 'III.A'), quantity, area (a short name of
+    ``ETHNIC_PROVINCES``, several separated by spaces, or one of ``ETHNIC_AREAS``), place (a city or
+    prefecture within it, or blank), year (blank where the study gives none), value, qualifier, unit,
+    printed (the words of the text, which a test finds in the study).  A malformed cell is refused
+    with the file, line and column."""
+    rows = list(csv.reader(StringIO(text)))
+    if not rows:
+        raise ValueError(f"{name}: empty; expected the header {','.join(ETHNIC_COLUMNS)}")
+    header = rows[0]
+    missing = [c for c in ETHNIC_COLUMNS if c not in header]
+    if missing:
+        raise ValueError(f"{name} line 1: columns {missing} missing; expected {','.join(ETHNIC_COLUMNS)}")
+    records = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise ValueError(f"{name} line {line}: {len(row)} cells; expected {len(header)} (quote a cell "
+                             "that holds a comma)")
+        record = dict(zip(header, row))
+
+        def refuse(column: str, expected: str, line: int = line, record: dict = record) -> None:
+            raise ValueError(f"{name} line {line}, column '{column}': {record[column]!r}; expected {expected}")
+
+        if not re.fullmatch(r"[IVX]+\.[A-Z]", record["section"]):
+            refuse("section", "a heading such as 'III.A'")
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", record["quantity"]):
+            refuse("quantity", "a lower-case identifier")
+        areas = record["area"].split(" ")
+        if record["area"] not in ETHNIC_AREAS and not all(a in ETHNIC_PROVINCES for a in areas):
+            refuse("area", f"one of {ETHNIC_AREAS} or short names of {tuple(ETHNIC_PROVINCES)}")
+        year = record["year"].strip()
+        if year and not (year.isdigit() and 1990 <= int(year) <= 2030):
+            refuse("year", "blank or a year 1990-2030")
+        try:
+            value = float(record["value"])
+        except ValueError:
+            refuse("value", "a number")
+        if not np.isfinite(value):
+            refuse("value", "a finite number")
+        if record["qualifier"] not in ETHNIC_QUALIFIERS:
+            refuse("qualifier", f"one of {ETHNIC_QUALIFIERS}")
+        for column in ("unit", "printed"):
+            if not record[column].strip():
+                refuse(column, "the unit" if column == "unit" else "the words as printed")
+        records.append({**record, "year": int(year) if year else pd.NA, "value": value, "line": line})
+    frame = pd.DataFrame(records, columns=[*ETHNIC_COLUMNS, "line"])
+    frame["year"] = frame["year"].astype("Int64")
+    key = ["section", "quantity", "area", "place", "year"]
+    duplicated = frame.duplicated(key, keep="first")
+    if duplicated.any():
+        first = frame[duplicated].iloc[0]
+        earlier = frame[(frame[key].astype(str) == first[key].astype(str)).all(axis=1)]["line"].iloc[0]
+        raise ValueError(f"{name} line {first['line']}: {first['section']} {first['quantity']} {first['area']} "
+                         f"{first['place']} {first['year']} already on line {earlier}")
+    return frame.drop(columns="line")
 
 
 def cell(published: pd.DataFrame, table: str, column: str, row: str, stat: str) -> float:
