@@ -12,7 +12,7 @@ OPTS := $(foreach s,$(SET),--set $(s))
 JOBS ?= 2
 SCHEDULER ?=
 
-.PHONY: help all data indices models report guangxi options test bench clean fetch-raw verify multiverse notebooks
+.PHONY: help all data indices models report guangxi options test bench clean fetch-raw verify multiverse notebooks ethnic
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ report: $(STAMP) ## rendered tables (md, tex, html), comparison and audit report
 
 guangxi: $(STAMP) ## the Guangxi case: seed 000's figures beside the yearbook, Table 5 (4) within Guangxi
 	$(PY) -m replication $(OPTS) guangxi --panel $(PANEL) --out $(OUT)
+
+ethnic: $(STAMP) ## the ethnic regions: seed 004's figures beside the panel, Table 5 (4) for the eight ethnic provinces
+	$(PY) -m replication $(OPTS) ethnic --panel $(PANEL) --out $(OUT) --raw $(RAW)
 
 options: $(STAMP) ## list every option: default, allowed values, the step that applies it, why
 	$(PY) -m replication options

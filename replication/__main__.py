@@ -627,6 +627,37 @@ def command_notebooks(args: argparse.Namespace, options: Options) -> int:
     return 0
 
 
+def command_ethnic(args: argparse.Namespace, options: Options) -> int:
+    """The ethnic regions (seed 004's figures beside the panel; Table 5 column 4 for the ethnic provinces)."""
+    from replication.data.cities import load_crosswalk
+    from replication.ethnic import build
+    from replication.indices import analysis_frame
+    from replication.published import parse_ethnic_study
+
+    out = output_dir(Path(args.out))
+    panel, options, panel_digest = _panel_options(args, options)
+    analysis = analysis_frame(panel, options)
+    reference = parse_ethnic_study((Paths().reference / "ethnic_study.csv").read_text(encoding="utf-8"))
+    inputs = {"panel.csv": panel_digest}
+    manifest_path = Path(args.panel).with_name("manifest.json")  # why cities left the panel (make data writes it)
+    manifest = None
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        inputs["manifest.json"] = sha256(manifest_path.read_bytes())
+    crosswalk = Path(args.raw) / "crosswalk_fiersity"  # every prefecture-level division of the eight
+    entities = (load_crosswalk(crosswalk).entities[["city", "province"]]
+                if (crosswalk / "entities.csv").is_file() else None)
+    if manifest is None or entities is None:
+        note(f"ethnic: no {'manifest.json beside the panel' if manifest is None else crosswalk}; the coverage "
+             "names the panel's cities only")
+    progress("ethnic: wild bootstrap by province")
+    files = build(panel, analysis, reference, options, manifest, entities)
+    progress("")
+    publish(out, "ethnic", files, {**_options_record(options, "panel", "index", "model"), "inputs": inputs})
+    print(f"wrote the ethnic-regions report, {len(files) - 2} tables and figures under {out}")
+    return 0
+
+
 def command_bench(args: argparse.Namespace, options: Options) -> int:
     from replication.bench import run_benchmark
 
@@ -771,6 +802,8 @@ COMMANDS = {
     "fetch": (command_fetch, "download and verify the raw files the panel build reads", "fetch"),
     "side-by-side": (command_side_by_side, "one column of a table from several runs, the options that differ as "
                      "heads", "side"),
+    "ethnic": (command_ethnic, "the ethnic regions: seed 004 beside the panel, Table 5 (4) for the ethnic provinces",
+               "pipeline"),
     "notebooks": (command_notebooks, "execute notebooks/*.ipynb in place, so they are committed with their outputs",
                   "notebooks"),
 }
@@ -802,6 +835,9 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("--column", required=True, help="the column, by key or head, e.g. \"(4)\" or All")
             sub.add_argument("--to", default=None, help="write to this .md, .tex, .html or .docx file (default: "
                                                         "Markdown on the terminal)")
+        if name == "ethnic":
+            sub.add_argument("--raw", default="data/raw", help="raw directory, for the crosswalk's list of every "
+                                                                "prefecture-level division (read only; optional)")
         if kind == "notebooks":
             sub.add_argument("--notebooks", default=str(paths.root / "notebooks"), help="the notebooks' folder")
         if kind == "multiverse":

@@ -785,8 +785,8 @@ def _model_section(model: EthnicModel, options: Options) -> Section:
     paragraphs = [
         f"On the ethnic provinces' {own.nobs} city-years Dig's coefficient is {own.params['Dig']:.3f} (SE "
         f"{own.std_errors['Dig']:.3f}, {se}, p = {own.pvalues['Dig']:.3f}); on all cities it is "
-        f"{nat.params['Dig']:.3f} (p = {nat.pvalues['Dig']:.3f}); the paper's is {PAPER_DIG}. Clustered by "
-        f"province the ethnic provinces' SE is {b.std_errors['Dig']:.3f} (p = {b.pvalues['Dig']:.3f} from "
+        f"{nat.params['Dig']:.3f} (p = {nat.pvalues['Dig']:.3f}); the paper's is {PAPER_DIG}. Always also "
+        f"clustered by province (whatever cov_type), the ethnic provinces' SE is {b.std_errors['Dig']:.3f} (p = {b.pvalues['Dig']:.3f} from "
         f"t({b.nclusters - 1})); {_wild_words(w)}.",
         f"With Dig x ethnic in the whole panel (the controls' slopes and the year effects shared) the ethnic "
         f"provinces' Dig differs from the others' by {i.params[INTERACTION]:.3f} (SE "

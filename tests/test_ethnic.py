@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from replication import ethnic as E
-from replication.config import Options
+from replication.config import Options, Paths
 from replication.estimation import Design, fit_fe
 from replication.indices import analysis_frame
 from replication.models import CONTROLS, interacted_test
@@ -353,3 +353,28 @@ def test_report_words_follow_cov_type(committed_panel, reference):
     assert "always clustered by province (whatever cov_type)" in report
     assert "Without the build manifest and the crosswalk's divisions this run cannot say" in report
     assert "Non-default options: cov_type=robust" in report
+
+
+@pytest.mark.parametrize("cov_type", ["cluster_city", "robust"])
+def test_the_report_passes_the_consistency_checker(cov_type, committed_panel):
+    """The report read against its run (replication.consistency), under the default and robust errors."""
+    from replication import ethnic
+    from replication.consistency import check
+    from replication.indices import analysis_frame
+
+    options = Options(cov_type=cov_type)
+    analysis = analysis_frame(committed_panel, options)
+    reference = parse_ethnic_study((Paths().reference / "ethnic_study.csv").read_text(encoding="utf-8"))
+    files = ethnic.build(committed_panel, analysis, reference, options)
+    found = check({"reports/ethnic.md": files["reports/ethnic.md"]}, options, analysis.data)
+    assert found.empty, "\n" + found.to_string()
+
+
+def test_make_ethnic_writes_the_report(tmp_path, raw_dir):
+    from replication.__main__ import main
+
+    assert main(["ethnic", "--out", str(tmp_path), "--raw", str(raw_dir)]) == 0
+    text = (tmp_path / "reports" / "ethnic.md").read_text(encoding="utf-8")
+    assert "The panel holds 40 cities of 6 of the eight" in text and "none of 西藏, 新疆" in text
+    assert (tmp_path / "figures" / "ethnic_cities.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "ethnic.manifest.json").is_file()
