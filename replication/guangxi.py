@@ -51,7 +51,7 @@ QUANTITIES = {
     "bus_travel_time_reduction": "Nanning's bus travel times",
     "digital_literacy_trainees": "digital-literacy trainees",
 }
-GROUPS = {"guangxi": "Guangxi (14 cities)", "rest_of_west": "Rest of the West", "national": "All cities"}
+GROUPS = {"guangxi": "Guangxi", "rest_of_west": "Rest of the West", "national": "All cities"}
 
 
 def _guangxi(frame: pd.DataFrame) -> pd.DataFrame:
