@@ -279,11 +279,11 @@ def test_models_with_other_index_options_says_so_and_report_refuses(work):
                                                                or f in ("models.manifest.json", "tables/mechanism.csv")}
 
 
-@pytest.mark.parametrize("step", ["models", "guangxi"])
+@pytest.mark.parametrize("step", ["indices", "models", "report", "guangxi"])
 def test_all_publishes_one_set_or_leaves_every_previous_set(work, step):
-    """`make all` whose models step (or its last, the Guangxi case) fails, a full disk injected where it
-    publishes, leaves every step's previous set in place, the earlier steps' new sets included, and says
-    which step failed; the report then still matches the tables beside it."""
+    """`make all` whose step fails (each of the four in turn), a full disk injected where it publishes,
+    leaves every step's previous set in place, the earlier steps' new sets included, and says which step
+    failed; the report then still matches the tables beside it."""
     panel_dir, out = work
     before = digest(out)
     result = run("all", "--panel", str(panel_dir / "panel.csv"), "--out", str(out), "--set", "winsorize=0.02",
