@@ -207,6 +207,58 @@ def default_values(decisions, options=None) -> dict[str, str]:
     return out
 
 
+def _decision_panel(bottom, part: pd.DataFrame, names, order, defaults, kind: np.ndarray, t: np.ndarray) -> None:
+    """The specification curve's lower panel on the axis `bottom`."""
+    n = len(part)
+    # the decision panel: a row per decision value, decisions separated and named; each row is a 1 x n
+    # image (white, or the specification's colour where it takes the value), so 41,472 specifications
+    # draw in a fraction of a second and thin runs are averaged, not dropped, when downsampled
+    y, labels, ticks = 0.0, [], []
+    palette = {key: to_rgb(color) for key, (color, _) in SIGNIFICANT.items()}
+    rgb = np.array([palette[k] for k in kind]).reshape(n, 3)
+
+    width = min(n, CURVE_COLUMNS)
+    column_of = np.arange(n) * width // max(n, 1)  # specifications averaged into at most CURVE_COLUMNS columns
+    per_column = np.bincount(column_of, minlength=width)[:, None]
+
+    def mark_rows(masks, colors_):  # one image per decision: its values as adjacent rows
+        image = np.ones((len(masks), width, 3))
+        for row, mask in enumerate(masks):
+            marked = np.where(mask[:, None], colors_, 1.0)
+            image[row] = np.stack([np.bincount(column_of, marked[:, c], minlength=width) for c in range(3)], 1)
+            image[row] /= per_column
+        bottom.imshow(image, aspect="auto", interpolation="nearest",
+                      extent=(-0.5, n - 0.5, y + len(masks) - 0.5, y - 0.5))
+        for row in range(1, len(masks)):
+            bottom.axhline(y + row - 0.5, color="white", linewidth=1.2)
+
+    for name in names:
+        column = part[name].astype(str).to_numpy()
+        mark_rows([column == value for value in order[name]], rgb)
+        for value in order[name]:
+            star = " (default)" if defaults.get(name) == value else ""
+            labels.append(f"{name} = {value}{star}")
+            ticks.append(y)
+            y += 1
+        y += 0.4
+    wild_p = part["wild_p"].to_numpy(float) if "wild_p" in part.columns else np.full(n, np.nan)
+    if not np.isnan(wild_p).all():  # one more row: where the wild bootstrap rejects at 5%, coloured by sign
+        by_sign = np.array([to_rgb(SIGNIFICANT[key][0]) for key in ("negative", "positive")])[(t > 0).astype(int)]
+        mark_rows([wild_p < LEVEL], by_sign)
+        labels.append(f"wild bootstrap p < {LEVEL:g} (of the {int((~np.isnan(wild_p)).sum())} bootstrapped)")
+        ticks.append(y)
+        y += 1.4
+    bottom.set_yticks(ticks, labels, fontsize=7)
+    bottom.set_ylim(y - 0.3, -0.7)
+    bottom.set_xlim(-0.5, n - 0.5)
+    bottom.set_xlabel("Specification (rank by t)")
+    bottom.set_ylabel("Decision")
+    bottom.legend(handles=[Patch(color=c, label=label) for c, label in SIGNIFICANT.values()], frameon=False,
+                  fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+                  title="Colour of a mark\n(paler: fewer of the\nspecifications at that\nrank take the value)")
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def specification_curve(specs: pd.DataFrame, estimand: str, decisions, published: pd.DataFrame | None = None,
                         options=None) -> dict[str, bytes]:
     """Simonsohn, Simmons and Nelson's specification curve on the t statistic (the estimates' scales
@@ -271,53 +323,7 @@ def specification_curve(specs: pd.DataFrame, estimand: str, decisions, published
     top.legend(handles=handles, frameon=False, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     top.set_title(f"Specification curve of {ESTIMAND_WORDS.get(estimand, estimand)}: {n} specifications, sorted "
                   "by t", fontsize=10)
-    # the decision panel: a row per decision value, decisions separated and named; each row is a 1 x n
-    # image (white, or the specification's colour where it takes the value), so 41,472 specifications
-    # draw in a fraction of a second and thin runs are averaged, not dropped, when downsampled
-    y, labels, ticks = 0.0, [], []
-    palette = {key: to_rgb(color) for key, (color, _) in SIGNIFICANT.items()}
-    rgb = np.array([palette[k] for k in kind]).reshape(n, 3)
-
-    width = min(n, CURVE_COLUMNS)
-    column_of = np.arange(n) * width // max(n, 1)  # specifications averaged into at most CURVE_COLUMNS columns
-    per_column = np.bincount(column_of, minlength=width)[:, None]
-
-    def mark_rows(masks, colors_):  # one image per decision: its values as adjacent rows
-        image = np.ones((len(masks), width, 3))
-        for row, mask in enumerate(masks):
-            marked = np.where(mask[:, None], colors_, 1.0)
-            image[row] = np.stack([np.bincount(column_of, marked[:, c], minlength=width) for c in range(3)], 1)
-            image[row] /= per_column
-        bottom.imshow(image, aspect="auto", interpolation="nearest",
-                      extent=(-0.5, n - 0.5, y + len(masks) - 0.5, y - 0.5))
-        for row in range(1, len(masks)):
-            bottom.axhline(y + row - 0.5, color="white", linewidth=1.2)
-
-    for name in names:
-        column = part[name].astype(str).to_numpy()
-        mark_rows([column == value for value in order[name]], rgb)
-        for value in order[name]:
-            star = " (default)" if defaults.get(name) == value else ""
-            labels.append(f"{name} = {value}{star}")
-            ticks.append(y)
-            y += 1
-        y += 0.4
-    wild_p = part["wild_p"].to_numpy(float) if "wild_p" in part.columns else np.full(n, np.nan)
-    if not np.isnan(wild_p).all():  # one more row: where the wild bootstrap rejects at 5%, coloured by sign
-        by_sign = np.array([to_rgb(SIGNIFICANT[key][0]) for key in ("negative", "positive")])[(t > 0).astype(int)]
-        mark_rows([wild_p < LEVEL], by_sign)
-        labels.append(f"wild bootstrap p < {LEVEL:g} (of the {int((~np.isnan(wild_p)).sum())} bootstrapped)")
-        ticks.append(y)
-        y += 1.4
-    bottom.set_yticks(ticks, labels, fontsize=7)
-    bottom.set_ylim(y - 0.3, -0.7)
-    bottom.set_xlim(-0.5, n - 0.5)
-    bottom.set_xlabel("Specification (rank by t)")
-    bottom.set_ylabel("Decision")
-    bottom.legend(handles=[Patch(color=c, label=label) for c, label in SIGNIFICANT.values()], frameon=False,
-                  fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0),
-                  title="Colour of a mark\n(paler: fewer of the\nspecifications at that\nrank take the value)")
-    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _decision_panel(bottom, part, names, order, defaults, kind, t)
     figure.tight_layout()
     return save_figure(figure)
 
