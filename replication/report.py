@@ -17,7 +17,7 @@ from replication.figures import bootstrap_plot, coefficient_plot, indices_over_t
 from replication.influence import robustness_tables
 from replication.multiverse import mechanism_section
 from replication.registry import REGISTRY, TIDY
-from replication.render import Grid, grid, latex_document, page, table_files, to_html, to_markdown
+from replication.render import Grid, grid, latex_document, page, table_files, to_html
 from replication.published import cell
 
 def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.DataFrame],
@@ -32,7 +32,7 @@ def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.Da
     grids = table_grids(tables, data, options)
     for table in grids.values():
         out |= table_files(table)
-    out["reports/tables.md"] = "\n".join(to_markdown(g) for g in grids.values())
+    out["reports/tables.md"] = "\n".join(out[f"tables/{g.name}.md"] for g in grids.values())  # as written above
     out["reports/tables.tex"] = latex_document(list(grids.values()))
     out["reports/tables.html"] = page("Tables", "\n".join(to_html(g, standalone=False) for g in grids.values()))
     compared = comparison(published, tables)
