@@ -179,3 +179,11 @@ def test_the_stats_carry_the_t_degrees_of_freedom_of_each_covariance(data, cov_t
     from scipy import stats
 
     assert tidy["p_value"] == pytest.approx(2 * stats.t.sf(abs(tidy["t_stat"]), expected), rel=1e-12)
+
+
+def test_make_notebooks_refuses_a_folder_without_them(tmp_path, capsys):
+    from replication.__main__ import main
+
+    assert main(["notebooks", "--notebooks", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / '01_indices.ipynb'}: notebook not found\n"
+    assert list(tmp_path.iterdir()) == []  # nothing written
