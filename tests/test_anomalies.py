@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from replication.__main__ import csv_text, json_text
+from replication.__main__ import csv_text, json_text, sha256
 from replication.config import Options
 from replication.data import VARIANTS, build_panel, codebook
 from replication.data.anomalies import SPLIT, screen, treat
 from replication.indices import analysis_frame
 
-from conftest import PROCESSED, ROOT
+from conftest import PROCESSED
 
 YEARS = list(range(2011, 2022))
 
@@ -168,10 +168,8 @@ PANEL_BEFORE_SCREEN_SHA256 = "641fe56341d3cc253f959ce6eb7d46465a645a2d73acca9d39
 
 @pytest.mark.raw
 def test_keep_reproduces_the_panel_built_before_the_screen(raw_dir):
-    import hashlib
-
     kept = csv_text(build_panel(raw_dir, Options(anomaly_rule="keep")).panel)
-    assert hashlib.sha256(kept.encode("utf-8")).hexdigest() == PANEL_BEFORE_SCREEN_SHA256
+    assert sha256(kept.encode("utf-8")) == PANEL_BEFORE_SCREEN_SHA256
     assert kept == (PROCESSED / "variants" / "anomaly_keep.csv").read_text(encoding="utf-8")
 
 
