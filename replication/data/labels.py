@@ -16,12 +16,16 @@ cells and contains every cell behind the city-years that dominate Dist when noth
 
 The first four strata are disjoint (a cell belongs to the first stratum in this order that holds
 it) and each random draw takes ``numpy.random.default_rng(SEED)`` in the order above over pools
-sorted by (city, year, column); ``known`` is added after the draws, so it does not change them. The labels themselves are the labeller's reading of the printed values,
-stored in data/reference/anomaly_labels.csv; ``score`` measures a screen against them.
+sorted by (city, year, column); ``known`` is added after the draws, so it does not change them.
+The labels themselves are the labeller's reading of the printed values, stored in
+data/reference/anomaly_labels.csv (how they were made: anomaly_labels.md); ``score`` measures a
+screen against them. Dist comes in as data (``draw``'s `dist_keep`): this module sits upstream of
+replication.indices and does not import it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -55,6 +59,9 @@ KNOWN = (
     *(("资阳市", y, f"library_{a}") for y in (2016, 2017) for a in AREAS),
     *(("陇南市", y, "library_district") for y in (2011, 2012, 2013, 2014)),
 )
+# sha256 (`keys_digest`) of the (city, year, column) keys of the anomaly list the committed draw used:
+# data/processed/anomalies.csv as of issue 18 (478 cells, the screen before the confirmed rule)
+FLAGS_SHA256 = "75c70a0e0402f1620b4895677f60168e500c40a61edb7dbe55fb0467c41a7fde"
 KEY = ["city", "year", "column"]
 CELL_COLUMNS = ["city", "city_en", "year", "area", "column", "value", "stratum"]
 LABEL_COLUMNS = [*CELL_COLUMNS, "label", "reason", "context"]
@@ -83,6 +90,17 @@ def printed_cells(printed: pd.DataFrame) -> pd.DataFrame:
                          var_name="column", value_name="value").dropna(subset=["value"])
     cells["area"] = cells["column"].str.rsplit("_", n=1).str[1]
     return cells.sort_values(KEY).reset_index(drop=True)
+
+
+def flag_keys(anomalies: pd.DataFrame) -> set[tuple[str, int, str]]:
+    """The (city, year, column) keys of an anomaly list (data/processed/anomalies.csv)."""
+    return set(zip(anomalies["city"], anomalies["year"].astype(int), anomalies["column"]))
+
+
+def keys_digest(keys: Iterable[tuple]) -> str:
+    """sha256 of the sorted keys written 'city,year,column' one a line (FLAGS_SHA256 is one)."""
+    text = "\n".join(f"{c},{y},{k}" for c, y, k in sorted(keys))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def departure(cells: pd.DataFrame) -> pd.Series:
