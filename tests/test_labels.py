@@ -20,6 +20,8 @@ LABELS_CSV = ROOT / "data" / "reference" / "anomaly_labels.csv"
 KEEP_PANEL = ROOT / "data" / "processed" / "variants" / "anomaly_keep.csv"
 ANOMALIES = ROOT / "data" / "processed" / "anomalies.csv"
 
+# Pool sizes of the strata (anomaly_labels.md prints them)
+POOLS = {"dist_keep": 60, "flagged": 451, "departure": 3918, "ordinary": 33253}
 # The examples and the labels given to them (reasons in the CSV).
 EXPECTED = {
     ("钦州市", 2011, "doctors_whole"): "misprint",
@@ -169,6 +171,10 @@ def test_the_seeded_draw_reproduces_the_committed_cells(printed, dist_keep, comm
     assert L.keys_digest(flags) == L.FLAGS_SHA256, (
         f"{ANOMALIES} no longer lists the cells the committed draw used (sha256 of its keys "
         f"{L.keys_digest(flags)}, expected {L.FLAGS_SHA256})")
+    pools = L.stratify(L.printed_cells(printed), dist_keep, flags).value_counts().to_dict()
+    assert pools == POOLS
+    notes = (LABELS_CSV.parent / "anomaly_labels.md").read_text(encoding="utf-8")
+    assert all(f"| {n:,} |" in notes for n in POOLS.values())
     drawn = L.with_context(L.draw(printed, dist_keep, flags), printed)
     drawn["value"] = drawn["value"].map(L.number)
     drawn = drawn.sort_values(L.KEY).reset_index(drop=True)

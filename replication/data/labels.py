@@ -117,19 +117,25 @@ def departure(cells: pd.DataFrame) -> pd.Series:
     return out
 
 
-def draw(printed: pd.DataFrame, dist_keep: pd.DataFrame, flagged: Iterable[tuple]) -> pd.DataFrame:
-    """The cells to label, one row each (CELL_COLUMNS), sorted by stratum then (city, year, column).
-
-    `dist_keep` has city, year, Dist of the anomaly_rule=keep panel; `flagged` holds the
-    (city, year, column) keys the screen lists."""
-    cells = printed_cells(printed)
-    keys = pd.MultiIndex.from_frame(cells[KEY])
+def stratify(cells: pd.DataFrame, dist_keep: pd.DataFrame, flagged: Iterable[tuple]) -> pd.Series:
+    """The pool each printed cell (`printed_cells`) belongs to: the first of dist_keep, flagged,
+    departure that holds it, else ordinary. `dist_keep` has city, year, Dist of the anomaly_rule=keep
+    panel; `flagged` holds the (city, year, column) keys the screen lists."""
     high = dist_keep.loc[dist_keep["Dist"] > DIST_ABOVE, ["city", "year"]]
     in_high = pd.MultiIndex.from_frame(cells[["city", "year"]]).isin(pd.MultiIndex.from_frame(high))
+    keys = pd.MultiIndex.from_frame(cells[KEY])
     listed = keys.isin(pd.MultiIndex.from_tuples(sorted(set(flagged)), names=KEY))
     departs = departure(cells) > math.log(DEPARTURE)
-    stratum = pd.Series(np.select(
-        [in_high, listed, departs], ["dist_keep", "flagged", "departure"], "ordinary"), index=cells.index)
+    return pd.Series(np.select([in_high, listed, departs], ["dist_keep", "flagged", "departure"], "ordinary"),
+                     index=cells.index, name="stratum")
+
+
+def draw(printed: pd.DataFrame, dist_keep: pd.DataFrame, flagged: Iterable[tuple]) -> pd.DataFrame:
+    """The cells to label, one row each (CELL_COLUMNS), sorted by stratum then (city, year, column):
+    all of dist_keep, SIZES[s] drawn without replacement from each other pool (one generator,
+    default_rng(SEED), in the order of SIZES), then the KNOWN cells not yet taken."""
+    cells = printed_cells(printed)
+    stratum = stratify(cells, dist_keep, flagged)
     rng = np.random.default_rng(SEED)
     chosen = [cells.index[stratum == "dist_keep"]]
     for name, size in SIZES.items():
@@ -138,6 +144,7 @@ def draw(printed: pd.DataFrame, dist_keep: pd.DataFrame, flagged: Iterable[tuple
             raise ValueError(f"stratum {name}: {len(pool)} cells, fewer than the {size} to draw")
         chosen.append(pd.Index(np.sort(rng.choice(pool, size=size, replace=False))))
     taken = np.concatenate(chosen)
+    keys = pd.MultiIndex.from_frame(cells[KEY])
     known = cells.index[keys.isin(pd.MultiIndex.from_tuples(KNOWN, names=KEY))].difference(taken)
     stratum[known] = "known"
     out = cells.loc[np.concatenate([taken, known])].assign(stratum=stratum)
