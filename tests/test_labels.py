@@ -18,7 +18,9 @@ from replication.data import load_panel
 ROOT = Path(__file__).resolve().parent.parent
 LABELS_CSV = ROOT / "data" / "reference" / "anomaly_labels.csv"
 KEEP_PANEL = ROOT / "data" / "processed" / "variants" / "anomaly_keep.csv"
-ANOMALIES = ROOT / "data" / "processed" / "anomalies.csv"
+# The cells the screen listed when the set was drawn (data/processed/anomalies.csv at 15f01b7), kept
+# as data so that a new screen can rewrite anomalies.csv without changing the draw.
+ANOMALIES = ROOT / "data" / "reference" / "anomaly_labels_flags.csv"
 
 # Pool sizes of the strata (anomaly_labels.md prints them)
 POOLS = {"dist_keep": 60, "flagged": 451, "departure": 3918, "ordinary": 33253}

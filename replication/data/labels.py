@@ -60,7 +60,8 @@ KNOWN = (
     *(("陇南市", y, "library_district") for y in (2011, 2012, 2013, 2014)),
 )
 # sha256 (`keys_digest`) of the (city, year, column) keys of the anomaly list the committed draw used:
-# data/processed/anomalies.csv as of issue 18 (478 cells, the screen before the confirmed rule)
+# data/processed/anomalies.csv as of issue 18 (478 cells, the screen before the confirmed rule), kept as
+# data/reference/anomaly_labels_flags.csv
 FLAGS_SHA256 = "75c70a0e0402f1620b4895677f60168e500c40a61edb7dbe55fb0467c41a7fde"
 KEY = ["city", "year", "column"]
 CELL_COLUMNS = ["city", "city_en", "year", "area", "column", "value", "stratum"]
