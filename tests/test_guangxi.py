@@ -21,7 +21,8 @@ from replication.guangxi import (
 )
 from replication.indices import analysis_frame
 from replication.models import CONTROLS
-from replication.published import parse_guangxi_seed
+from replication.casestudy import paper_dig
+from replication.published import parse_guangxi_seed, parse_published
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "data" / "reference" / "guangxi_seed.csv"
@@ -328,6 +329,18 @@ def test_the_interval_inverts_the_bootstrap_test(analysis, model):
             shifted[(name, side)] = wild_bootstrap(frame, "Dist", MODEL, enumerate=True, ci=False).p_symmetric
     assert shifted[("low", "minus")] <= 0.05 < shifted[("low", "plus")]
     assert shifted[("high", "plus")] <= 0.05 < shifted[("high", "minus")]
+
+
+def test_the_paper_s_coefficient_is_the_published_cell(model):
+    """Table 5 (4)'s Dig, entered once in published.csv, is the number the model section quotes."""
+    from replication import guangxi
+
+    published = parse_published((ROOT / "data" / "reference" / "published.csv").read_text(encoding="utf-8"))
+    assert paper_dig(published) == -0.102
+    paragraphs = guangxi._model_section(model, -0.5).paragraphs
+    assert "the paper's is -0.5 on all cities" in paragraphs[0]
+    with pytest.raises(ValueError, match=r"no cell T5 \(4\) Dig estimate"):
+        paper_dig(published[published["table"] != "T5"])
 
 
 # ---------------------------------------------------------------------------- end to end
