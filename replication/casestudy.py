@@ -158,6 +158,21 @@ def wild(frame: pd.DataFrame, x: list[str], options: Options, *, term: str = "Di
                           effects="twoway", restricted=True, seed=options.seed, ci=True, level=0.95, **settings)
 
 
+def coefficient(result: FitResult, term: str = "Dig", **labels) -> dict:
+    """One row of a report's coefficient table: `labels` first, then the term, its estimate, SE, t and
+    p, N and the clusters (NaN without clustering)."""
+    return {**labels, "term": term, "estimate": result.params[term], "std_error": result.std_errors[term],
+            "t_stat": result.tstats[term], "p_value": result.pvalues[term], "nobs": result.nobs,
+            "clusters": np.nan if result.nclusters is None else result.nclusters}
+
+
+def per_group_year(parts: list[tuple[str, pd.DataFrame]], compute) -> pd.DataFrame:
+    """One row per group of `parts` ((name, rows)) and year: group, year, what `compute(rows of the
+    year)` returns (a dict), and the number of cities."""
+    return pd.DataFrame([{"group": name, "year": int(year), **compute(rows), "cities": rows["city_code"].nunique()}
+                         for name, part in parts for year, rows in part.groupby("year")])
+
+
 def fit_rows(sample: str, result: FitResult, terms: list[str]) -> list[tuple]:
     """Tidy rows (sample, term, stat, value) of one regression: each term's estimate, SE, t and p, then
     N, clusters and the within R²."""

@@ -27,8 +27,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from replication.casestudy import (  # noqa: E402
-    MODEL, NATIONAL, REST_OF_WEST, WILD_STATS, Case, IndexFigure, Line, Section, committed_published, fit_rows,
-    fmt as _f, index_figure, medians, medians_grid, options_words, outputs, paper_dig, tidy, wild, wild_rows,
+    MODEL, NATIONAL, REST_OF_WEST, WILD_STATS, Case, IndexFigure, Line, Section, coefficient, committed_published,
+    fit_rows, fmt as _f, index_figure, medians, medians_grid, options_words, outputs, paper_dig, per_group_year, tidy,
+    wild, wild_rows,
 )
 from replication.config import Options  # noqa: E402
 from replication.estimation import Design, FitResult, fit_fe  # noqa: E402
@@ -137,18 +138,21 @@ def district_share(panel: pd.DataFrame) -> pd.DataFrame:
     """Registered population of the municipal districts over the whole city's, x 100, per year: pooled
     over the cities of each ethnic province, of the ethnic provinces together, and of all cities, with
     the median city's share (group, year, share_pooled, share_median, cities)."""
-    share = panel["pop_district"] / panel["pop_whole"] * 100
-    frame = panel[["province", "year", "pop_district", "pop_whole", "city_code"]].assign(share=share)
-    parts = [(GROUPS["ethnic"], frame[ethnic(panel)]), (GROUPS["national"], frame)]
-    parts += [(ENGLISH[SHORT[p]], frame[frame["province"] == p]) for p in ETHNIC_PROVINCES.values()
-              if (frame["province"] == p).any()]
-    rows = []
-    for name, part in parts:
-        for year, rows_ in part.groupby("year"):
-            rows.append({"group": name, "year": int(year),
-                         "share_pooled": rows_["pop_district"].sum() / rows_["pop_whole"].sum() * 100,
-                         "share_median": float(rows_["share"].median()), "cities": rows_["city_code"].nunique()})
-    return pd.DataFrame(rows)
+    frame = panel.assign(share=panel["pop_district"] / panel["pop_whole"] * 100)
+    return per_group_year(_groups(frame, (GROUPS["ethnic"], GROUPS["national"]), first=False), lambda rows: {
+        "share_pooled": rows["pop_district"].sum() / rows["pop_whole"].sum() * 100,
+        "share_median": float(rows["share"].median())})
+
+
+def _groups(frame: pd.DataFrame, groups: tuple[str, ...], first: bool) -> list[tuple[str, pd.DataFrame]]:
+    """(name, rows) of each ethnic province the frame holds (its English name) and of `groups` (GROUPS'
+    names: the ethnic provinces together, the rest of the West, all cities); the provinces `first` or last."""
+    select = {GROUPS["ethnic"]: ethnic, GROUPS["rest_of_west"]: CASE.rest_of_west,
+              GROUPS["national"]: lambda f: np.ones(len(f), dtype=bool)}
+    together = [(name, frame[select[name](frame)]) for name in groups]
+    provinces = [(ENGLISH[SHORT[p]], frame[frame["province"] == p]) for p in ETHNIC_PROVINCES.values()
+                 if (frame["province"] == p).any()]
+    return provinces + together if first else together + provinces
 
 
 def doctors(panel: pd.DataFrame) -> pd.DataFrame:
@@ -156,17 +160,12 @@ def doctors(panel: pd.DataFrame) -> pd.DataFrame:
     non-urban rate over the district rate x 100, per year: pooled over the cities of each ethnic
     province in the panel and of all cities (group, year, district, nonurban, ratio_pct, cities).
     Panel units: doctors in persons, population in 10,000 persons."""
-    parts = [(ENGLISH[SHORT[p]], panel[panel["province"] == p]) for p in ETHNIC_PROVINCES.values()
-             if (panel["province"] == p).any()]
-    parts += [(GROUPS["ethnic"], panel[ethnic(panel)]), (GROUPS["national"], panel)]
-    rows = []
-    for name, part in parts:
-        for year, rows_ in part.groupby("year"):
-            district = rows_["doctors_district"].sum() / rows_["pop_district"].sum() / 10
-            nonurban = rows_["doctors_nonurban"].sum() / rows_["pop_nonurban"].sum() / 10
-            rows.append({"group": name, "year": int(year), "district": district, "nonurban": nonurban,
-                         "ratio_pct": nonurban / district * 100, "cities": rows_["city_code"].nunique()})
-    return pd.DataFrame(rows)
+    def rates(rows: pd.DataFrame) -> dict:
+        district = rows["doctors_district"].sum() / rows["pop_district"].sum() / 10
+        nonurban = rows["doctors_nonurban"].sum() / rows["pop_nonurban"].sum() / 10
+        return {"district": district, "nonurban": nonurban, "ratio_pct": nonurban / district * 100}
+
+    return per_group_year(_groups(panel, (GROUPS["ethnic"], GROUPS["national"]), first=True), rates)
 
 
 @dataclass(frozen=True)
@@ -185,6 +184,52 @@ def _last(frame: pd.DataFrame, group: str, column: str, year: int) -> tuple[int,
     part = frame[frame["group"] == group]
     nearest = int(part.loc[(part["year"] - year).abs().idxmin(), "year"])
     return nearest, float(part.loc[part["year"] == nearest, column].iloc[0])
+
+
+def _nearest(row, shares: pd.DataFrame, docs: pd.DataFrame, areas: str, target: int) -> Nearest | None:
+    """The panel's nearest quantity to the study's figure `row` (a reference row), or None."""
+    year = int(row.year) if pd.notna(row.year) else None
+    if row.quantity == "urbanisation_rate" and row.area == "eight ethnic provinces":
+        y, value = _last(shares, GROUPS["ethnic"], "share_pooled", target)
+        return Nearest("registered population of the municipal districts / whole city", areas, y, value,
+                       "percent of registered population",
+                       f"The study's rate is the urban share of the resident (常住) population; the panel's is "
+                       f"the share of the registered (户籍) population living in municipal districts (市辖区), "
+                       f"which include rural townships and leave out the county towns, so it is not an "
+                       f"urbanisation rate; {areas}; {y} against {year}.")
+    elif row.quantity == "urbanisation_gap_to_national":
+        y, ethnic_share = _last(shares, GROUPS["ethnic"], "share_pooled", target)
+        _, national = _last(shares, GROUPS["national"], "share_pooled", target)
+        return Nearest("all cities' district share minus the ethnic provinces' cities'", areas, y,
+                       national - ethnic_share, "percentage points",
+                       f"Both shares are of the registered population in municipal districts, the national "
+                       f"one over the panel's {int(shares.loc[shares['group'] == GROUPS['national'], 'cities'].max())} "
+                       f"cities (not the country: cities without a non-urban area and the other divisions "
+                       f"are missing); registered, not resident, population; {y} against {year}.")
+    elif row.quantity == "health_technicians_rural" and row.area in ETHNIC_PROVINCES:
+        group = ENGLISH[row.area]
+        if (docs["group"] == group).any():
+            y, value = _last(docs, group, "nonurban", target)
+            n = int(docs.loc[docs["group"] == group, "cities"].max())
+            return Nearest("doctors per 1,000 registered residents, non-urban area",
+                           f"{row.area}, {n} cities", y, value, "per thousand registered residents",
+                           f"Doctors (医生数: licensed and assistant doctors) are one part of the health "
+                           f"technicians (卫生技术人员, who also count nurses, pharmacists and technicians), "
+                           f"so the panel's rate is lower by construction; the non-urban area is the "
+                           f"counties, their towns included, not 'rural areas'; registered, not resident, "
+                           f"population; {y} against {year}.")
+    elif row.quantity == "health_technicians_rural_to_urban" and row.area in ETHNIC_PROVINCES:
+        group = ENGLISH[row.area]
+        if (docs["group"] == group).any():
+            y, value = _last(docs, group, "ratio_pct", target)
+            n = int(docs.loc[docs["group"] == group, "cities"].max())
+            return Nearest("non-urban / district doctors per registered resident",
+                           f"{row.area}, {n} cities", y, value, "percent of the district rate",
+                           f"Doctors, not all health technicians; municipal districts, not 'cities' in the "
+                           f"urban sense (they include rural townships), against the non-urban counties; "
+                           f"registered population; {y} against {year}. A ratio depends less on the "
+                           f"definition of the staff counted than a level does.")
+    return None
 
 
 def nearest_quantities(reference: pd.DataFrame, panel: pd.DataFrame, cover: pd.DataFrame) -> pd.DataFrame:
@@ -208,48 +253,8 @@ def nearest_quantities(reference: pd.DataFrame, panel: pd.DataFrame, cover: pd.D
     for row in reference.itertuples():
         year = int(row.year) if pd.notna(row.year) else None
         target = year or int(panel["year"].max())
-        nearest: Nearest | None = None
         none_why = ""
-        if row.quantity == "urbanisation_rate" and row.area == "eight ethnic provinces":
-            y, value = _last(shares, GROUPS["ethnic"], "share_pooled", target)
-            nearest = Nearest("registered population of the municipal districts / whole city", areas, y, value,
-                              "percent of registered population",
-                              f"The study's rate is the urban share of the resident (常住) population; the panel's is "
-                              f"the share of the registered (户籍) population living in municipal districts (市辖区), "
-                              f"which include rural townships and leave out the county towns, so it is not an "
-                              f"urbanisation rate; {areas}; {y} against {year}.")
-        elif row.quantity == "urbanisation_gap_to_national":
-            y, ethnic_share = _last(shares, GROUPS["ethnic"], "share_pooled", target)
-            _, national = _last(shares, GROUPS["national"], "share_pooled", target)
-            nearest = Nearest("all cities' district share minus the ethnic provinces' cities'", areas, y,
-                              national - ethnic_share, "percentage points",
-                              f"Both shares are of the registered population in municipal districts, the national "
-                              f"one over the panel's {int(shares.loc[shares['group'] == GROUPS['national'], 'cities'].max())} "
-                              f"cities (not the country: cities without a non-urban area and the other divisions "
-                              f"are missing); registered, not resident, population; {y} against {year}.")
-        elif row.quantity == "health_technicians_rural" and row.area in ETHNIC_PROVINCES:
-            group = ENGLISH[row.area]
-            if (docs["group"] == group).any():
-                y, value = _last(docs, group, "nonurban", target)
-                n = int(docs.loc[docs["group"] == group, "cities"].max())
-                nearest = Nearest("doctors per 1,000 registered residents, non-urban area",
-                                  f"{row.area}, {n} cities", y, value, "per thousand registered residents",
-                                  f"Doctors (医生数: licensed and assistant doctors) are one part of the health "
-                                  f"technicians (卫生技术人员, who also count nurses, pharmacists and technicians), "
-                                  f"so the panel's rate is lower by construction; the non-urban area is the "
-                                  f"counties, their towns included, not 'rural areas'; registered, not resident, "
-                                  f"population; {y} against {year}.")
-        elif row.quantity == "health_technicians_rural_to_urban" and row.area in ETHNIC_PROVINCES:
-            group = ENGLISH[row.area]
-            if (docs["group"] == group).any():
-                y, value = _last(docs, group, "ratio_pct", target)
-                n = int(docs.loc[docs["group"] == group, "cities"].max())
-                nearest = Nearest("non-urban / district doctors per registered resident",
-                                  f"{row.area}, {n} cities", y, value, "percent of the district rate",
-                                  f"Doctors, not all health technicians; municipal districts, not 'cities' in the "
-                                  f"urban sense (they include rural townships), against the non-urban counties; "
-                                  f"registered population; {y} against {year}. A ratio depends less on the "
-                                  f"definition of the staff counted than a level does.")
+        nearest = _nearest(row, shares, docs, areas, target)
         if nearest is None:
             if row.area in ETHNIC_PROVINCES and int(counts.loc[counts["short"] == row.area, "in_panel"].iloc[0]) == 0:
                 none_why = province_absent(row.area)
@@ -305,12 +310,9 @@ NOTHING = {  # what the panel lacks for each quantity it cannot match (a fact ab
 def indices_by_group(data: pd.DataFrame) -> pd.DataFrame:
     """Per year the medians of Dist and Dig over the ethnic provinces' cities, each ethnic province's,
     the rest of the West's and all cities' (group, kind, year, Dist, Dig, cities)."""
-    parts = [(GROUPS["ethnic"], "group", data[ethnic(data)]),
-             (GROUPS["rest_of_west"], "group", data[CASE.rest_of_west(data)]),
-             (GROUPS["national"], "group", data)]
-    parts += [(ENGLISH[SHORT[p]], "province", data[data["province"] == p]) for p in ETHNIC_PROVINCES.values()
-              if (data["province"] == p).any()]
-    frames = [medians(part).assign(group=name, kind=kind) for name, kind, part in parts]
+    parts = _groups(data, (GROUPS["ethnic"], GROUPS["rest_of_west"], GROUPS["national"]), first=False)
+    frames = [medians(part).assign(group=name, kind="group" if name in GROUPS.values() else "province")
+              for name, part in parts]
     return pd.concat(frames, ignore_index=True)[["group", "kind", "year", "Dist", "Dig", "cities"]]
 
 
@@ -706,27 +708,14 @@ def _wild_words(w: WildResult) -> str:
 
 def _model_section(model: EthnicModel, paper: float, options: Options) -> Section:
     se = short_se(options)
-    rows = []
-    for name, result in model.separate.items():
-        rows.append({"model": f"{name}: own regression", "term": "Dig", "estimate": result.params["Dig"],
-                     "std_error": result.std_errors["Dig"], "p_value": result.pvalues["Dig"], "se": se,
-                     "wild_p": np.nan, "nobs": result.nobs,
-                     "clusters": np.nan if result.nclusters is None else result.nclusters})
-    b = model.by_province
-    rows.append({"model": f"{GROUPS['ethnic']}: own regression", "term": "Dig", "estimate": b.params["Dig"],
-                 "std_error": b.std_errors["Dig"], "p_value": b.pvalues["Dig"], "se": "clustered by province",
-                 "wild_p": model.wild.p_symmetric, "nobs": b.nobs, "clusters": b.nclusters})
-    i = model.interaction
-    rows.append({"model": "All cities, Dig x ethnic", "term": INTERACTION, "estimate": i.params[INTERACTION],
-                 "std_error": i.std_errors[INTERACTION], "p_value": i.pvalues[INTERACTION], "se": se,
-                 "wild_p": model.interaction_wild.p_symmetric, "nobs": i.nobs,
-                 "clusters": np.nan if i.nclusters is None else i.nclusters})
-    for against, d in model.differences.items():
-        f = d.fit
-        rows.append({"model": f"Fully interacted, ethnic - {AGAINST[against]}", "term": INTERACTION,
-                     "estimate": f.params[INTERACTION], "std_error": f.std_errors[INTERACTION],
-                     "p_value": f.pvalues[INTERACTION], "se": "clustered by province", "wild_p": d.wild.p_symmetric,
-                     "nobs": f.nobs, "clusters": f.nclusters})
+    b, i, province = model.by_province, model.interaction, "clustered by province"
+    rows = [coefficient(result, model=f"{name}: own regression", se=se, wild_p=np.nan)
+            for name, result in model.separate.items()]
+    rows += [coefficient(b, model=f"{GROUPS['ethnic']}: own regression", se=province, wild_p=model.wild.p_symmetric),
+             coefficient(i, INTERACTION, model="All cities, Dig x ethnic", se=se,
+                         wild_p=model.interaction_wild.p_symmetric)]
+    rows += [coefficient(d.fit, INTERACTION, model=f"Fully interacted, ethnic - {AGAINST[against]}", se=province,
+                         wild_p=d.wild.p_symmetric) for against, d in model.differences.items()]
     table = pd.DataFrame(rows)
     grid = plain_grid("Table 5 column 4 for the ethnic provinces", table,
                       {"model": "Model", "term": "Term", "estimate": "Estimate", "std_error": "SE", "p_value": "p",

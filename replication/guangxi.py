@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from replication.casestudy import (  # noqa: E402
-    MODEL, NATIONAL, REST_OF_WEST, Case, IndexFigure, Line, Section, committed_published, fit_rows, fmt as _f,
+    MODEL, NATIONAL, REST_OF_WEST, Case, IndexFigure, Line, Section, coefficient, committed_published, fit_rows, fmt as _f,
     index_figure, medians, medians_grid, options_words, outputs, paper_dig, tidy, wild, wild_rows,
 )
 from replication.config import Options  # noqa: E402
@@ -560,13 +560,8 @@ def _model_section(model: WithinGuangxi, paper: float) -> Section:
     fit = model.fit
     g = fit.nclusters
     est, se, t, p = (float(s["Dig"]) for s in (fit.params, fit.std_errors, fit.tstats, fit.pvalues))
-    rows = [{"sample": "Guangxi", "estimate": est, "std_error": se, "t_stat": t, "p_value": p, "nobs": fit.nobs,
-             "clusters": g}]
-    for name, other in model.comparison.items():
-        rows.append({"sample": name, "estimate": other.params["Dig"], "std_error": other.std_errors["Dig"],
-                     "t_stat": other.tstats["Dig"], "p_value": other.pvalues["Dig"], "nobs": other.nobs,
-                     "clusters": other.nclusters})
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame([coefficient(result, sample=name)
+                          for name, result in (("Guangxi", fit), *model.comparison.items())])
     notes = ["Dist on Dig, Ur, Stru, lnexpense and lnper_gdp with city and year effects (Table 5 column 4); "
              "errors always clustered by city (whatever cov_type) with Stata's small-sample factor, p from "
              "t(G-1). Indices computed on all "
