@@ -6,8 +6,8 @@ covers); the layer turns it into the pieces every case report has: the group's D
 beside the rest of the West and all cities (``medians``, ``medians_grid``), the two-panel index
 figure drawn from a list of lines (``IndexFigure``, ``index_figure``), Table 5 column 4's regressors
 and the paper's coefficient (``MODEL``, ``paper_dig``), the wild cluster restricted bootstrap with
-the case's clustering (``wild``) and the tidy model rows (``fit_rows``, ``wild_rows``), and the
-report itself: sections rendered to Markdown and HTML (``Section``, ``render``) and every file of
+the case's clustering (``wild``), the rows of a coefficient table (``coefficient``), tables by group
+and year (``per_group_year``) and the tidy model rows (``fit_rows``, ``wild_rows``), and the report itself: sections rendered to Markdown and HTML (``Section``, ``render``) and every file of
 the case ({relative path: text or bytes}, ``outputs``).  A module of a case keeps only the
 computations and the sentences that are its own.
 """

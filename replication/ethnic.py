@@ -5,14 +5,16 @@ interacted with an ethnic-province indicator.
 
 Five pieces, each a pure function of the panel, the estimation data or the study's figures
 (data/reference/ethnic_study.csv): the coverage (which of the eight provinces' prefecture-level
-divisions the panel holds and why the others are missing, from the build manifest's sample rules and
-the crosswalk's list of divisions); each figure of the study beside the nearest panel quantity, or
+divisions the panel holds and why the others are missing: data/reference/ethnic_prefectures.csv,
+derived once by ``prefectures`` from the build manifest's sample rules and the raw crosswalk's list of
+divisions, so the report needs no raw file); each figure of the study beside the nearest panel quantity, or
 the statement that there is none; the registered-population district share and the doctors per person
 by area; Dist and Dig by year in the ethnic provinces, the rest of the West and all cities; and the
 model: the separate regression on the ethnic provinces' cities, Dig x ethnic in the whole panel, and
 the fully interacted model whose Dig x ethnic coefficient is the difference of two separate
 regressions, tested as Table 6's differences are and with the wild cluster restricted bootstrap
-clustered by province.  ``build`` returns every file ({relative path: text or bytes}).
+clustered by province.  ``report_files`` returns every file ({relative path: text or bytes}); what
+the report shares with the Guangxi case is in ``replication.casestudy``.
 """
 
 from __future__ import annotations
@@ -775,5 +777,6 @@ def _model_section(model: EthnicModel, paper: float, options: Options) -> Sectio
                    headline=headline)
 
 
-__all__ = ["CASE", "report_files", "build", "prefectures", "coverage", "coverage_counts", "dropped_cities", "nearest_quantities", "district_share",
-           "doctors", "indices_by_group", "ethnic_model", "model_table", "fully_interacted_frame", "EthnicModel"]
+__all__ = ["CASE", "report_files", "build", "prefectures", "coverage", "coverage_counts", "dropped_cities",
+           "nearest_quantities", "district_share", "doctors", "indices_by_group", "ethnic_model", "model_table",
+           "fully_interacted_frame", "EthnicModel"]

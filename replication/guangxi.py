@@ -7,8 +7,9 @@ beside the medians of the other western cities and of all cities; broadband and 
 100 people for the seed's overlapping years, for the province and for its most and least developed
 cities; the public-service gap by indicator (non-urban over district) in Guangxi and in the rest of
 the West; and Table 5 column 4 on the 154 Guangxi city-years with city-clustered errors (Stata's
-convention) and the wild cluster restricted bootstrap with all 2^14 sign vectors.  ``build``
-returns every file ({relative path: text or bytes}); the command line writes them.
+convention) and the wild cluster restricted bootstrap with all 2^14 sign vectors.
+``report_files`` returns every file ({relative path: text or bytes}); the command line writes them.
+What the report shares with the ethnic-regions case is in ``replication.casestudy``.
 """
 
 from __future__ import annotations
