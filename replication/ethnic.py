@@ -5,19 +5,20 @@ interacted with an ethnic-province indicator.
 
 Five pieces, each a pure function of the panel, the estimation data or the study's figures
 (data/reference/ethnic_study.csv): the coverage (which of the eight provinces' prefecture-level
-divisions the panel holds and why the others are missing, from the build manifest's sample rules and
-the crosswalk's list of divisions); each figure of the study beside the nearest panel quantity, or
+divisions the panel holds and why the others are missing: data/reference/ethnic_prefectures.csv,
+derived once by ``prefectures`` from the build manifest's sample rules and the raw crosswalk's list of
+divisions, so the report needs no raw file); each figure of the study beside the nearest panel quantity, or
 the statement that there is none; the registered-population district share and the doctors per person
 by area; Dist and Dig by year in the ethnic provinces, the rest of the West and all cities; and the
 model: the separate regression on the ethnic provinces' cities, Dig x ethnic in the whole panel, and
 the fully interacted model whose Dig x ethnic coefficient is the difference of two separate
 regressions, tested as Table 6's differences are and with the wild cluster restricted bootstrap
-clustered by province.  ``build`` returns every file ({relative path: text or bytes}).
+clustered by province.  ``report_files`` returns every file ({relative path: text or bytes}); what
+the report shares with the Guangxi case is in ``replication.casestudy``.
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 import matplotlib
@@ -27,79 +28,97 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from replication.casestudy import (  # noqa: E402
+    MODEL, NATIONAL, REST_OF_WEST, WILD_STATS, Case, IndexFigure, Line, Section, coefficient, committed_published,
+    fit_rows, fmt as _f, index_figure, medians, medians_grid, options_words, outputs, paper_dig, per_group_year, tidy,
+    wild, wild_rows,
+)
 from replication.config import Options  # noqa: E402
 from replication.estimation import Design, FitResult, fit_fe  # noqa: E402
 from replication.figures import OURS, PAPER, city_panels, integer_years, save_figure  # noqa: E402
-from replication.guangxi import Section, _csv, _f  # noqa: E402
 from replication.indices import Analysis  # noqa: E402
-from replication.models import CONTROLS, complete_sample, estimation_sample, fit, interacted_test, shared_control  # noqa: E402
-from replication.published import ETHNIC_PROVINCES  # noqa: E402
-from replication.render import page, plain_grid, short_se, to_html, to_markdown  # noqa: E402
-from replication.wild import WildResult, wild_bootstrap  # noqa: E402
+from replication.models import complete_sample, estimation_sample, fit, interacted_test, shared_control  # noqa: E402
+from replication.published import (  # noqa: E402
+    ETHNIC_PROVINCES, PREFECTURE_COLUMNS, PREFECTURE_STATUS, parse_ethnic_prefectures,
+)
+from replication.render import plain_grid, short_se  # noqa: E402
+from replication.wild import WildResult  # noqa: E402
 
 SHORT = {full: short for short, full in ETHNIC_PROVINCES.items()}  # 广西壮族自治区 -> 广西
 ENGLISH = {"内蒙古": "Inner Mongolia", "广西": "Guangxi", "西藏": "Tibet", "宁夏": "Ningxia", "新疆": "Xinjiang",
            "贵州": "Guizhou", "云南": "Yunnan", "青海": "Qinghai"}
-GROUPS = {"ethnic": "Ethnic provinces", "rest_of_west": "Rest of the West", "other": "Other cities",
-          "national": "All cities"}
+GROUPS = {"ethnic": "Ethnic provinces", "rest_of_west": REST_OF_WEST, "other": "Other cities",
+          "national": NATIONAL}
 AGAINST = {"Rest of the West": "the rest of the West", "Other cities": "all other cities"}  # in a sentence
 INTERACTION = "Dig_x_ethnic"
-PAPER_DIG = -0.102  # the paper's Table 5 column 4 coefficient (data/reference/published.csv)
-
-
-def ethnic(frame: pd.DataFrame) -> pd.Series:
-    """True for the rows of a city of one of the eight ethnic provinces and regions."""
-    return frame["province"].isin(list(ETHNIC_PROVINCES.values()))
-
-
-def group_of(frame: pd.DataFrame) -> np.ndarray:
-    """'Ethnic provinces', 'Rest of the West' or 'East' / 'Central' for each row."""
-    return np.where(ethnic(frame), GROUPS["ethnic"],
-                    np.where(frame["region"] == "West", GROUPS["rest_of_west"], frame["region"]))
+TITLE = "The ethnic regions: seed 004's figures beside the panel, and the paper's model for the ethnic provinces"
+CASE = Case("ethnic", TITLE, GROUPS["ethnic"], tuple(ETHNIC_PROVINCES.values()))
+ethnic = CASE.members  # True for the rows of a city of one of the eight ethnic provinces and regions
 
 
 # ---------------------------------------------------------------------------- coverage
 
+STATUS = PREFECTURE_STATUS  # in the panel, dropped, not a city of the yearbook
+NOT_A_CITY = ("not among the prefecture-level cities of the yearbook's city tables (a league, prefecture or "
+              "autonomous prefecture)")
 
-def dropped_cities(manifest: dict | None, entities: pd.DataFrame | None) -> pd.DataFrame:
+
+def dropped_cities(manifest: dict, entities: pd.DataFrame) -> pd.DataFrame:
     """The cities the build's sample rules removed (manifest['sample_rules']), with the rule, the
     reason and, from `entities` (city, province: the crosswalk's prefecture-level divisions), the
     province: city, province, rule, reason."""
-    rows = []
-    for rule in (manifest or {}).get("sample_rules", []):
-        for city in rule.get("dropped", []):
-            rows.append({"city": city["city"], "rule": rule["rule"], "reason": city["reason"]})
+    rows = [{"city": city["city"], "rule": rule["rule"], "reason": city["reason"]}
+            for rule in manifest.get("sample_rules", []) for city in rule.get("dropped", [])]
     frame = pd.DataFrame(rows, columns=["city", "rule", "reason"])
-    province = {} if entities is None else entities.drop_duplicates("city").set_index("city")["province"].to_dict()
-    frame["province"] = frame["city"].map(province)
+    frame["province"] = frame["city"].map(entities.drop_duplicates("city").set_index("city")["province"].to_dict())
     return frame[["city", "province", "rule", "reason"]]
 
 
-def coverage(panel: pd.DataFrame, dropped: pd.DataFrame, entities: pd.DataFrame | None) -> pd.DataFrame:
-    """One row per prefecture-level division of the eight provinces (or, without `entities`, per city
-    of the panel and per dropped city whose province is known): province, short, city, status ('in the
-    panel', 'dropped', 'not a city of the yearbook'), rule, reason, city_years."""
+def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Provinces in the order of ETHNIC_PROVINCES, then status (STATUS), then city."""
+    order = {name: i for i, name in enumerate(ETHNIC_PROVINCES.values())}
+    status = {name: i for i, name in enumerate(STATUS)}
+    return frame.sort_values(["province", "status", "city"], kind="stable",
+                             key=lambda s: s.map(order) if s.name == "province" else
+                             (s.map(status) if s.name == "status" else s)).reset_index(drop=True)
+
+
+def prefectures(panel: pd.DataFrame, manifest: dict, entities: pd.DataFrame) -> pd.DataFrame:
+    """data/reference/ethnic_prefectures.csv: every prefecture-level division of the eight provinces
+    (`entities`: the raw crosswalk's entities.csv, city and province) with its status in the panel a
+    build wrote (`panel` and its `manifest`, data/processed/manifest.json): 'in the panel'; 'dropped',
+    with the sample rule and the reason the manifest records; or 'not a city of the yearbook' (a
+    league, prefecture or autonomous prefecture).  Derived once from the raw crosswalk; a test with the
+    raw data checks the committed file equals a fresh derivation (columns PREFECTURE_COLUMNS)."""
+    held = panel.loc[ethnic(panel), ["province", "city"]].drop_duplicates()
+    rows = [{"province": r.province, "city": r.city, "status": STATUS[0], "rule": "", "reason": ""}
+            for r in held.itertuples()]
+    lost = dropped_cities(manifest, entities)
+    rows += [{"province": r.province, "city": r.city, "status": STATUS[1], "rule": r.rule, "reason": r.reason}
+             for r in lost[lost["province"].isin(CASE.provinces)].itertuples()]
+    known = {row["city"] for row in rows}
+    rest = entities[entities["province"].isin(CASE.provinces) & ~entities["city"].isin(known)]
+    rows += [{"province": r.province, "city": r.city, "status": STATUS[2], "rule": "", "reason": NOT_A_CITY}
+             for r in rest.itertuples()]
+    return _ordered(pd.DataFrame(rows, columns=PREFECTURE_COLUMNS))
+
+
+def coverage(panel: pd.DataFrame, divisions: pd.DataFrame) -> pd.DataFrame:
+    """One row per prefecture-level division of the eight provinces (`divisions`: ``prefectures``, as
+    committed) and per city of theirs in the run's panel: province, short, city, status, rule, reason,
+    city_years.  The run's panel decides what is in it: a division the committed panel holds and this
+    run's does not is 'dropped', with that reason."""
     held = panel[ethnic(panel)].groupby(["province", "city"]).size().rename("city_years").reset_index()
-    rows = [{"province": r.province, "city": r.city, "status": "in the panel", "rule": "", "reason": "",
+    rows = [{"province": r.province, "city": r.city, "status": STATUS[0], "rule": "", "reason": "",
              "city_years": int(r.city_years)} for r in held.itertuples()]
-    lost = dropped[dropped["province"].isin(list(ETHNIC_PROVINCES.values()))]
-    rows += [{"province": r.province, "city": r.city, "status": "dropped", "rule": r.rule, "reason": r.reason,
-              "city_years": 0} for r in lost.itertuples()]
-    if entities is not None:
-        known = {row["city"] for row in rows}
-        rest = entities[entities["province"].isin(list(ETHNIC_PROVINCES.values())) & ~entities["city"].isin(known)]
-        rows += [{"province": r.province, "city": r.city, "status": "not a city of the yearbook", "rule": "",
-                  "reason": "not among the prefecture-level cities of the yearbook's city tables "
-                            "(a league, prefecture or autonomous prefecture)", "city_years": 0}
-                 for r in rest.itertuples()]
+    for r in divisions[~divisions["city"].isin(set(held["city"]))].itertuples():
+        absent = r.status == STATUS[0]
+        rows.append({"province": r.province, "city": r.city, "status": STATUS[1] if absent else r.status,
+                     "rule": "not in this run's panel" if absent else r.rule,
+                     "reason": "in the committed panel, not in this run's" if absent else r.reason, "city_years": 0})
     frame = pd.DataFrame(rows, columns=["province", "city", "status", "rule", "reason", "city_years"])
     frame.insert(1, "short", frame["province"].map(SHORT))
-    order = {name: i for i, name in enumerate(ETHNIC_PROVINCES.values())}
-    status = {"in the panel": 0, "dropped": 1, "not a city of the yearbook": 2}
-    frame = frame.sort_values(["province", "status", "city"], kind="stable",
-                              key=lambda s: s.map(order) if s.name == "province" else
-                              (s.map(status) if s.name == "status" else s))
-    return frame.reset_index(drop=True)
+    return _ordered(frame)
 
 
 def coverage_counts(cover: pd.DataFrame) -> pd.DataFrame:
@@ -108,9 +127,9 @@ def coverage_counts(cover: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for short, full in ETHNIC_PROVINCES.items():
         part = cover[cover["province"] == full]
-        rows.append({"short": short, "province": full, "in_panel": int((part["status"] == "in the panel").sum()),
-                     "city_years": int(part["city_years"].sum()), "dropped": int((part["status"] == "dropped").sum()),
-                     "not_city": int((part["status"] == "not a city of the yearbook").sum())})
+        rows.append({"short": short, "province": full, "in_panel": int((part["status"] == STATUS[0]).sum()),
+                     "city_years": int(part["city_years"].sum()), "dropped": int((part["status"] == STATUS[1]).sum()),
+                     "not_city": int((part["status"] == STATUS[2]).sum())})
     return pd.DataFrame(rows)
 
 
@@ -121,18 +140,21 @@ def district_share(panel: pd.DataFrame) -> pd.DataFrame:
     """Registered population of the municipal districts over the whole city's, x 100, per year: pooled
     over the cities of each ethnic province, of the ethnic provinces together, and of all cities, with
     the median city's share (group, year, share_pooled, share_median, cities)."""
-    share = panel["pop_district"] / panel["pop_whole"] * 100
-    frame = panel[["province", "year", "pop_district", "pop_whole", "city_code"]].assign(share=share)
-    parts = [(GROUPS["ethnic"], frame[ethnic(panel)]), (GROUPS["national"], frame)]
-    parts += [(ENGLISH[SHORT[p]], frame[frame["province"] == p]) for p in ETHNIC_PROVINCES.values()
-              if (frame["province"] == p).any()]
-    rows = []
-    for name, part in parts:
-        for year, rows_ in part.groupby("year"):
-            rows.append({"group": name, "year": int(year),
-                         "share_pooled": rows_["pop_district"].sum() / rows_["pop_whole"].sum() * 100,
-                         "share_median": float(rows_["share"].median()), "cities": rows_["city_code"].nunique()})
-    return pd.DataFrame(rows)
+    frame = panel.assign(share=panel["pop_district"] / panel["pop_whole"] * 100)
+    return per_group_year(_groups(frame, (GROUPS["ethnic"], GROUPS["national"]), first=False), lambda rows: {
+        "share_pooled": rows["pop_district"].sum() / rows["pop_whole"].sum() * 100,
+        "share_median": float(rows["share"].median())})
+
+
+def _groups(frame: pd.DataFrame, groups: tuple[str, ...], first: bool) -> list[tuple[str, pd.DataFrame]]:
+    """(name, rows) of each ethnic province the frame holds (its English name) and of `groups` (GROUPS'
+    names: the ethnic provinces together, the rest of the West, all cities); the provinces `first` or last."""
+    select = {GROUPS["ethnic"]: ethnic, GROUPS["rest_of_west"]: CASE.rest_of_west,
+              GROUPS["national"]: lambda f: np.ones(len(f), dtype=bool)}
+    together = [(name, frame[select[name](frame)]) for name in groups]
+    provinces = [(ENGLISH[SHORT[p]], frame[frame["province"] == p]) for p in ETHNIC_PROVINCES.values()
+                 if (frame["province"] == p).any()]
+    return provinces + together if first else together + provinces
 
 
 def doctors(panel: pd.DataFrame) -> pd.DataFrame:
@@ -140,17 +162,12 @@ def doctors(panel: pd.DataFrame) -> pd.DataFrame:
     non-urban rate over the district rate x 100, per year: pooled over the cities of each ethnic
     province in the panel and of all cities (group, year, district, nonurban, ratio_pct, cities).
     Panel units: doctors in persons, population in 10,000 persons."""
-    parts = [(ENGLISH[SHORT[p]], panel[panel["province"] == p]) for p in ETHNIC_PROVINCES.values()
-             if (panel["province"] == p).any()]
-    parts += [(GROUPS["ethnic"], panel[ethnic(panel)]), (GROUPS["national"], panel)]
-    rows = []
-    for name, part in parts:
-        for year, rows_ in part.groupby("year"):
-            district = rows_["doctors_district"].sum() / rows_["pop_district"].sum() / 10
-            nonurban = rows_["doctors_nonurban"].sum() / rows_["pop_nonurban"].sum() / 10
-            rows.append({"group": name, "year": int(year), "district": district, "nonurban": nonurban,
-                         "ratio_pct": nonurban / district * 100, "cities": rows_["city_code"].nunique()})
-    return pd.DataFrame(rows)
+    def rates(rows: pd.DataFrame) -> dict:
+        district = rows["doctors_district"].sum() / rows["pop_district"].sum() / 10
+        nonurban = rows["doctors_nonurban"].sum() / rows["pop_nonurban"].sum() / 10
+        return {"district": district, "nonurban": nonurban, "ratio_pct": nonurban / district * 100}
+
+    return per_group_year(_groups(panel, (GROUPS["ethnic"], GROUPS["national"]), first=True), rates)
 
 
 @dataclass(frozen=True)
@@ -169,6 +186,52 @@ def _last(frame: pd.DataFrame, group: str, column: str, year: int) -> tuple[int,
     part = frame[frame["group"] == group]
     nearest = int(part.loc[(part["year"] - year).abs().idxmin(), "year"])
     return nearest, float(part.loc[part["year"] == nearest, column].iloc[0])
+
+
+def _nearest(row, shares: pd.DataFrame, docs: pd.DataFrame, areas: str, target: int) -> Nearest | None:
+    """The panel's nearest quantity to the study's figure `row` (a reference row), or None."""
+    year = int(row.year) if pd.notna(row.year) else None
+    if row.quantity == "urbanisation_rate" and row.area == "eight ethnic provinces":
+        y, value = _last(shares, GROUPS["ethnic"], "share_pooled", target)
+        return Nearest("registered population of the municipal districts / whole city", areas, y, value,
+                       "percent of registered population",
+                       f"The study's rate is the urban share of the resident (常住) population; the panel's is "
+                       f"the share of the registered (户籍) population living in municipal districts (市辖区), "
+                       f"which include rural townships and leave out the county towns, so it is not an "
+                       f"urbanisation rate; {areas}; {y} against {year}.")
+    elif row.quantity == "urbanisation_gap_to_national":
+        y, ethnic_share = _last(shares, GROUPS["ethnic"], "share_pooled", target)
+        _, national = _last(shares, GROUPS["national"], "share_pooled", target)
+        return Nearest("all cities' district share minus the ethnic provinces' cities'", areas, y,
+                       national - ethnic_share, "percentage points",
+                       f"Both shares are of the registered population in municipal districts, the national "
+                       f"one over the panel's {int(shares.loc[shares['group'] == GROUPS['national'], 'cities'].max())} "
+                       f"cities (not the country: cities without a non-urban area and the other divisions "
+                       f"are missing); registered, not resident, population; {y} against {year}.")
+    elif row.quantity == "health_technicians_rural" and row.area in ETHNIC_PROVINCES:
+        group = ENGLISH[row.area]
+        if (docs["group"] == group).any():
+            y, value = _last(docs, group, "nonurban", target)
+            n = int(docs.loc[docs["group"] == group, "cities"].max())
+            return Nearest("doctors per 1,000 registered residents, non-urban area",
+                           f"{row.area}, {n} cities", y, value, "per thousand registered residents",
+                           f"Doctors (医生数: licensed and assistant doctors) are one part of the health "
+                           f"technicians (卫生技术人员, who also count nurses, pharmacists and technicians), "
+                           f"so the panel's rate is lower by construction; the non-urban area is the "
+                           f"counties, their towns included, not 'rural areas'; registered, not resident, "
+                           f"population; {y} against {year}.")
+    elif row.quantity == "health_technicians_rural_to_urban" and row.area in ETHNIC_PROVINCES:
+        group = ENGLISH[row.area]
+        if (docs["group"] == group).any():
+            y, value = _last(docs, group, "ratio_pct", target)
+            n = int(docs.loc[docs["group"] == group, "cities"].max())
+            return Nearest("non-urban / district doctors per registered resident",
+                           f"{row.area}, {n} cities", y, value, "percent of the district rate",
+                           f"Doctors, not all health technicians; municipal districts, not 'cities' in the "
+                           f"urban sense (they include rural townships), against the non-urban counties; "
+                           f"registered population; {y} against {year}. A ratio depends less on the "
+                           f"definition of the staff counted than a level does.")
+    return None
 
 
 def nearest_quantities(reference: pd.DataFrame, panel: pd.DataFrame, cover: pd.DataFrame) -> pd.DataFrame:
@@ -192,48 +255,8 @@ def nearest_quantities(reference: pd.DataFrame, panel: pd.DataFrame, cover: pd.D
     for row in reference.itertuples():
         year = int(row.year) if pd.notna(row.year) else None
         target = year or int(panel["year"].max())
-        nearest: Nearest | None = None
         none_why = ""
-        if row.quantity == "urbanisation_rate" and row.area == "eight ethnic provinces":
-            y, value = _last(shares, GROUPS["ethnic"], "share_pooled", target)
-            nearest = Nearest("registered population of the municipal districts / whole city", areas, y, value,
-                              "percent of registered population",
-                              f"The study's rate is the urban share of the resident (常住) population; the panel's is "
-                              f"the share of the registered (户籍) population living in municipal districts (市辖区), "
-                              f"which include rural townships and leave out the county towns, so it is not an "
-                              f"urbanisation rate; {areas}; {y} against {year}.")
-        elif row.quantity == "urbanisation_gap_to_national":
-            y, ethnic_share = _last(shares, GROUPS["ethnic"], "share_pooled", target)
-            _, national = _last(shares, GROUPS["national"], "share_pooled", target)
-            nearest = Nearest("all cities' district share minus the ethnic provinces' cities'", areas, y,
-                              national - ethnic_share, "percentage points",
-                              f"Both shares are of the registered population in municipal districts, the national "
-                              f"one over the panel's {int(shares.loc[shares['group'] == GROUPS['national'], 'cities'].max())} "
-                              f"cities (not the country: cities without a non-urban area and the other divisions "
-                              f"are missing); registered, not resident, population; {y} against {year}.")
-        elif row.quantity == "health_technicians_rural" and row.area in ETHNIC_PROVINCES:
-            group = ENGLISH[row.area]
-            if (docs["group"] == group).any():
-                y, value = _last(docs, group, "nonurban", target)
-                n = int(docs.loc[docs["group"] == group, "cities"].max())
-                nearest = Nearest("doctors per 1,000 registered residents, non-urban area",
-                                  f"{row.area}, {n} cities", y, value, "per thousand registered residents",
-                                  f"Doctors (医生数: licensed and assistant doctors) are one part of the health "
-                                  f"technicians (卫生技术人员, who also count nurses, pharmacists and technicians), "
-                                  f"so the panel's rate is lower by construction; the non-urban area is the "
-                                  f"counties, their towns included, not 'rural areas'; registered, not resident, "
-                                  f"population; {y} against {year}.")
-        elif row.quantity == "health_technicians_rural_to_urban" and row.area in ETHNIC_PROVINCES:
-            group = ENGLISH[row.area]
-            if (docs["group"] == group).any():
-                y, value = _last(docs, group, "ratio_pct", target)
-                n = int(docs.loc[docs["group"] == group, "cities"].max())
-                nearest = Nearest("non-urban / district doctors per registered resident",
-                                  f"{row.area}, {n} cities", y, value, "percent of the district rate",
-                                  f"Doctors, not all health technicians; municipal districts, not 'cities' in the "
-                                  f"urban sense (they include rural townships), against the non-urban counties; "
-                                  f"registered population; {y} against {year}. A ratio depends less on the "
-                                  f"definition of the staff counted than a level does.")
+        nearest = _nearest(row, shares, docs, areas, target)
         if nearest is None:
             if row.area in ETHNIC_PROVINCES and int(counts.loc[counts["short"] == row.area, "in_panel"].iloc[0]) == 0:
                 none_why = province_absent(row.area)
@@ -289,19 +312,10 @@ NOTHING = {  # what the panel lacks for each quantity it cannot match (a fact ab
 def indices_by_group(data: pd.DataFrame) -> pd.DataFrame:
     """Per year the medians of Dist and Dig over the ethnic provinces' cities, each ethnic province's,
     the rest of the West's and all cities' (group, kind, year, Dist, Dig, cities)."""
-    parts = [(GROUPS["ethnic"], "group", data[ethnic(data)]),
-             (GROUPS["rest_of_west"], "group", data[(data["region"] == "West") & ~ethnic(data)]),
-             (GROUPS["national"], "group", data)]
-    parts += [(ENGLISH[SHORT[p]], "province", data[data["province"] == p]) for p in ETHNIC_PROVINCES.values()
-              if (data["province"] == p).any()]
-    rows = []
-    for name, kind, part in parts:
-        medians = part.groupby("year")[["Dist", "Dig"]].median()
-        counts = part.groupby("year")["city_code"].nunique()
-        for year in medians.index:
-            rows.append({"group": name, "kind": kind, "year": int(year), "Dist": float(medians.loc[year, "Dist"]),
-                         "Dig": float(medians.loc[year, "Dig"]), "cities": int(counts.loc[year])})
-    return pd.DataFrame(rows)
+    parts = _groups(data, (GROUPS["ethnic"], GROUPS["rest_of_west"], GROUPS["national"]), first=False)
+    frames = [medians(part).assign(group=name, kind="group" if name in GROUPS.values() else "province")
+              for name, part in parts]
+    return pd.concat(frames, ignore_index=True)[["group", "kind", "year", "Dist", "Dig", "cities"]]
 
 
 # ---------------------------------------------------------------------------- the model
@@ -346,12 +360,6 @@ class EthnicModel:
     x: list[str]
 
 
-def _wild(frame: pd.DataFrame, x: list[str], term: str, options: Options, time: str = "year") -> WildResult:
-    return wild_bootstrap(frame, "Dist", x, term=term, cluster="province", entity="city_code", time=time,
-                          effects="twoway", restricted=True, weights=options.wild_weights, draws=options.wild_draws,
-                          seed=options.seed, enumerate="auto", ci=True, level=0.95)
-
-
 def ethnic_model(data: pd.DataFrame, options: Options) -> EthnicModel:
     """Table 5 column 4 (Dist on Dig, Ur, Stru, lnexpense, lnper_gdp; city and year effects) for the
     ethnic provinces: their own regression, the whole panel with Dig x ethnic, and the fully interacted
@@ -360,7 +368,7 @@ def ethnic_model(data: pd.DataFrame, options: Options) -> EthnicModel:
     The separate regressions and the interaction follow ``options.cov_type`` (models.fit); the
     interacted F test is Table 6's (clustered by city whatever cov_type); every wild bootstrap is WCR
     clustered by province whatever cov_type, enumerating all 2^G sign vectors when 2^G <= wild_draws."""
-    x = ["Dig", *CONTROLS, *shared_control(options)]
+    x = [*MODEL, *shared_control(options)]
     sample, _, _ = complete_sample(data, ["Dist", *x], options)
     members = ethnic(sample)
     west = sample["region"] == "West"
@@ -370,10 +378,10 @@ def ethnic_model(data: pd.DataFrame, options: Options) -> EthnicModel:
     own = samples[GROUPS["ethnic"]]
     by_province = fit_fe(Design.from_frame(own, "Dist", x, cluster="province"), "cluster", "twoway",
                          drop_singletons=True)
-    wild = _wild(own, x, "Dig", options)
+    by_province_wild = wild(own, x, options)
     with_term = sample.assign(**{INTERACTION: sample["Dig"] * members.to_numpy(float)})
     interaction = fit(with_term, "Dist", ["Dig", INTERACTION, *x[1:]], options)
-    interaction_wild = _wild(with_term, ["Dig", INTERACTION, *x[1:]], INTERACTION, options)
+    interaction_wild = wild(with_term, ["Dig", INTERACTION, *x[1:]], options, term=INTERACTION)
     differences = {}
     for against in (GROUPS["rest_of_west"], GROUPS["other"]):
         pair = pd.concat([samples[GROUPS["ethnic"]], samples[against]])
@@ -385,43 +393,27 @@ def ethnic_model(data: pd.DataFrame, options: Options) -> EthnicModel:
                       "cluster", "twoway", drop_singletons=True)
         differences[against] = Difference(
             against, float(separate[GROUPS["ethnic"]].params["Dig"] - separate[against].params["Dig"]),
-            diff, f_stat, p, full, _wild(stacked, names, INTERACTION, options, time="group_year"))
-    return EthnicModel(separate, by_province, wild, interaction, interaction_wild, differences, x)
+            diff, f_stat, p, full, wild(stacked, names, options, term=INTERACTION, time="group_year"))
+    return EthnicModel(separate, by_province, by_province_wild, interaction, interaction_wild, differences, x)
 
 
 def model_table(model: EthnicModel) -> pd.DataFrame:
     """Tidy rows (sample, term, stat, value) of every regression and test of ``ethnic_model``."""
+    stats = (WILD_STATS[0], "p_t", *WILD_STATS[1:], "nclusters")
     rows = []
-
-    def fit_rows(sample: str, result: FitResult, terms: list[str]) -> None:
-        for term in terms:
-            for stat, series in (("estimate", result.params), ("std_error", result.std_errors),
-                                 ("t_stat", result.tstats), ("p_value", result.pvalues)):
-                rows.append((sample, term, stat, float(series[term])))
-        rows.extend([(sample, "", "nobs", float(result.nobs)),
-                     (sample, "", "nclusters", np.nan if result.nclusters is None else float(result.nclusters)),
-                     (sample, "", "r2_within", float(result.rsquared_within))])
-
-    def wild_rows(sample: str, w: WildResult) -> None:
-        rows.extend((sample, w.term, f"wild_{name}", float(getattr(w, name)))
-                    for name in ("t_stat", "p_t", "p_symmetric", "p_equal_tailed", "ci_low", "ci_high", "draws",
-                                 "nclusters"))
-        rows.append((sample, w.term, "wild_enumerated", float(bool(w.enumerated))))
-
     for name, result in model.separate.items():
-        fit_rows(name, result, list(result.params.index) if name == GROUPS["ethnic"] else ["Dig"])
-    fit_rows(f"{GROUPS['ethnic']}, clustered by province", model.by_province, ["Dig"])
-    wild_rows(f"{GROUPS['ethnic']}, clustered by province", model.wild)
-    fit_rows("Dig x ethnic", model.interaction, ["Dig", INTERACTION])
-    wild_rows("Dig x ethnic", model.interaction_wild)
+        rows += fit_rows(name, result, list(result.params.index) if name == GROUPS["ethnic"] else ["Dig"])
+    rows += fit_rows(f"{GROUPS['ethnic']}, clustered by province", model.by_province, ["Dig"])
+    rows += wild_rows(f"{GROUPS['ethnic']}, clustered by province", model.wild, stats)
+    rows += fit_rows("Dig x ethnic", model.interaction, ["Dig", INTERACTION])
+    rows += wild_rows("Dig x ethnic", model.interaction_wild, stats)
     for against, d in model.differences.items():
         sample = f"fully interacted: ethnic - {AGAINST[against]}"
-        rows.extend([(sample, INTERACTION, "difference_separate", d.difference),
-                     (sample, INTERACTION, "interacted_F_city", d.interacted_f),
-                     (sample, INTERACTION, "interacted_p_city", d.interacted_p)])
-        fit_rows(sample, d.fit, [INTERACTION])
-        wild_rows(sample, d.wild)
-    return pd.DataFrame(rows, columns=["sample", "term", "stat", "value"])
+        rows += [(sample, INTERACTION, "difference_separate", d.difference),
+                 (sample, INTERACTION, "interacted_F_city", d.interacted_f),
+                 (sample, INTERACTION, "interacted_p_city", d.interacted_p)]
+        rows += fit_rows(sample, d.fit, [INTERACTION]) + wild_rows(sample, d.wild, stats)
+    return tidy(rows)
 
 
 # ---------------------------------------------------------------------------- figures
@@ -430,31 +422,19 @@ def model_table(model: EthnicModel) -> pd.DataFrame:
 def indices_figure(frame: pd.DataFrame) -> dict[str, bytes]:
     """Dist and Dig medians by year: the ethnic provinces, the rest of the West, all cities, and each
     ethnic province in the panel (thin)."""
-    figure, axes = plt.subplots(1, 2, figsize=(9.5, 4.0), sharex=True)
-    styles = {GROUPS["ethnic"]: ("-", OURS, 2.2), GROUPS["rest_of_west"]: ("--", "black", 1.4),
-              GROUPS["national"]: (":", "black", 1.6)}
     provinces = frame[frame["kind"] == "province"]
-    for axis, variable in zip(axes, ("Dist", "Dig")):
-        for number, (name, part) in enumerate(provinces.groupby("group", sort=True)):
-            axis.plot(part["year"], part[variable], color=PAPER, linewidth=0.8, alpha=0.7,
-                      label=f"Each of the {provinces['group'].nunique()} ethnic provinces in the panel"
-                      if number == 0 else None)
-        for group, (style, color, width) in styles.items():
-            part = frame[frame["group"] == group]
-            cities = int(part["cities"].max())
-            axis.plot(part["year"], part[variable], style, color=color, linewidth=width,
-                      label=f"{group} ({cities} cities)")
-        axis.set_xlabel("Year")
-        integer_years(axis, frame["year"], most=6)
-    axes[0].set_ylabel("Dist (index), median over cities")
-    axes[1].set_ylabel("Dig (index), median over cities")
-    axes[0].set_title("Dist: the public-service gap", fontsize=9)
-    axes[1].set_title("Dig: digital development", fontsize=9)
-    figure.suptitle("Dist and Dig in the ethnic provinces beside the rest of the West and all cities (medians)",
-                    fontsize=10)
-    figure.tight_layout(rect=(0, 0.1, 1, 1))
-    figure.legend(*axes[1].get_legend_handles_labels(), loc="lower center", ncol=2, frameon=False, fontsize=7.5)
-    return save_figure(figure)
+    n = provinces["group"].nunique()
+    lines = [Line(part, f"Each of the {n} ethnic provinces in the panel" if number == 0 else None, color=PAPER,
+                  width=0.8, alpha=0.7) for number, (_, part) in enumerate(provinces.groupby("group", sort=True))]
+    for key, style, color, width in (("ethnic", "-", OURS, 2.2), ("rest_of_west", "--", "black", 1.4),
+                                     ("national", ":", "black", 1.6)):
+        part = frame[frame["group"] == GROUPS[key]]
+        lines.append(Line(part, f"{GROUPS[key]} ({int(part['cities'].max())} cities)", style, color, width))
+    return index_figure(IndexFigure(
+        lines, "Dist and Dig in the ethnic provinces beside the rest of the West and all cities (medians)",
+        ("Dist: the public-service gap", "Dig: digital development"),
+        ("Dist (index), median over cities", "Dig (index), median over cities"), height=4.0, legend_columns=2,
+        bottom=0.1, years=list(frame["year"])))
 
 
 def cities_figure(data: pd.DataFrame, groups: pd.DataFrame) -> dict[str, bytes]:
@@ -512,41 +492,38 @@ def study_figure(reference: pd.DataFrame, shares: pd.DataFrame, docs: pd.DataFra
 
 # ---------------------------------------------------------------------------- the report
 
-TITLE = "The ethnic regions: seed 004's figures beside the panel, and the paper's model for the ethnic provinces"
-
-
-def build(panel: pd.DataFrame, analysis: Analysis, reference: pd.DataFrame, options: Options,
-          manifest: dict | None = None, entities: pd.DataFrame | None = None) -> dict[str, str | bytes]:
+def report_files(panel: pd.DataFrame, analysis: Analysis, reference: pd.DataFrame, divisions: pd.DataFrame,
+                 published: pd.DataFrame, options: Options) -> dict[str, str | bytes]:
     """Every output of the ethnic-regions case: {relative path under output/: text or bytes}.
 
-    `manifest` is the panel build's manifest (its sample_rules say why cities left the panel) and
-    `entities` the crosswalk's prefecture-level divisions (city, province); without them the coverage
-    names only the panel's own cities and says what it cannot know."""
+    `reference` is the study's figures (published.parse_ethnic_study), `divisions` every
+    prefecture-level division of the eight provinces with its status and why it is not in the panel
+    (published.parse_ethnic_prefectures: data/reference/ethnic_prefectures.csv, ``prefectures``), and
+    `published` the paper's numbers (published.parse_published)."""
     data = analysis.data
-    dropped = dropped_cities(manifest, entities)
-    cover = coverage(panel, dropped, entities)
+    cover = coverage(panel, divisions)
     beside = nearest_quantities(reference, panel, cover)
     shares, docs = district_share(panel), doctors(panel)
     groups = indices_by_group(data)
     model = ethnic_model(data, options)
-    out: dict[str, str | bytes] = {
-        "tables/ethnic_coverage.csv": _csv(cover),
-        "tables/ethnic_study_beside_panel.csv": _csv(beside),
-        "tables/ethnic_district_share.csv": _csv(shares),
-        "tables/ethnic_doctors.csv": _csv(docs),
-        "tables/ethnic_indices.csv": _csv(groups),
-        "tables/ethnic_model.csv": _csv(model_table(model)),
-    }
-    for name, files in (("ethnic_indices", indices_figure(groups)), ("ethnic_cities", cities_figure(data, groups)),
-                        ("ethnic_study", study_figure(reference, shares, docs))):
-        for kind, content in files.items():
-            out[f"figures/{name}.{kind}"] = content
-    sections = [_coverage_section(cover, manifest is not None, entities is not None),
-                _study_section(reference, beside),
-                _indices_section(groups),
-                _model_section(model, options)]
-    out["reports/ethnic.md"], out["reports/ethnic.html"] = render_report(sections, _intro(cover, options))
-    return out
+    tables = {"coverage": cover, "study_beside_panel": beside, "district_share": shares, "doctors": docs,
+              "indices": groups, "model": model_table(model)}
+    drawn = {"indices": indices_figure(groups), "cities": cities_figure(data, groups),
+             "study": study_figure(reference, shares, docs)}
+    sections = [_coverage_section(cover), _study_section(reference, beside), _indices_section(groups),
+                _model_section(model, paper_dig(published), options)]
+    return outputs(CASE, tables, drawn, _intro(cover, options), sections)
+
+
+def build(panel: pd.DataFrame, analysis: Analysis, reference: pd.DataFrame, options: Options,
+          manifest: dict | None = None, entities: pd.DataFrame | None = None) -> dict[str, str | bytes]:
+    """``report_files`` with the committed ethnic_prefectures.csv and published.csv: what the runner's
+    ethnic command calls until it reads and passes them itself.  `manifest` and `entities` are no longer
+    read: the coverage they gave is the committed file (a test derives it again from them)."""
+    from replication.config import Paths
+
+    divisions = parse_ethnic_prefectures((Paths().reference / "ethnic_prefectures.csv").read_text(encoding="utf-8"))
+    return report_files(panel, analysis, reference, divisions, committed_published(), options)
 
 
 def _names(counts: pd.DataFrame) -> str:
@@ -566,11 +543,10 @@ def _intro(cover: pd.DataFrame, options: Options) -> str:
             f"The panel holds {int(held['in_panel'].sum())} cities of {len(held)} of the eight "
             f"({int(held['city_years'].sum())} city-years: {_names(held)})"
             + (f" and none of {', '.join(absent['short'])}" if len(absent) else "") + ". Written by "
-            "replication/ethnic.py. Non-default options: "
-            + (", ".join(f"{k}={v}" for k, v in options.non_default().items()) or "none") + ".")
+            "replication/ethnic.py. Non-default options: " + options_words(options) + ".")
 
 
-def _coverage_section(cover: pd.DataFrame, has_manifest: bool, has_entities: bool) -> Section:
+def _coverage_section(cover: pd.DataFrame) -> Section:
     counts = coverage_counts(cover)
     held = counts[counts["in_panel"] > 0]
     absent = counts[counts["in_panel"] == 0]
@@ -578,12 +554,10 @@ def _coverage_section(cover: pd.DataFrame, has_manifest: bool, has_entities: boo
     grid = plain_grid("The eight ethnic provinces in the panel", counts.assign(
         english=counts["short"].map(ENGLISH)),
         {"short": "Province", "english": "", "in_panel": "Cities in the panel", "city_years": "City-years",
-         **({"dropped": "Dropped by a sample rule", "not_city": "Not a city of the yearbook"} if has_entities else {})},
-        {}, ["Cities in the panel: the run's panel."
-             + (" Dropped: the build manifest's sample rules (manifest.json). Not a city: the crosswalk's "
-                "prefecture-level divisions that the yearbook's city tables do not list (leagues 盟, prefectures "
-                "地区, autonomous prefectures 自治州)." if has_entities else
-                " Without the crosswalk's list of divisions the provinces of the dropped cities are not known.")])
+         "dropped": "Dropped by a sample rule", "not_city": "Not a city of the yearbook"},
+        {}, ["Cities in the panel: the run's panel. Dropped: the build manifest's sample rules (manifest.json). "
+             "Not a city: the crosswalk's prefecture-level divisions that the yearbook's city tables do not list "
+             "(leagues 盟, prefectures 地区, autonomous prefectures 自治州)."])
     lost = plain_grid("Cities of the eight provinces dropped from the panel, and why", dropped,
                       {"city": "City", "short": "Province", "rule": "Sample rule", "reason": "Reason"}, {},
                       ["From manifest.json (sample_rules): the rule that removed the city and its reason."])
@@ -592,30 +566,24 @@ def _coverage_section(cover: pd.DataFrame, has_manifest: bool, has_entities: boo
         f"{len(held)} of the eight ethnic provinces and regions: {_names(held)}"
         + (f"; it holds none of {', '.join(absent['short'])}." if len(absent) else ".")
     ]
-    if has_manifest and has_entities:
-        for row in counts.itertuples():
-            part = dropped[dropped["short"] == row.short]
-            if not len(part) and not row.not_city:
-                continue
-            reasons = "; ".join(f"{r.city} ({r.reason})" for r in part.itertuples())
-            paragraphs.append(
-                f"{row.short} ({ENGLISH[row.short]}): {row.in_panel} in the panel"
-                + (f", {len(part)} dropped: {reasons}" if len(part) else "")
-                + (f"; {row.not_city} of its prefecture-level divisions are not cities and are not in the "
-                   "yearbook's city tables" if row.not_city else "") + ".")
+    for row in counts.itertuples():
+        part = dropped[dropped["short"] == row.short]
+        if not len(part) and not row.not_city:
+            continue
+        reasons = "; ".join(f"{r.city} ({r.reason})" for r in part.itertuples())
         paragraphs.append(
-            "So every prefecture-level city of Tibet and Xinjiang that the yearbook lists leaves the panel: "
-            "those created after 2011 because the panel needs every edition 2012-2022, the others because a "
-            "required series is missing or the city has no non-urban area; and most of both regions' land "
-            "and people lie in prefectures, leagues and autonomous prefectures that the city yearbook does not "
-            "cover at all. The study's Tibetan and Xinjiang examples therefore have no counterpart here."
-            if {"西藏", "新疆"} <= set(absent["short"]) else
-            "The provinces the panel misses are named above with the rules that removed their cities.")
-    else:
-        missing = [name for name, given in (("the build manifest", has_manifest), ("the crosswalk's divisions",
-                                                                                 has_entities)) if not given]
-        paragraphs.append(f"Without {' and '.join(missing)} this run cannot say which of the provinces' other "
-                          "divisions exist or why they are missing.")
+            f"{row.short} ({ENGLISH[row.short]}): {row.in_panel} in the panel"
+            + (f", {len(part)} dropped: {reasons}" if len(part) else "")
+            + (f"; {row.not_city} of its prefecture-level divisions are not cities and are not in the "
+               "yearbook's city tables" if row.not_city else "") + ".")
+    paragraphs.append(
+        "So every prefecture-level city of Tibet and Xinjiang that the yearbook lists leaves the panel: "
+        "those created after 2011 because the panel needs every edition 2012-2022, the others because a "
+        "required series is missing or the city has no non-urban area; and most of both regions' land "
+        "and people lie in prefectures, leagues and autonomous prefectures that the city yearbook does not "
+        "cover at all. The study's Tibetan and Xinjiang examples therefore have no counterpart here."
+        if {"西藏", "新疆"} <= set(absent["short"]) else
+        "The provinces the panel misses are named above with the rules that removed their cities.")
     return Section("1. Coverage: which of the eight provinces the panel holds", paragraphs,
                    [grid, lost] if len(dropped) else [grid],
                    headline=f"{int(held['in_panel'].sum())} cities ({int(held['city_years'].sum())} city-years) of "
@@ -706,14 +674,10 @@ def _indices_section(groups: pd.DataFrame) -> Section:
     wide = groups[groups["kind"] == "group"].pivot(index="year", columns="group", values=["Dist", "Dig"])
     first, last = int(wide.index.min()), int(wide.index.max())
     e, w, a = GROUPS["ethnic"], GROUPS["rest_of_west"], GROUPS["national"]
-    table = pd.DataFrame({"year": wide.index.astype(str)})
-    for variable in ("Dist", "Dig"):
-        for group, label in ((e, "ethnic"), (w, "rest of West"), (a, "all")):
-            table[f"{variable} {label}"] = wide[(variable, group)].to_numpy()
     cities = groups[groups["kind"] == "group"].groupby("group")["cities"].max()
-    grid = plain_grid("Medians of Dist and Dig by year", table, {c: c for c in table.columns}, {},
-                      [f"Ethnic provinces: {int(cities[e])} cities; rest of the West: {int(cities[w])}; all: "
-                       f"{int(cities[a])}. Indices computed on all cities, as in Tables 4-6."])
+    grid = medians_grid(wide, {e: "ethnic", w: "rest of West", a: "all"},
+                        f"Ethnic provinces: {int(cities[e])} cities; rest of the West: {int(cities[w])}; all: "
+                        f"{int(cities[a])}. Indices computed on all cities, as in Tables 4-6.")
     above_w = int((wide[("Dist", e)] > wide[("Dist", w)]).sum())
     above_a = int((wide[("Dist", e)] > wide[("Dist", a)]).sum())
     below_dig = int((wide[("Dig", e)] < wide[("Dig", a)]).sum())
@@ -744,29 +708,16 @@ def _wild_words(w: WildResult) -> str:
             + (f", 95% interval [{w.ci_low:.3f}, {w.ci_high:.3f}]" if interval else ", no finite 95% interval"))
 
 
-def _model_section(model: EthnicModel, options: Options) -> Section:
+def _model_section(model: EthnicModel, paper: float, options: Options) -> Section:
     se = short_se(options)
-    rows = []
-    for name, result in model.separate.items():
-        rows.append({"model": f"{name}: own regression", "term": "Dig", "estimate": result.params["Dig"],
-                     "std_error": result.std_errors["Dig"], "p_value": result.pvalues["Dig"], "se": se,
-                     "wild_p": np.nan, "nobs": result.nobs,
-                     "clusters": np.nan if result.nclusters is None else result.nclusters})
-    b = model.by_province
-    rows.append({"model": f"{GROUPS['ethnic']}: own regression", "term": "Dig", "estimate": b.params["Dig"],
-                 "std_error": b.std_errors["Dig"], "p_value": b.pvalues["Dig"], "se": "clustered by province",
-                 "wild_p": model.wild.p_symmetric, "nobs": b.nobs, "clusters": b.nclusters})
-    i = model.interaction
-    rows.append({"model": "All cities, Dig x ethnic", "term": INTERACTION, "estimate": i.params[INTERACTION],
-                 "std_error": i.std_errors[INTERACTION], "p_value": i.pvalues[INTERACTION], "se": se,
-                 "wild_p": model.interaction_wild.p_symmetric, "nobs": i.nobs,
-                 "clusters": np.nan if i.nclusters is None else i.nclusters})
-    for against, d in model.differences.items():
-        f = d.fit
-        rows.append({"model": f"Fully interacted, ethnic - {AGAINST[against]}", "term": INTERACTION,
-                     "estimate": f.params[INTERACTION], "std_error": f.std_errors[INTERACTION],
-                     "p_value": f.pvalues[INTERACTION], "se": "clustered by province", "wild_p": d.wild.p_symmetric,
-                     "nobs": f.nobs, "clusters": f.nclusters})
+    b, i, province = model.by_province, model.interaction, "clustered by province"
+    rows = [coefficient(result, model=f"{name}: own regression", se=se, wild_p=np.nan)
+            for name, result in model.separate.items()]
+    rows += [coefficient(b, model=f"{GROUPS['ethnic']}: own regression", se=province, wild_p=model.wild.p_symmetric),
+             coefficient(i, INTERACTION, model="All cities, Dig x ethnic", se=se,
+                         wild_p=model.interaction_wild.p_symmetric)]
+    rows += [coefficient(d.fit, INTERACTION, model=f"Fully interacted, ethnic - {AGAINST[against]}", se=province,
+                         wild_p=d.wild.p_symmetric) for against, d in model.differences.items()]
     table = pd.DataFrame(rows)
     grid = plain_grid("Table 5 column 4 for the ethnic provinces", table,
                       {"model": "Model", "term": "Term", "estimate": "Estimate", "std_error": "SE", "p_value": "p",
@@ -785,7 +736,7 @@ def _model_section(model: EthnicModel, options: Options) -> Section:
     paragraphs = [
         f"On the ethnic provinces' {own.nobs} city-years Dig's coefficient is {own.params['Dig']:.3f} (SE "
         f"{own.std_errors['Dig']:.3f}, {se}, p = {own.pvalues['Dig']:.3f}); on all cities it is "
-        f"{nat.params['Dig']:.3f} (p = {nat.pvalues['Dig']:.3f}); the paper's is {PAPER_DIG}. Always also "
+        f"{nat.params['Dig']:.3f} (p = {nat.pvalues['Dig']:.3f}); the paper's is {paper}. Always also "
         f"clustered by province (whatever cov_type), the ethnic provinces' SE is {b.std_errors['Dig']:.3f} (p = {b.pvalues['Dig']:.3f} from "
         f"t({b.nclusters - 1})); {_wild_words(w)}.",
         f"With Dig x ethnic in the whole panel (the controls' slopes and the year effects shared) the ethnic "
@@ -826,28 +777,6 @@ def _model_section(model: EthnicModel, options: Options) -> Section:
                    headline=headline)
 
 
-def render_report(sections: list[Section], intro: str, title: str = TITLE) -> tuple[str, str]:
-    """Markdown and HTML of a case report: title, intro, one line per section, then the sections with
-    their paragraphs, figures and tables."""
-    md = [f"# {title}", "", intro, "", "**In brief.**", ""]
-    md += [f"- {section.headline}" for section in sections] + [""]
-    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(intro)}</p>", "<p><b>In brief.</b></p><ul>",
-            *[f"<li>{html.escape(section.headline)}</li>" for section in sections], "</ul>"]
-    for section in sections:
-        md += [f"## {section.title}", ""]
-        body.append(f"<h2>{html.escape(section.title)}</h2>")
-        for paragraph in section.paragraphs:
-            md += [paragraph, ""]
-            body.append(f"<p>{html.escape(paragraph)}</p>")
-        for figure in section.figures:
-            md += [f"![{section.title}](../figures/{figure}.png)", ""]
-            body.append(f"<p><img src=\"../figures/{figure}.png\" alt=\"{html.escape(section.title)}\" "
-                        "style=\"max-width:100%\"></p>")
-        for grid in section.grids:
-            md += [to_markdown(grid)]
-            body.append(to_html(grid, standalone=False))
-    return "\n".join(md).rstrip() + "\n", page(title, "\n".join(body) + "\n")
-
-
-__all__ = ["build", "coverage", "coverage_counts", "dropped_cities", "nearest_quantities", "district_share",
-           "doctors", "indices_by_group", "ethnic_model", "model_table", "fully_interacted_frame", "EthnicModel"]
+__all__ = ["CASE", "report_files", "build", "prefectures", "coverage", "coverage_counts", "dropped_cities",
+           "nearest_quantities", "district_share", "doctors", "indices_by_group", "ethnic_model", "model_table",
+           "fully_interacted_frame", "EthnicModel"]

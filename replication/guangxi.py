@@ -7,13 +7,13 @@ beside the medians of the other western cities and of all cities; broadband and 
 100 people for the seed's overlapping years, for the province and for its most and least developed
 cities; the public-service gap by indicator (non-urban over district) in Guangxi and in the rest of
 the West; and Table 5 column 4 on the 154 Guangxi city-years with city-clustered errors (Stata's
-convention) and the wild cluster restricted bootstrap with all 2^14 sign vectors.  ``build``
-returns every file ({relative path: text or bytes}); the command line writes them.
+convention) and the wild cluster restricted bootstrap with all 2^14 sign vectors.
+``report_files`` returns every file ({relative path: text or bytes}); the command line writes them.
+What the report shares with the ethnic-regions case is in ``replication.casestudy``.
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 import matplotlib
@@ -24,19 +24,21 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from replication.casestudy import (  # noqa: E402
+    MODEL, NATIONAL, REST_OF_WEST, Case, IndexFigure, Line, Section, coefficient, committed_published, fit_rows, fmt as _f,
+    index_figure, medians, medians_grid, options_words, outputs, paper_dig, tidy, wild, wild_rows,
+)
 from replication.config import Options  # noqa: E402
 from replication.estimation import Design, FitResult, fit_fe  # noqa: E402
 from replication.figures import OURS, PAPER, city_panels, integer_years, save_figure  # noqa: E402
 from replication.indices import DIST_FOUR, Analysis, area_indicators  # noqa: E402
 from replication.registry import LABELS  # noqa: E402
-from replication.models import CONTROLS, estimation_sample  # noqa: E402
-from replication.render import page, plain_grid, to_html, to_markdown  # noqa: E402
-from replication.wild import WildResult, wild_bootstrap  # noqa: E402
+from replication.models import estimation_sample  # noqa: E402
+from replication.render import plain_grid  # noqa: E402
+from replication.wild import WildResult  # noqa: E402
 
 PROVINCE = "广西壮族自治区"
 OVERLAP = (2018, 2019, 2020, 2021)  # the seed's Table 1 years that the panel (2011-2021) also has
-MODEL = ["Dig", *CONTROLS]  # Table 5 column 4
-PAPER_DIG = -0.102  # the paper's Table 5 column 4 coefficient (data/reference/published.csv)
 QUANTITIES = {
     "digital_economy_output": "China's digital-economy output",
     "digital_economy_share_gdp": "the digital economy's share of GDP",
@@ -51,7 +53,9 @@ QUANTITIES = {
     "bus_travel_time_reduction": "Nanning's bus travel times",
     "digital_literacy_trainees": "digital-literacy trainees",
 }
-GROUPS = {"guangxi": "Guangxi", "rest_of_west": "Rest of the West", "national": "All cities"}
+GROUPS = {"guangxi": "Guangxi", "rest_of_west": REST_OF_WEST, "national": NATIONAL}
+TITLE = "The Guangxi case: seed 000's figures beside the yearbook, and the paper's model within one province"
+CASE = Case("guangxi", TITLE, GROUPS["guangxi"], (PROVINCE,))
 
 
 def _guangxi(frame: pd.DataFrame) -> pd.DataFrame:
@@ -59,10 +63,6 @@ def _guangxi(frame: pd.DataFrame) -> pd.DataFrame:
     if part.empty:
         raise ValueError(f"no city of {PROVINCE} (Guangxi) in the data; expected its 14 prefecture-level cities")
     return part
-
-
-def _rest_of_west(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[(frame["region"] == "West") & (frame["province"] != PROVINCE)]
 
 
 # ---------------------------------------------------------------------------- Dist and Dig
@@ -74,10 +74,9 @@ def indices_beside_medians(data: pd.DataFrame) -> pd.DataFrame:
     cities = _guangxi(data)[["year", "city_code", "city", "city_en", "Dist", "Dig"]].assign(
         series=lambda f: f["city_en"].str.strip(), kind="city", cities=1)
     parts = [cities]
-    for key, frame in (("guangxi", _guangxi(data)), ("rest_of_west", _rest_of_west(data)), ("national", data)):
-        medians = frame.groupby("year")[["Dist", "Dig"]].median().reset_index()
-        medians["cities"] = frame.groupby("year")["city_code"].nunique().to_numpy()
-        parts.append(medians.assign(series=f"{GROUPS[key]} median", kind="median", city_code=pd.NA))
+    for key, frame in (("guangxi", _guangxi(data)), ("rest_of_west", data[CASE.rest_of_west(data)]),
+                       ("national", data)):
+        parts.append(medians(frame).assign(series=f"{GROUPS[key]} median", kind="median", city_code=pd.NA))
     columns = ["year", "series", "kind", "city_code", "city", "city_en", "Dist", "Dig", "cities"]
     out = pd.concat(parts, ignore_index=True).reindex(columns=columns)
     return out.sort_values(["kind", "series", "year"], kind="stable").reset_index(drop=True)
@@ -227,6 +226,7 @@ class WithinGuangxi:
 
 
 def _fit(sample: pd.DataFrame) -> FitResult:
+    """Table 5 column 4 clustered by city (Stata's convention), whatever the options."""
     return fit_fe(Design.from_frame(sample, "Dist", MODEL), "cluster", "twoway")
 
 
@@ -238,9 +238,7 @@ def within_guangxi(data: pd.DataFrame, options: Options) -> WithinGuangxi:
     2^14 sign vectors, so its p-values are exact and need no seed."""
     sample = estimation_sample(_guangxi(data), ["Dist", *MODEL], options)
     fit = _fit(sample)
-    wild = wild_bootstrap(sample, "Dist", MODEL, term="Dig", cluster="city_code", entity="city_code",
-                          time="year", effects="twoway", restricted=True, weights="rademacher",
-                          seed=options.seed, enumerate=True, ci=True, level=0.95)
+    every = wild(sample, MODEL, options, cluster="city_code", every_sign=True)
     comparison = {
         "All cities": _fit(estimation_sample(data, ["Dist", *MODEL], options)),
         "West": _fit(estimation_sample(data[data["region"] == "West"], ["Dist", *MODEL], options)),
@@ -250,60 +248,40 @@ def within_guangxi(data: pd.DataFrame, options: Options) -> WithinGuangxi:
         left = _fit(sample[sample["city_code"] != code])
         rows.append({"city_code": code, "city_en": str(part["city_en"].iloc[0]).strip(),
                      "estimate": left.params["Dig"], "t_stat": left.tstats["Dig"]})
-    return WithinGuangxi(fit, wild, len(sample), comparison, pd.DataFrame(rows))
+    return WithinGuangxi(fit, every, len(sample), comparison, pd.DataFrame(rows))
 
 
 def model_table(result: WithinGuangxi) -> pd.DataFrame:
     """Tidy rows: the Guangxi coefficients, the Dig coefficient of the comparison samples, the wild
     bootstrap statistics (sample, term, stat, value)."""
-    rows = []
-    for sample, fit in (("Guangxi", result.fit), *result.comparison.items()):
-        terms = fit.params.index if sample == "Guangxi" else ["Dig"]
-        for term in terms:
-            for stat, series in (("estimate", fit.params), ("std_error", fit.std_errors), ("t_stat", fit.tstats),
-                                 ("p_value", fit.pvalues)):
-                rows.append((sample, term, stat, float(series[term])))
-        rows += [(sample, "", "nobs", float(fit.nobs)), (sample, "", "nclusters", float(fit.nclusters)),
-                 (sample, "", "r2_within", fit.rsquared_within)]
-    w = result.wild
-    rows += [("Guangxi", w.term, f"wild_{name}", float(getattr(w, name)))
-             for name in ("t_stat", "p_symmetric", "p_equal_tailed", "ci_low", "ci_high", "draws")]
-    rows.append(("Guangxi", w.term, "wild_enumerated", float(bool(w.enumerated))))
+    rows = fit_rows("Guangxi", result.fit, list(result.fit.params.index))
+    for sample, fit in result.comparison.items():
+        rows += fit_rows(sample, fit, ["Dig"])
+    rows += wild_rows("Guangxi", result.wild)
     lo = result.leave_one_out
     rows += [("Guangxi", "Dig", "leave_one_city_out_min", float(lo["estimate"].min())),
              ("Guangxi", "Dig", "leave_one_city_out_max", float(lo["estimate"].max()))]
-    return pd.DataFrame(rows, columns=["sample", "term", "stat", "value"])
+    return tidy(rows)
 
 
 # ---------------------------------------------------------------------------- figures
 
 
 def indices_figure(frame: pd.DataFrame) -> dict[str, bytes]:
-    figure, axes = plt.subplots(1, 2, figsize=(9.5, 3.9), sharex=True)
+    """Dist (log scale) and Dig of each Guangxi city (grey) beside the three medians."""
     cities = frame[frame["kind"] == "city"]
-    medians = frame[frame["kind"] == "median"]
     n = cities["city_code"].nunique()
-    styles = {f"{GROUPS['guangxi']} median": ("-", OURS, 2.2),
-              f"{GROUPS['rest_of_west']} median": ("--", "black", 1.4),
-              f"{GROUPS['national']} median": (":", "black", 1.6)}
-    for axis, variable in zip(axes, ("Dist", "Dig")):
-        for number, (_, city) in enumerate(cities.groupby("city_code")):
-            axis.plot(city["year"], city[variable], color=PAPER, linewidth=0.7, alpha=0.6,
-                      label=f"Each of Guangxi's {n} cities" if number == 0 else None)
-        for series, (style, color, width) in styles.items():
-            part = medians[medians["series"] == series]
-            axis.plot(part["year"], part[variable], style, color=color, linewidth=width, label=series)
-        axis.set_xlabel("Year")
-        integer_years(axis, frame["year"], most=6)
-    axes[0].set_yscale("log")
-    axes[0].set_ylabel("Dist (index, log scale)")
-    axes[1].set_ylabel("Dig (index, 0-1)")
-    axes[0].set_title(f"Dist (log scale; grey: the {n} cities)", fontsize=9)
-    axes[1].set_title(f"Dig (grey: the {n} cities)", fontsize=9)
-    figure.suptitle("Guangxi's cities beside the medians of the rest of the West and of all cities", fontsize=10)
-    figure.tight_layout(rect=(0, 0.07, 1, 1))
-    figure.legend(*axes[1].get_legend_handles_labels(), loc="lower center", ncol=4, frameon=False, fontsize=7.5)
-    return save_figure(figure)
+    lines = [Line(city, f"Each of Guangxi's {n} cities" if number == 0 else None, color=PAPER, width=0.7, alpha=0.6)
+             for number, (_, city) in enumerate(cities.groupby("city_code"))]
+    for key, style, color, width in (("guangxi", "-", OURS, 2.2), ("rest_of_west", "--", "black", 1.4),
+                                     ("national", ":", "black", 1.6)):
+        series = f"{GROUPS[key]} median"
+        lines.append(Line(frame[frame["series"] == series], series, style, color, width))
+    return index_figure(IndexFigure(
+        lines, "Guangxi's cities beside the medians of the rest of the West and of all cities",
+        (f"Dist (log scale; grey: the {n} cities)", f"Dig (grey: the {n} cities)"),
+        ("Dist (index, log scale)", "Dig (index, 0-1)"), height=3.9, legend_columns=4, bottom=0.07,
+        log_dist=True, years=list(frame["year"])))
 
 
 def cities_figure(frame: pd.DataFrame) -> dict[str, bytes]:
@@ -373,22 +351,10 @@ def service_gap_figure(gap: pd.DataFrame) -> dict[str, bytes]:
 # ---------------------------------------------------------------------------- the report
 
 
-def _f(value: float, digits: int = 2) -> str:
-    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
-
-
-@dataclass(frozen=True)
-class Section:
-    title: str
-    paragraphs: list[str]
-    grids: list = ()
-    figures: tuple[str, ...] = ()
-    headline: str = ""  # one line for the report's summary
-
-
-def build(panel: pd.DataFrame, analysis: Analysis, reference: pd.DataFrame,
-          options: Options) -> dict[str, str | bytes]:
-    """Every Guangxi output: {relative path under output/: text or bytes}."""
+def report_files(panel: pd.DataFrame, analysis: Analysis, reference: pd.DataFrame, published: pd.DataFrame,
+                 options: Options) -> dict[str, str | bytes]:
+    """Every Guangxi output: {relative path under output/: text or bytes}; `reference` is the seed's
+    figures (published.parse_guangxi_seed), `published` the paper's numbers (published.parse_published)."""
     data = analysis.data
     indices = indices_beside_medians(data)
     ranking = development_ranking(panel)
@@ -396,41 +362,15 @@ def build(panel: pd.DataFrame, analysis: Analysis, reference: pd.DataFrame,
     beside = seed_beside_yearbook(reference, internet)
     gap = service_gap(panel, options)
     model = within_guangxi(data, options)
-    consistency = seed_consistency(reference)
-    out: dict[str, str | bytes] = {
-        "tables/guangxi_indices.csv": _csv(indices),
-        "tables/guangxi_internet.csv": _csv(internet),
-        "tables/guangxi_ranking.csv": _csv(ranking),
-        "tables/guangxi_service_gap.csv": _csv(gap),
-        "tables/guangxi_model.csv": _csv(model_table(model)),
-    }
-    for name, files in (("guangxi_indices", indices_figure(indices)), ("guangxi_cities", cities_figure(indices)),
-                        ("guangxi_internet", internet_figure(beside, reference, ranking)),
-                        ("guangxi_service_gap", service_gap_figure(gap))):
-        for kind, content in files.items():
-            out[f"figures/{name}.{kind}"] = content
-    jump = largest_change(panel)
-    sections = report_sections(reference, consistency, indices, ranking, beside, jump, gap, model, options)
-    out["reports/guangxi.md"], out["reports/guangxi.html"] = render_report(
-        sections, options, int(indices.loc[indices["kind"] == "city", "city_code"].nunique()))
-    return out
-
-
-def _csv(frame: pd.DataFrame) -> str:
-    return frame.to_csv(index=False, float_format="%.10g", lineterminator="\n")
-
-
-TITLE = "The Guangxi case: seed 000's figures beside the yearbook, and the paper's model within one province"
-
-
-def report_sections(reference, consistency, indices, ranking, beside, jump, gap, model, options) -> list[Section]:
-    return [
-        _seed_section(reference, consistency),
-        _indices_section(indices),
-        _internet_section(reference, ranking, beside, jump),
-        _gap_section(gap),
-        _model_section(model, options),
-    ]
+    tables = {"indices": indices, "internet": internet, "ranking": ranking, "service_gap": gap,
+              "model": model_table(model)}
+    drawn = {"indices": indices_figure(indices), "cities": cities_figure(indices),
+             "internet": internet_figure(beside, reference, ranking), "service_gap": service_gap_figure(gap)}
+    sections = [_seed_section(reference, seed_consistency(reference)), _indices_section(indices),
+                _internet_section(reference, ranking, beside, largest_change(panel)), _gap_section(gap),
+                _model_section(model, paper_dig(published))]
+    return outputs(CASE, tables, drawn, _intro(options, int(indices.loc[indices["kind"] == "city", "city_code"]
+                                                            .nunique())), sections)
 
 
 def _seed_section(reference: pd.DataFrame, consistency: pd.DataFrame) -> Section:
@@ -474,14 +414,10 @@ def _indices_section(indices: pd.DataFrame) -> Section:
     above_dig = int((final["Dig"] > medians.loc[last, ("Dig", nat)]).sum())
     top = cities.loc[cities["Dist"].idxmax()]
     second = cities["Dist"].nlargest(2).iloc[1]
-    table = pd.DataFrame({"year": medians.index.astype(str)})
-    for variable in ("Dist", "Dig"):
-        for series, label in ((gx, "Guangxi"), (rw, "rest of West"), (nat, "all")):
-            table[f"{variable} {label}"] = medians[(variable, series)].to_numpy()
     counts = indices[indices["kind"] == "median"].drop_duplicates("series").set_index("series")["cities"]
-    grid = plain_grid("Medians of Dist and Dig by year", table, {c: c for c in table.columns}, {},
-                      [f"Guangxi: {int(counts[gx])} cities; rest of the West: {int(counts[rw])}; all: "
-                       f"{int(counts[nat])}. Dist and Dig as in Tables 4-5 (indices computed on all cities)."])
+    grid = medians_grid(medians, {gx: "Guangxi", rw: "rest of West", nat: "all"},
+                        f"Guangxi: {int(counts[gx])} cities; rest of the West: {int(counts[rw])}; all: "
+                        f"{int(counts[nat])}. Dist and Dig as in Tables 4-5 (indices computed on all cities).")
     wider = int((medians[("Dist", gx)] > medians[("Dist", rw)]).sum())
     wider_nat = int((medians[("Dist", gx)] > medians[("Dist", nat)]).sum())
     lower = int((medians[("Dig", gx)] < medians[("Dig", rw)]).sum())
@@ -621,17 +557,12 @@ def _gap_section(gap: pd.DataFrame) -> Section:
                  + "; ".join(sentences) + f" (Guangxi lower on {len(behind)} of {len(table)}).")
 
 
-def _model_section(model: WithinGuangxi, options: Options) -> Section:
+def _model_section(model: WithinGuangxi, paper: float) -> Section:
     fit = model.fit
     g = fit.nclusters
     est, se, t, p = (float(s["Dig"]) for s in (fit.params, fit.std_errors, fit.tstats, fit.pvalues))
-    rows = [{"sample": "Guangxi", "estimate": est, "std_error": se, "t_stat": t, "p_value": p, "nobs": fit.nobs,
-             "clusters": g}]
-    for name, other in model.comparison.items():
-        rows.append({"sample": name, "estimate": other.params["Dig"], "std_error": other.std_errors["Dig"],
-                     "t_stat": other.tstats["Dig"], "p_value": other.pvalues["Dig"], "nobs": other.nobs,
-                     "clusters": other.nclusters})
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame([coefficient(result, sample=name)
+                          for name, result in (("Guangxi", fit), *model.comparison.items())])
     notes = ["Dist on Dig, Ur, Stru, lnexpense and lnper_gdp with city and year effects (Table 5 column 4); "
              "errors always clustered by city (whatever cov_type) with Stata's small-sample factor, p from "
              "t(G-1). Indices computed on all "
@@ -647,7 +578,7 @@ def _model_section(model: WithinGuangxi, options: Options) -> Section:
     low, high = lo.loc[lo["estimate"].idxmin()], lo.loc[lo["estimate"].idxmax()]
     paragraphs = [
         f"On Guangxi's {fit.nobs} city-years ({g} cities), Dig's coefficient is {est:.3f} (SE {se:.3f}, "
-        f"t = {t:.2f}, cluster-robust p = {p:.3f} from t({g - 1})); the paper's is {PAPER_DIG} on all cities.",
+        f"t = {t:.2f}, cluster-robust p = {p:.3f} from t({g - 1})); the paper's is {paper} on all cities.",
     ]
     w = model.wild
     interval = np.isfinite(w.ci_low) and np.isfinite(w.ci_high)
@@ -663,7 +594,7 @@ def _model_section(model: WithinGuangxi, options: Options) -> Section:
         f"Leaving out one city at a time moves the coefficient between {low['estimate']:.3f} (without "
         f"{low['city_en']}) and {high['estimate']:.3f} (without {high['city_en']}); "
         f"{int((lo['estimate'] > 0).sum())} of the {len(lo)} estimates are positive.")
-    covers = [name for name, value in (("zero", 0.0), (f"the paper's {PAPER_DIG}", PAPER_DIG)) if interval
+    covers = [name for name, value in (("zero", 0.0), (f"the paper's {paper}", paper)) if interval
               and w.ci_low <= value <= w.ci_high]
     national = model.comparison["All cities"]
     paragraphs.append(
@@ -690,37 +621,25 @@ def _model_section(model: WithinGuangxi, options: Options) -> Section:
     return Section("5. The paper's Table 5 column 4 within Guangxi", paragraphs, [grid, coef_grid], headline=headline)
 
 
-def render_report(sections: list[Section], options: Options, cities: int = 14) -> tuple[str, str]:
+def build(panel: pd.DataFrame, analysis: Analysis, reference: pd.DataFrame,
+          options: Options) -> dict[str, str | bytes]:
+    """``report_files`` with the committed published.csv: what the runner's guangxi command calls until
+    it reads and passes the paper's numbers itself."""
+    return report_files(panel, analysis, reference, committed_published(), options)
+
+
+def _intro(options: Options, cities: int) -> str:
     """`cities`: how many of Guangxi's 14 prefecture-level cities the run's panel holds."""
     held = ("All 14 of Guangxi's prefecture-level cities are in this run's panel" if cities == 14 else
             f"{cities} of Guangxi's 14 prefecture-level cities are in this run's panel")
-    intro = ("Seed 000 (Luo and Zhu, 'Pathways for the Digital Economy to Drive Urban-Rural Integration in "
-             "Guangxi, China', 2024; 'seed 000' is the file name of this case study among the texts the "
-             "package was built from, beside seed 001, the paper) makes quantitative claims without data. "
-             f"{held}; this report puts the claims beside the "
-             "yearbook's series and asks whether the paper's relation holds within the province. Written by "
-             "`make guangxi` (replication/guangxi.py). Errors are clustered by city throughout (Stata's "
-             "convention), whatever cov_type says. Non-default options: "
-             + (", ".join(f"{k}={v}" for k, v in options.non_default().items()) or "none") + ".")
-    md = [f"# {TITLE}", "", intro, "", "**In brief.**", ""]
-    md += [f"- {section.headline}" for section in sections] + [""]
-    body = [f"<h1>{html.escape(TITLE)}</h1>", f"<p>{html.escape(intro)}</p>", "<p><b>In brief.</b></p><ul>",
-            *[f"<li>{html.escape(section.headline)}</li>" for section in sections], "</ul>"]
-    for section in sections:
-        md += [f"## {section.title}", ""]
-        body.append(f"<h2>{html.escape(section.title)}</h2>")
-        for paragraph in section.paragraphs:
-            md += [paragraph, ""]
-            body.append(f"<p>{html.escape(paragraph)}</p>")
-        for figure in section.figures:
-            md += [f"![{section.title}](../figures/{figure}.png)", ""]
-            body.append(f"<p><img src=\"../figures/{figure}.png\" alt=\"{html.escape(section.title)}\" "
-                        "style=\"max-width:100%\"></p>")
-        for grid in section.grids:
-            md += [to_markdown(grid)]
-            body.append(to_html(grid, standalone=False))
-    return "\n".join(md).rstrip() + "\n", page(TITLE, "\n".join(body) + "\n")
+    return ("Seed 000 (Luo and Zhu, 'Pathways for the Digital Economy to Drive Urban-Rural Integration in "
+            "Guangxi, China', 2024; 'seed 000' is the file name of this case study among the texts the "
+            "package was built from, beside seed 001, the paper) makes quantitative claims without data. "
+            f"{held}; this report puts the claims beside the "
+            "yearbook's series and asks whether the paper's relation holds within the province. Written by "
+            "`make guangxi` (replication/guangxi.py). Errors are clustered by city throughout (Stata's "
+            "convention), whatever cov_type says. Non-default options: " + options_words(options) + ".")
 
 
-__all__ = ["build", "indices_beside_medians", "development_ranking", "internet_use", "seed_beside_yearbook",
+__all__ = ["CASE", "report_files", "build", "indices_beside_medians", "development_ranking", "internet_use", "seed_beside_yearbook",
            "service_gap", "within_guangxi", "model_table", "WithinGuangxi"]

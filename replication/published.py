@@ -8,6 +8,9 @@ of its text), one row per printed figure, with the section or table and the word
 eight ethnic provinces and regions or for China, one row per printed figure, with its section, the
 area (a province's short name, the eight together, China or Northwest China), the place within it,
 the year, value, unit and the words as printed.
+``ethnic_prefectures.csv``: every prefecture-level division of those eight provinces, whether the
+committed panel holds it and, if not, the sample rule and reason (derived once from the raw crosswalk
+and the build manifest by ``replication.ethnic.prefectures``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ ETHNIC_PROVINCES = {  # the eight ethnic provinces and regions, short name -> th
 }
 ETHNIC_AREAS = ("eight ethnic provinces", "China", "Northwest China")  # beside a province's short name or several
 ETHNIC_QUALIFIERS = ("exact", "over", "under")  # "58.7%", "more than 100 mu", "less than 80%"
+PREFECTURE_COLUMNS = ["province", "city", "status", "rule", "reason"]
+PREFECTURE_STATUS = ("in the panel", "dropped", "not a city of the yearbook")
 
 
 def parse_published(text: str) -> pd.DataFrame:
@@ -135,6 +140,35 @@ def parse_ethnic_study(text: str, name: str = "ethnic_study.csv") -> pd.DataFram
         raise ValueError(f"{name} line {first['line']}: {first['section']} {first['quantity']} {first['area']} "
                          f"{first['place']} {first['year']} already on line {earlier}")
     return frame.drop(columns="line")
+
+
+def parse_ethnic_prefectures(text: str, name: str = "ethnic_prefectures.csv") -> pd.DataFrame:
+    """ethnic_prefectures.csv: province (one of ``ETHNIC_PROVINCES``' full names), city, status (one of
+    ``PREFECTURE_STATUS``), rule and reason (both set for a dropped city, the reason alone for a
+    division that is not a city, both blank for a city in the panel); each city once."""
+    frame = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
+    if list(frame.columns) != PREFECTURE_COLUMNS:
+        raise ValueError(f"{name} line 1: columns {list(frame.columns)}; expected {','.join(PREFECTURE_COLUMNS)}")
+    for row, record in frame.iterrows():
+        line = row + 2
+        if record["province"] not in ETHNIC_PROVINCES.values():
+            raise ValueError(f"{name} line {line}, column 'province': {record['province']!r}; expected the full "
+                             "name of one of the eight ethnic provinces")
+        if record["status"] not in PREFECTURE_STATUS:
+            raise ValueError(f"{name} line {line}, column 'status': {record['status']!r}; expected one of "
+                             f"{PREFECTURE_STATUS}")
+        given = (bool(record["rule"]), bool(record["reason"]))
+        expected = {"in the panel": (False, False), "dropped": (True, True),
+                    "not a city of the yearbook": (False, True)}[record["status"]]
+        if given != expected:
+            raise ValueError(f"{name} line {line}: status {record['status']!r} with rule {record['rule']!r} and "
+                             f"reason {record['reason']!r}; expected {'a' if expected[0] else 'no'} rule and "
+                             f"{'a' if expected[1] else 'no'} reason")
+    duplicated = frame.duplicated("city")
+    if duplicated.any():
+        raise ValueError(f"{name} line {int(frame.index[duplicated][0]) + 2}: {frame['city'][duplicated].iloc[0]} "
+                         "twice; expected each division once")
+    return frame
 
 
 def cell(published: pd.DataFrame, table: str, column: str, row: str, stat: str) -> float:

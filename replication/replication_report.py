@@ -63,7 +63,8 @@ FIGURES = (
 )
 REPORTS = (("comparison", "every compared cell, the scorecard and the robustness tables"),
            ("audit", "every check of the paper against itself"), ("tables", "the tables in the paper's layout"),
-           ("guangxi", "the Guangxi case study"))
+           ("guangxi", "the Guangxi case study (seed 000)"),
+           ("ethnic", "the ethnic regions case study (seed 004)"))
 NOTEBOOKS = ("notebooks/01_indices.ipynb", "notebooks/02_main_results.ipynb")
 TOP = 5  # city-years and cities listed in the data-quality summary
 

@@ -18,10 +18,12 @@ from replication.config import Options, Paths
 from replication.estimation import Design, fit_fe
 from replication.indices import analysis_frame
 from replication.models import CONTROLS, interacted_test
-from replication.published import ETHNIC_PROVINCES, parse_ethnic_study
+from replication.casestudy import csv_text
+from replication.published import ETHNIC_PROVINCES, parse_ethnic_prefectures, parse_ethnic_study, parse_published
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "data" / "reference" / "ethnic_study.csv"
+PREFECTURES = ROOT / "data" / "reference" / "ethnic_prefectures.csv"
 SEED = "004_ab0ff0eeda740457.txt"
 
 
@@ -169,6 +171,16 @@ def entities(raw_dir) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
+def divisions() -> pd.DataFrame:
+    return parse_ethnic_prefectures(PREFECTURES.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def published() -> pd.DataFrame:
+    return parse_published((ROOT / "data" / "reference" / "published.csv").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
 def analysis(committed_panel):
     return analysis_frame(committed_panel, Options())
 
@@ -178,8 +190,8 @@ def model(analysis):
     return E.ethnic_model(analysis.data, Options())
 
 
-def test_coverage_counts_equal_the_panel(committed_panel, panel_csv):
-    counts = E.coverage_counts(E.coverage(committed_panel, E.dropped_cities(None, None), None)).set_index("short")
+def test_coverage_counts_equal_the_panel(committed_panel, panel_csv, divisions):
+    counts = E.coverage_counts(E.coverage(committed_panel, divisions)).set_index("short")
     by_province = panel_csv.groupby("province")["city_code"].nunique()
     for short, full in ETHNIC_PROVINCES.items():
         assert counts.loc[short, "in_panel"] == by_province.get(full, 0), short
@@ -190,8 +202,17 @@ def test_coverage_counts_equal_the_panel(committed_panel, panel_csv):
     assert set(counts.index[counts["in_panel"] == 0]) == {"西藏", "新疆"}
 
 
-def test_coverage_accounts_for_every_division_once_with_the_manifest_reason(committed_panel, manifest, entities):
-    cover = E.coverage(committed_panel, E.dropped_cities(manifest, entities), entities)
+def test_the_committed_divisions_equal_a_fresh_derivation(committed_panel, manifest, entities):
+    """data/reference/ethnic_prefectures.csv is ethnic.prefectures of the raw crosswalk and the committed
+    build (panel and manifest.json), byte for byte."""
+    fresh = csv_text(E.prefectures(committed_panel, manifest, entities))
+    assert PREFECTURES.read_text(encoding="utf-8") == fresh, (
+        "data/reference/ethnic_prefectures.csv is stale: write csv_text(ethnic.prefectures(panel, manifest, "
+        "entities)) into it again")
+
+
+def test_coverage_accounts_for_every_division_once_with_the_manifest_reason(committed_panel, divisions, entities):
+    cover = E.coverage(committed_panel, divisions)
     eight = entities[entities["province"].isin(list(ETHNIC_PROVINCES.values()))]
     assert sorted(cover["city"]) == sorted(eight["city"])  # each division of the eight once
     tibet = cover[cover["short"] == "西藏"].set_index("city")
@@ -204,12 +225,36 @@ def test_coverage_accounts_for_every_division_once_with_the_manifest_reason(comm
     assert (xinjiang["status"] == "not a city of the yearbook").sum() == 11
 
 
+def test_a_city_the_run_s_panel_lacks_is_dropped_with_that_reason(committed_panel, divisions):
+    cover = E.coverage(committed_panel[committed_panel["city"] != "银川市"], divisions).set_index("city")
+    assert cover.loc["银川市", ["status", "rule", "city_years"]].tolist() == ["dropped", "not in this run's panel", 0]
+    assert len(cover) == len(divisions)
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("西藏自治区,拉萨市,gone,,", r"line 2, column 'status': 'gone'; expected one of"),
+    ("西藏,拉萨市,dropped,r,why", r"line 2, column 'province': '西藏'; expected the full name"),
+    ("西藏自治区,拉萨市,dropped,,why", r"line 2: status 'dropped' with rule '' and reason 'why'; expected a rule"),
+    ("西藏自治区,阿里地区,not a city of the yearbook,,", r"expected no rule and a reason"),
+])
+def test_divisions_parser_refuses_a_bad_row_with_its_line(line, expected):
+    with pytest.raises(ValueError, match=expected):
+        parse_ethnic_prefectures(f"province,city,status,rule,reason\n{line}\n")
+
+
+def test_divisions_parser_refuses_other_columns_and_a_city_twice():
+    with pytest.raises(ValueError, match=r"line 1: columns \['province', 'city'\]; expected"):
+        parse_ethnic_prefectures("province,city\n")
+    twice = "province,city,status,rule,reason\n宁夏回族自治区,银川市,in the panel,,\n宁夏回族自治区,银川市,in the panel,,\n"
+    with pytest.raises(ValueError, match=r"line 3: 银川市 twice"):
+        parse_ethnic_prefectures(twice)
+
+
 # ---------------------------------------------------------------------------- the panel's nearest quantities
 
 
-def test_nearest_quantities_equal_a_direct_computation(committed_panel, panel_csv, reference):
-    beside = E.nearest_quantities(reference, committed_panel,
-                                  E.coverage(committed_panel, E.dropped_cities(None, None), None))
+def test_nearest_quantities_equal_a_direct_computation(committed_panel, panel_csv, reference, divisions):
+    beside = E.nearest_quantities(reference, committed_panel, E.coverage(committed_panel, divisions))
     assert len(beside) == len(reference)
     rows = beside[beside["comparable"]].set_index("quantity")
     assert set(rows.index) == {"urbanisation_rate", "urbanisation_gap_to_national", "health_technicians_rural",
@@ -315,13 +360,13 @@ def test_wild_p_values_are_enumerated_for_few_province_clusters_and_equal_a_brut
 
 
 @pytest.fixture(scope="module")
-def files(committed_panel, analysis, reference, manifest, entities):
-    return E.build(committed_panel, analysis, reference, Options(), manifest, entities)
+def files(committed_panel, analysis, reference, divisions, published):
+    return E.report_files(committed_panel, analysis, reference, divisions, published, Options())
 
 
-def test_build_is_byte_identical_and_names_every_output(files, committed_panel, analysis, reference, manifest,
-                                                        entities):
-    again = E.build(committed_panel, analysis, reference, Options(), manifest, entities)
+def test_build_is_byte_identical_and_names_every_output(files, committed_panel, analysis, reference, divisions,
+                                                        published):
+    again = E.report_files(committed_panel, analysis, reference, divisions, published, Options())
     assert sorted(files) == sorted(again) and all(files[k] == again[k] for k in files)
     assert {"reports/ethnic.md", "reports/ethnic.html", "tables/ethnic_model.csv", "tables/ethnic_coverage.csv",
             "tables/ethnic_study_beside_panel.csv", "figures/ethnic_indices.png", "figures/ethnic_indices.pdf",
@@ -342,16 +387,20 @@ def test_report_has_no_nan_and_states_the_run(files, model):
     assert str(ROOT) not in report
 
 
-def test_report_words_follow_cov_type(committed_panel, reference):
+def test_report_words_follow_cov_type_and_name_the_paper_s_number(committed_panel, reference, divisions, published):
     options = Options(cov_type="robust")
     analysis = analysis_frame(committed_panel, options)
-    files = E.build(committed_panel, analysis, reference, options)
+    cell = (published["table"] == "T5") & (published["column"] == "(4)") & (published["row"] == "Dig") & (
+        published["stat"] == "estimate")
+    assert published.loc[cell, "value"].tolist() == [-0.102]
+    files = E.report_files(committed_panel, analysis, reference, divisions,
+                           published.assign(value=published["value"].mask(cell, -0.5)), options)
     report = files["reports/ethnic.md"]
     own = E.ethnic_model(analysis.data, options).separate["Ethnic provinces"]
     assert own.cov_type == "robust"
     assert f"SE {own.std_errors['Dig']:.3f}, heteroskedasticity-robust (HC1)" in report
     assert "always clustered by province (whatever cov_type)" in report
-    assert "Without the build manifest and the crosswalk's divisions this run cannot say" in report
+    assert "the paper's is -0.5." in report and "-0.102" not in report
     assert "Non-default options: cov_type=robust" in report
 
 
@@ -365,16 +414,19 @@ def test_the_report_passes_the_consistency_checker(cov_type, committed_panel):
     options = Options(cov_type=cov_type)
     analysis = analysis_frame(committed_panel, options)
     reference = parse_ethnic_study((Paths().reference / "ethnic_study.csv").read_text(encoding="utf-8"))
-    files = ethnic.build(committed_panel, analysis, reference, options)
+    files = ethnic.build(committed_panel, analysis, reference, options)  # today's runner's entry point
     found = check({"reports/ethnic.md": files["reports/ethnic.md"]}, options, analysis.data)
     assert found.empty, "\n" + found.to_string()
 
 
-def test_make_ethnic_writes_the_report(tmp_path, raw_dir):
+def test_make_ethnic_writes_the_report_without_the_raw_files(tmp_path, files):
+    """The coverage comes from the committed divisions: no raw directory, the same report."""
     from replication.__main__ import main
 
-    assert main(["ethnic", "--out", str(tmp_path), "--raw", str(raw_dir)]) == 0
+    assert main(["ethnic", "--out", str(tmp_path), "--raw", str(tmp_path / "no_raw")]) == 0
     text = (tmp_path / "reports" / "ethnic.md").read_text(encoding="utf-8")
     assert "The panel holds 40 cities of 6 of the eight" in text and "none of 西藏, 新疆" in text
+    assert "拉萨市 (pop_district missing in 2011, 2012" in text
+    assert text == files["reports/ethnic.md"]
     assert (tmp_path / "figures" / "ethnic_cities.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "ethnic.manifest.json").is_file()

@@ -21,7 +21,8 @@ from replication.guangxi import (
 )
 from replication.indices import analysis_frame
 from replication.models import CONTROLS
-from replication.published import parse_guangxi_seed
+from replication.casestudy import paper_dig
+from replication.published import parse_guangxi_seed, parse_published
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "data" / "reference" / "guangxi_seed.csv"
@@ -328,6 +329,66 @@ def test_the_interval_inverts_the_bootstrap_test(analysis, model):
             shifted[(name, side)] = wild_bootstrap(frame, "Dist", MODEL, enumerate=True, ci=False).p_symmetric
     assert shifted[("low", "minus")] <= 0.05 < shifted[("low", "plus")]
     assert shifted[("high", "plus")] <= 0.05 < shifted[("high", "minus")]
+
+
+def test_the_paper_s_coefficient_is_the_published_cell(model):
+    """Table 5 (4)'s Dig, entered once in published.csv, is the number the model section quotes."""
+    from replication import guangxi
+
+    published = parse_published((ROOT / "data" / "reference" / "published.csv").read_text(encoding="utf-8"))
+    assert paper_dig(published) == -0.102
+    paragraphs = guangxi._model_section(model, -0.5).paragraphs
+    assert "the paper's is -0.5 on all cities" in paragraphs[0]
+    with pytest.raises(ValueError, match=r"no cell T5 \(4\) Dig estimate"):
+        paper_dig(published[published["table"] != "T5"])
+
+
+# ---------------------------------------------------------------------------- the shared case layer
+
+
+def test_case_layer_medians_and_group_years_by_hand():
+    from replication.casestudy import Case, medians, per_group_year
+
+    frame = pd.DataFrame({"city_code": [1, 2, 3, 1, 2, 3], "year": [2011] * 3 + [2012] * 3,
+                          "province": ["A", "A", "B"] * 2, "region": ["West", "West", "West"] * 2,
+                          "Dist": [0.1, 0.3, 0.8, 0.2, 0.6, 0.4], "Dig": [1.0, 2.0, 4.0, 3.0, 5.0, 9.0],
+                          "pop": [1.0, 3.0, 6.0, 2.0, 2.0, 6.0]})
+    out = medians(frame)
+    assert out.to_dict("list") == {"year": [2011, 2012], "Dist": [0.3, 0.4], "Dig": [2.0, 5.0], "cities": [3, 3]}
+    case = Case("b", "B", "Province B", ("B",))
+    assert case.members(frame).tolist() == [False, False, True] * 2
+    assert case.rest_of_west(frame).tolist() == [True, True, False] * 2
+    table = per_group_year([("B", frame[case.members(frame)]), ("all", frame)], lambda r: {"pop": r["pop"].sum()})
+    assert table.to_dict("list") == {"group": ["B", "B", "all", "all"], "year": [2011, 2012, 2011, 2012],
+                                     "pop": [6.0, 6.0, 10.0, 10.0], "cities": [1, 1, 3, 3]}
+
+
+def test_case_layer_renders_headlines_first_and_names_every_file():
+    from replication.casestudy import Case, Section, outputs
+
+    sections = [Section("1. One", ["First <paragraph>."], [], ("b_plot",), headline="h <1>"),
+                Section("2. Two", ["Second."], headline="h2")]
+    files = outputs(Case("b", "Case B", "B", ("B",)), {"rates": pd.DataFrame({"x": [0.5, 1 / 3]})},
+                    {"plot": {"png": b"P", "pdf": b"D"}}, "Intro.", sections)
+    assert sorted(files) == ["figures/b_plot.pdf", "figures/b_plot.png", "reports/b.html", "reports/b.md",
+                             "tables/b_rates.csv"]
+    assert files["tables/b_rates.csv"] == "x\n0.5\n0.3333333333\n"
+    assert files["reports/b.md"] == ("# Case B\n\nIntro.\n\n**In brief.**\n\n- h <1>\n- h2\n\n## 1. One\n\n"
+                                     "First <paragraph>.\n\n![1. One](../figures/b_plot.png)\n\n## 2. Two\n\n"
+                                     "Second.\n")
+    page = files["reports/b.html"]
+    assert "<li>h &lt;1&gt;</li>" in page and "<p>First &lt;paragraph&gt;.</p>" in page
+    assert page.index("<h2>1. One</h2>") < page.index('src="../figures/b_plot.png"') < page.index("<h2>2. Two</h2>")
+
+
+def test_coefficient_rows_carry_the_fit_and_nan_without_clusters(model):
+    from replication.casestudy import coefficient
+    from dataclasses import replace
+
+    row = coefficient(model.fit, sample="Guangxi")
+    assert row["sample"] == "Guangxi" and row["term"] == "Dig" and row["nobs"] == 154 and row["clusters"] == 14
+    assert (row["estimate"], row["t_stat"]) == (model.fit.params["Dig"], model.fit.tstats["Dig"])
+    assert np.isnan(coefficient(replace(model.fit, nclusters=None), "Ur")["clusters"])
 
 
 # ---------------------------------------------------------------------------- end to end

@@ -196,6 +196,16 @@ def test_without_anomalies_robustness_or_multiverse_the_page_says_so(default):
     assert not MISSING.search(md + page)
 
 
+def test_other_reports_link_both_case_studies(default):
+    """The Guangxi and the ethnic-regions reports sit beside this one in reports/ (issue 22)."""
+    md, page = default["md"], default["html"]
+    other = md[md.index("## Other reports"):]
+    for name in ("guangxi", "ethnic"):
+        assert f"- [{name}.md]({name}.md): the " in other, name
+        assert f'<a href="{name}.html">{name}.html</a>' in page, name
+    assert other.index("guangxi.md") < other.index("ethnic.md")
+
+
 def test_wild_bootstrap_rows_come_from_the_tidy_tables(default):
     stats = default["tables"]["table5_stats"].set_index(["column", "stat"])["value"]
     p = stats[("(4)", "wild_Dig_city_p")]
