@@ -418,7 +418,8 @@ def panel_fit(data: pd.DataFrame, y: str, x: list[str], options) -> PanelFit:
 
     sample = complete_sample(data, [y, *x], options)[0].reset_index(drop=True)
     result = fit(sample, y, x, dataclasses.replace(options, cov_type="cluster_city"))
-    xt = within(sample[x].to_numpy(float), sample["city_code"].to_numpy(), sample["year"].to_numpy(), "twoway")
+    entity, time = sample["city_code"].to_numpy(), sample["year"].to_numpy()
+    xt = within(sample[x].to_numpy(float), entity, time, "twoway")
     return PanelFit(sample, y, list(x), result, xt, result.extra["resid"])
 
 
@@ -443,9 +444,9 @@ def conley_rows(sample: pd.DataFrame, z: np.ndarray, resid: np.ndarray, names: l
         for cutoff in cutoffs:
             cov = conley_cov(z, resid, location, lonlat, sample["year"].to_numpy(), cutoff, kernel, lag)
             se = float(np.sqrt(cov[j, j]))
-            rows.append({"method": f"conley_{kernel}_{cutoff}km_lag{lag}", "estimate": estimate, "std_error": se,
-                         "statistic": estimate / se, "p_value": float(2 * stats.norm.sf(abs(estimate / se))),
-                         "nclusters": np.nan})
+            rows.append({"method": f"conley_{kernel}_{cutoff}km_lag{lag}", "estimate": estimate,
+                         "std_error": se, "statistic": estimate / se,
+                         "p_value": float(2 * stats.norm.sf(abs(estimate / se))), "nclusters": np.nan})
     return rows
 
 
@@ -470,7 +471,8 @@ def jackknife_rows(fitted: PanelFit, term: str = "Dig") -> list[dict]:
     for label, cluster in CLUSTERINGS:
         result = jackknife(fitted, cluster, term)
         estimate, se, g = float(fitted.fit.params[term]), result.std_error(), result.nclusters
-        rows.append({"method": f"cv3_{label}", "estimate": estimate, "std_error": se, "statistic": estimate / se,
+        rows.append({"method": f"cv3_{label}", "estimate": estimate, "std_error": se,
+                     "statistic": estimate / se,
                      "p_value": float(2 * stats.t.sf(abs(estimate / se), g - 1)), "nclusters": g})
         rows += [{"method": f"g_star_rho{rho:g}_{label}", "statistic": value, "nclusters": g}
                  for rho, value in result.g_star.items()]
@@ -486,7 +488,8 @@ def cluster_rows(fitted: PanelFit, options, term: str = "Dig") -> list[dict]:
 
     rows = []
     for label, cluster in CLUSTERINGS:
-        result = fit(fitted.sample, fitted.y, fitted.x, dataclasses.replace(options, cov_type=f"cluster_{label}"))
+        clustered = dataclasses.replace(options, cov_type=f"cluster_{label}")
+        result = fit(fitted.sample, fitted.y, fitted.x, clustered)
         rows.append({"method": f"cluster_{label}", "estimate": float(result.params[term]),
                      "std_error": float(result.std_errors[term]), "statistic": float(result.tstats[term]),
                      "p_value": float(result.pvalues[term]), "nclusters": result.nclusters})
@@ -516,8 +519,8 @@ def iv_fit(data: pd.DataFrame, options) -> IVFit:
     exog = [*CONTROLS, *shared_control(options)]
     sample = complete_sample(with_instrument(data), ["Dist", "Dig", INSTRUMENT, *exog], options)[0]
     sample = sample.reset_index(drop=True)
-    result = fit_iv(sample, "Dist", "Dig", [INSTRUMENT], exog, "cluster", "twoway", options.dk_bandwidth, None,
-                    drop_singletons=True)
+    result = fit_iv(sample, "Dist", "Dig", [INSTRUMENT], exog, "cluster", "twoway", options.dk_bandwidth,
+                    None, drop_singletons=True)
     values = within(sample[[INSTRUMENT, *exog]].to_numpy(float), sample["city_code"].to_numpy(),
                     sample["year"].to_numpy(), "twoway")
     first = result.first.params[[INSTRUMENT, *exog]].to_numpy()
@@ -553,12 +556,14 @@ def iv_rows(data: pd.DataFrame, options, coordinates: pd.DataFrame) -> list[dict
         if label != "city":
             rows.append({"method": f"cluster_{label}", "estimate": estimate, "std_error": wre.std_error,
                          "statistic": wre.t_stat, "p_value": wre.p_wald, "nclusters": wre.nclusters})
-        low, high = (wre.confidence_set[0][0], wre.confidence_set[-1][1]) if wre.confidence_set else (np.nan,) * 2
+        ends = wre.confidence_set
+        low, high = (ends[0][0], ends[-1][1]) if ends else (np.nan, np.nan)
         rows.append({"method": f"wre_{label}", "estimate": estimate, "statistic": wre.t_stat,
                      "p_value": wre.p_wre, "ci_low": low, "ci_high": high, "nclusters": wre.nclusters,
                      "note": confidence_note(wre.confidence_set)})
     diagnostics = fitted.result.diagnostics
-    rows.append({"method": "anderson_rubin", "statistic": diagnostics["ar_F"], "p_value": diagnostics["ar_F_p"],
+    rows.append({"method": "anderson_rubin", "statistic": diagnostics["ar_F"],
+                 "p_value": diagnostics["ar_F_p"],
                  "nclusters": second.nclusters, "note": "F(1, G-1) of L2.Dig in the reduced form"})
     rows += conley_rows(fitted.sample, fitted.fitted, fitted.resid, ["Dig", *fitted.exog], "Dig", estimate,
                         coordinates)
@@ -650,23 +655,25 @@ def indirect_effect(data: pd.DataFrame, options) -> pd.DataFrame:
             values = within(sample[[y, *regressors]].to_numpy(float), entity, time, "twoway")
             pieces = within_pieces(values[:, 0], values[:, 1:], regressors.index(term), structure, False)
             estimates[path], draws[path] = pieces.estimate, pieces.estimate + v @ pieces.c0
-            p_wcr[path] = wild_bootstrap(sample, y, regressors, term=term, cluster=cluster, draws=options.wild_draws,
-                                         weights=options.wild_weights, seed=options.seed, ci=False).p_symmetric
+            p_wcr[path] = wild_bootstrap(sample, y, regressors, term=term, cluster=cluster,
+                                         draws=options.wild_draws, weights=options.wild_weights,
+                                         seed=options.seed, ci=False).p_symmetric
         ab, product = estimates["a"] * estimates["b"], draws["a"] * draws["b"]
         low, high = np.percentile(product, [2.5, 97.5])
         p_percentile = float(min(1.0, 2 * min(np.mean(product <= 0), np.mean(product >= 0))))
         g = structure.n_clusters
         rows += [{"term": "a*b", "method": f"wcu_percentile_{label}", "estimate": ab, "p_value": p_percentile,
                   "ci_low": float(low), "ci_high": float(high), "nclusters": g},
-                 {"term": "a*b", "method": f"joint_wcr_{label}", "estimate": ab, "p_value": max(p_wcr.values()),
+                 {"term": "a*b", "method": f"joint_wcr_{label}", "estimate": ab,
+                  "p_value": max(p_wcr.values()),
                   "nclusters": g, "note": f"p_a = {p_wcr['a']:.4g}, p_b = {p_wcr['b']:.4g}"}]
     return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------- the table
 
-TABLE_COLUMNS = ["table", "term", "method", "estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high",
-                 "nclusters", "note"]
+TABLE_COLUMNS = ["table", "term", "method", "estimate", "std_error", "statistic", "p_value", "ci_low",
+                 "ci_high", "nclusters", "note"]
 
 
 def inference_table(data: pd.DataFrame, options, coordinates: pd.DataFrame, cutoffs=CUTOFFS_KM,

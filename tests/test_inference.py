@@ -76,7 +76,8 @@ def test_every_panel_city_has_cpca_coordinates(data, coordinates):
 
 
 def test_an_unmatched_city_is_named():
-    cities = pd.DataFrame({"city_code": [130100, 999900], "city": ["石家庄市", "无名市"], "province": ["河北省"] * 2})
+    cities = pd.DataFrame({"city_code": [130100, 999900], "city": ["石家庄市", "无名市"],
+                           "province": ["河北省"] * 2})
     with pytest.raises(ValueError, match=r"1 cities not matched.*无名市 \(河北省, 999900\): 0 matches"):
         inf.prefecture_coordinates(cities, inf.load_adcodes())
 
@@ -129,8 +130,8 @@ def test_conley_panel_equals_the_brute_force_sum(kernel, lag):
 def test_conley_cross_section_bartlett_equals_spreg_hac():
     lonlat, x, y = random_cross_section()
     resid = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
-    weights = libpysal.weights.Kernel(lonlat, bandwidth=500.0, fixed=True, function="triangular", diagonal=True,
-                                      radius=inf.EARTH_RADIUS_KM)
+    weights = libpysal.weights.Kernel(lonlat, bandwidth=500.0, fixed=True, function="triangular",
+                                      diagonal=True, radius=inf.EARTH_RADIUS_KM)
     ols = spreg.OLS(y[:, None], x[:, 1:], robust="hac", gwk=weights)
     got = inf.conley_cov(x, resid, np.arange(len(y)), lonlat, np.zeros(len(y)), 500.0, "bartlett")
     np.testing.assert_allclose(got, ols.vm, rtol=RTOL)
@@ -161,8 +162,8 @@ def test_conley_2sls_cross_section_equals_spreg_tsls_hac():
     common = rng.normal(size=n)
     endog = 0.8 * z + common + rng.normal(size=n)
     y = x @ [1.0, 0.5, -0.5] + 2.0 * endog + common + rng.normal(size=n)
-    weights = libpysal.weights.Kernel(lonlat, bandwidth=500.0, fixed=True, function="triangular", diagonal=True,
-                                      radius=inf.EARTH_RADIUS_KM)
+    weights = libpysal.weights.Kernel(lonlat, bandwidth=500.0, fixed=True, function="triangular",
+                                      diagonal=True, radius=inf.EARTH_RADIUS_KM)
     tsls = spreg.TSLS(y[:, None], x[:, 1:], endog[:, None], z[:, None], robust="hac", gwk=weights)
     instruments = np.column_stack([x, z])
     regressors = np.column_stack([x, endog])
@@ -181,8 +182,8 @@ def test_conley_reduces_to_hc0_and_to_clustering_by_year(baseline, coordinates):
     location, lonlat = inf.city_locations(sample, coordinates)
     year = sample["year"].to_numpy()
     scores = z * u[:, None]
-    np.testing.assert_allclose(inf.conley_meat(scores, location, lonlat, year, 1.0, "uniform"), scores.T @ scores,
-                               rtol=RTOL)
+    white = inf.conley_meat(scores, location, lonlat, year, 1.0, "uniform")
+    np.testing.assert_allclose(white, scores.T @ scores, rtol=RTOL)
     by_year = pd.DataFrame(scores).groupby(year).sum().to_numpy()
     np.testing.assert_allclose(inf.conley_meat(scores, location, lonlat, year, 6000.0, "uniform"),
                                by_year.T @ by_year, rtol=RTOL)
@@ -211,7 +212,8 @@ def reference_fits(data):
     return designs.cases(data, Options())
 
 
-@pytest.mark.parametrize("row", STORED.to_dict("records"), ids=lambda r: f"{r['case']}-{r['clustering']}-{r['term']}")
+@pytest.mark.parametrize("row", STORED.to_dict("records"),
+                         ids=lambda r: f"{r['case']}-{r['clustering']}-{r['term']}")
 def test_cv3_equals_r_sandwich_and_clubsandwich(row, reference_fits):
     sample, term = reference_fits[row["case"]]
     x, y, names = inf.jackknife_arrays(sample, "Dist", [term, *CONTROLS])
@@ -370,10 +372,13 @@ def test_holm_by_hand():
 def test_regional_differences_are_table6_differences(data):
     result = inf.regional_differences(data, FAST)
     x = ["Dig", *CONTROLS]
-    slopes = {region: fit(data[data["region"] == region], "Dist", x, Options()).params["Dig"] for region in REGIONS}
-    for (a, b), term in zip([("East", "Central"), ("East", "West"), ("Central", "West")], result["term"].unique()):
+    slopes = {region: fit(data[data["region"] == region], "Dist", x, Options()).params["Dig"]
+              for region in REGIONS}
+    pairs = [("East", "Central"), ("East", "West"), ("Central", "West")]
+    for (a, b), term in zip(pairs, result["term"].unique()):
         assert term == f"Dig({a}) - Dig({b})"
-        np.testing.assert_allclose(result.loc[result["term"] == term, "estimate"], slopes[a] - slopes[b], rtol=1e-9)
+        estimates = result.loc[result["term"] == term, "estimate"]
+        np.testing.assert_allclose(estimates, slopes[a] - slopes[b], rtol=1e-9)
     wcr = result[result["method"] == "wcr_city"]["p_value"].tolist()
     assert result[result["method"] == "wcr_city_holm"]["p_value"].tolist() == pytest.approx(inf.holm(wcr))
     assert set(result["method"]) == {f"{kind}_{label}{suffix}" for kind in ("cluster", "wcr")

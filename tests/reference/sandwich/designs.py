@@ -33,7 +33,8 @@ def cases(data: pd.DataFrame, options: Options) -> dict[str, tuple[pd.DataFrame,
 def main(path: str) -> None:
     options = Options()
     data = analysis_frame(load_panel(ROOT / "data" / "processed" / "panel.csv"), options).data
-    frames = [sample[COLUMNS].assign(case=name, term=term) for name, (sample, term) in cases(data, options).items()]
+    frames = [sample[COLUMNS].assign(case=name, term=term)
+              for name, (sample, term) in cases(data, options).items()]
     pd.concat(frames, ignore_index=True).to_csv(path, index=False, float_format="%.17g")
 
 
