@@ -294,23 +294,52 @@ class WREPieces:
         pi = float(np.linalg.lstsq(design, self.y2, rcond=None)[0][0])
         return u, self.y2 - pi * self.z, pi
 
-    def t_boot(self, v: np.ndarray, beta0: float) -> np.ndarray:
-        """t*(beta0) for a block of weights v (draws x G): y2* = z pi~ + W d~ + v~ o v,
-        y1* = beta0 y2* + W g~ + u~ o v, re-estimated by 2SLS; all in cluster sums."""
-        u, vt, pi = self.restricted_dgp(beta0)
-        g = self.by_cluster
-        c_u, c_v = g @ (self.z * u), g @ (self.z * vt)  # z_g'u~_g, z_g'v~_g
-        zz = g @ (self.z * self.z)
-        q = g @ (self.z[:, None] * self.w) @ self.ww_inv  # (z_g'W_g) (W'W)^-1
-        s_u, s_v = g @ (self.w * u[:, None]), g @ (self.w * vt[:, None])  # W_g'u~_g, W_g'v~_g
-        numerator = v @ c_u  # z'M_W(u~ o v); z..'W = 0
-        denominator = pi * zz.sum() + v @ c_v  # z'M_W y2*
-        delta = numerator / denominator  # b* - beta0
-        score_u = v * c_u - (v @ s_u) @ q.T  # z_g'M_W(u~ o v)
-        score_y2 = pi * zz + v * c_v - (v @ s_v) @ q.T  # z_g'M_W y2*
-        scores = score_u - delta[:, None] * score_y2
-        se = np.sqrt(np.einsum("bg,bg->b", scores, scores)) / np.abs(denominator)
-        return delta / se
+
+@dataclass(frozen=True)
+class WREDraws:
+    """The draws of WRE reduced, once, to what t*(beta0) needs at every null value beta0.
+
+    With y2* = z pi~ + W d~ + v~ o v and y1* = beta0 y2* + W g~ + u~ o v re-estimated by 2SLS (z..'W
+    = 0, so every term is a cluster sum), u~ = y1.. - beta0 y2.. and v~ = y2.. - pi~ z.. are affine in
+    beta0 and pi~: b* - beta0 = v'(a0 + beta0 a1) / (pi~ z..'z.. + v'(b0 + pi~ b1)) with a = z_g'u~_g
+    and b = z_g'v~_g, and the cluster scores z_g'(M_W y1* - b* M_W y2*) are a combination, with
+    coefficients (1, beta0, -d pi~, -d, -d pi~), d = b* - beta0, of five draws x G arrays
+    E0, E1, (z_g'z_g), F0, F1 (E = v o a - (v'S_u) Q', F = v o b - (v'S_v) Q', Q the rows
+    (z_g'W_g)(W'W)^-1); their 5 x 5 Gram matrix per draw gives sum_g score_g^2 at any beta0."""
+
+    pieces: WREPieces
+    linear: np.ndarray  # draws x 4: v'a0, v'a1, v'b0, v'b1
+    gram: np.ndarray  # draws x 5 x 5
+
+    @classmethod
+    def build(cls, pieces: WREPieces, v: np.ndarray, block: int = 1000) -> WREDraws:
+        g, z, w = pieces.by_cluster, pieces.z, pieces.w
+        a0, a1 = g @ (z * pieces.y1), -(g @ (z * pieces.y2))
+        b0, b1 = g @ (z * pieces.y2), -(g @ (z * z))
+        s = [g @ (w * column[:, None]) for column in (pieces.y1, -pieces.y2, pieces.y2, -z)]
+        q = g @ (z[:, None] * w) @ pieces.ww_inv
+        zz = g @ (z * z)
+        linear = v @ np.column_stack([a0, a1, b0, b1])
+        grams = []
+        for first in range(0, len(v), block):
+            part = v[first : first + block]
+            basis = np.stack([part * a0 - (part @ s[0]) @ q.T, part * a1 - (part @ s[1]) @ q.T,
+                              np.broadcast_to(zz, part.shape), part * b0 - (part @ s[2]) @ q.T,
+                              part * b1 - (part @ s[3]) @ q.T], axis=2)
+            grams.append(np.einsum("bgi,bgj->bij", basis, basis))
+        return cls(pieces, linear, np.concatenate(grams))
+
+    def t(self, beta0: float) -> np.ndarray:
+        """t*(beta0) of every draw (no small-sample factor)."""
+        pi = self.pieces.restricted_dgp(beta0)[2]
+        zz_total = float(self.pieces.z @ self.pieces.z)
+        numerator = self.linear[:, 0] + beta0 * self.linear[:, 1]
+        denominator = pi * zz_total + self.linear[:, 2] + pi * self.linear[:, 3]
+        delta = numerator / denominator
+        ones = np.ones_like(delta)
+        c = np.column_stack([ones, beta0 * ones, -delta * pi, -delta, -delta * pi])
+        squares = np.einsum("bi,bij,bj->b", c, self.gram, c)
+        return delta / (np.sqrt(np.maximum(squares, 0.0)) / np.abs(denominator))
 
 
 @dataclass(frozen=True)
@@ -328,30 +357,30 @@ class WREResult:
     nclusters: int
 
 
-def wre_p(pieces: WREPieces, weights: np.ndarray, beta0: float) -> tuple[float, float, float]:
+def wre_p(draws: WREDraws, beta0: float) -> tuple[float, float, float]:
     """(t, symmetric p, equal-tailed p) of beta = beta0 (t without the small-sample factor, which
     cancels), the ties rule of ``wild.py``."""
-    t = pieces.wald_t(beta0, 1.0)
-    t_star = pieces.t_boot(weights, beta0)
+    t = draws.pieces.wald_t(beta0, 1.0)
+    t_star = draws.t(beta0)
     tol = 1e-9 * max(abs(t), 1e-300)
     p_sym = float(np.mean(np.abs(t_star) > abs(t) + tol))
     p_et = float(2 * min(np.mean(t_star > t + tol), np.mean(t_star < t - tol)))
     return t, p_sym, p_et
 
 
-def wre_confidence_set(pieces: WREPieces, weights: np.ndarray, level: float, se: float,
+def wre_confidence_set(draws: WREDraws, level: float, se: float,
                        span: float = 20.0, grid: int = 81) -> list[tuple[float, float]]:
     """The set of beta0 with p_wre(beta0) > 1 - level: a grid over estimate +- span SE, each change
     of decision refined by bisection; an end still accepted at the grid's edge is unbounded."""
     alpha = 1 - level
-    b = pieces.estimate
+    b = draws.pieces.estimate
     points = b + se * np.linspace(-span, span, grid)
-    accept = np.array([wre_p(pieces, weights, r)[1] > alpha for r in points])
+    accept = np.array([wre_p(draws, r)[1] > alpha for r in points])
 
     def boundary(inside: float, outside: float) -> float:
         for _ in range(40):
             middle = 0.5 * (inside + outside)
-            if wre_p(pieces, weights, middle)[1] > alpha:
+            if wre_p(draws, middle)[1] > alpha:
                 inside = middle
             else:
                 outside = middle
@@ -383,10 +412,11 @@ def wre_test(y1, y2, z, w, cluster, beta0: float = 0.0, ssc: float | None = None
     enumerated = enumerates(n_g, weights, draws, enumerate)
     v = np.vstack(list(weight_blocks(n_g, weights, draws, seed, enumerated)))
     ssc = n_g / (n_g - 1) * (n - 1) / (n - 1 - pieces.w.shape[1]) if ssc is None else ssc
-    t, p_sym, p_et = wre_p(pieces, v, beta0)
+    boot = WREDraws.build(pieces, v)
+    t, p_sym, p_et = wre_p(boot, beta0)
     t_adjusted = t / np.sqrt(ssc)
     se = pieces.std_error(ssc)
-    cs = wre_confidence_set(pieces, v, level, se) if confidence_set else []
+    cs = wre_confidence_set(boot, level, se) if confidence_set else []
     return WREResult(estimate=pieces.estimate, std_error=se, t_stat=float(t_adjusted),
                      p_wald=float(2 * stats.t.sf(abs(t_adjusted), n_g - 1)), p_wre=p_sym,
                      p_wre_equal_tailed=p_et, confidence_set=cs, level=level, draws=len(v),

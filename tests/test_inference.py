@@ -290,7 +290,7 @@ def test_wre_draws_equal_explicit_reestimation():
     pieces = inf.WREPieces.build(y1, y2, z, w, cluster)
     v = np.where(np.random.default_rng(9).random((6, 12)) < 0.5, -1.0, 1.0)
     beta0 = 0.2
-    got = pieces.t_boot(v, beta0)
+    got = inf.WREDraws.build(pieces, v, block=4).t(beta0)  # two blocks of draws
     u, v_tilde, _ = pieces.restricted_dgp(beta0)
     for b in range(len(v)):
         signs = v[b][cluster]  # the DGP of Davidson and MacKinnon (2010), rebuilt row by row
@@ -317,11 +317,11 @@ def test_wre_confidence_set_is_the_set_of_accepted_nulls():
     result = inf.wre_test(y1, y2, z, w, cluster, draws=499, seed=5)
     low, high = result.confidence_set[0]
     v = np.vstack(list(weight_blocks(14, "rademacher", 499, 5, False)))
-    pieces = inf.WREPieces.build(y1, y2, z, w, cluster)
+    draws = inf.WREDraws.build(inf.WREPieces.build(y1, y2, z, w, cluster), v)
     for inside in (low + 1e-6 * abs(high - low), result.estimate, high - 1e-6 * abs(high - low)):
-        assert inf.wre_p(pieces, v, inside)[1] > 0.05
+        assert inf.wre_p(draws, inside)[1] > 0.05
     for outside in (low - 1e-3 * abs(high - low), high + 1e-3 * abs(high - low)):
-        assert inf.wre_p(pieces, v, outside)[1] <= 0.05
+        assert inf.wre_p(draws, outside)[1] <= 0.05
 
 
 def test_table7_wald_se_is_the_kernel_s(data):
