@@ -127,6 +127,19 @@ def test_conley_panel_equals_the_brute_force_sum(kernel, lag):
     np.testing.assert_allclose(got, want, rtol=RTOL)
 
 
+def test_conley_serial_part_follows_the_entity_not_the_location():
+    """Two units sharing each location (so the spatial part is the same) have their own serial part."""
+    rng = np.random.default_rng(6)
+    lonlat = np.column_stack([rng.uniform(105, 115, 15), rng.uniform(25, 35, 15)])
+    location = np.repeat(np.arange(15), 2 * 5)
+    unit = np.repeat(np.arange(30), 5)
+    year = np.tile(np.arange(2015, 2020), 30)
+    scores = rng.normal(size=(len(year), 2))
+    got = inf.conley_meat(scores, location, lonlat, year, 300.0, "bartlett", 3, entity=unit)
+    want = brute_force_conley(scores, lonlat[location], year, unit, 300.0, "bartlett", 3)
+    np.testing.assert_allclose(got, want, rtol=RTOL)
+
+
 def test_conley_cross_section_bartlett_equals_spreg_hac():
     lonlat, x, y = random_cross_section()
     resid = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
@@ -410,3 +423,15 @@ def test_inference_table_rows(data, coordinates):
     t7 = table[table["table"] == "Table 7"].set_index("method")
     assert {"cluster_city", "wre_city", "wre_province", "anderson_rubin"} <= set(t7.index)
     assert table["p_value"].notna().sum() > 40
+
+
+def test_cluster_diagnostics_cover_tables_5_6_8(data, baseline):
+    table = inf.cluster_diagnostics(data, Options())
+    assert set(table["table"]) == {"Table 5 (4)", "Table 8 (2)", *(f"Table 6 {region}" for region in REGIONS)}
+    assert set(table.loc[table["table"] == "Table 8 (2)", "term"]) == {"Dig_entropy"}
+    city = table[(table["table"] == "Table 5 (4)") & (table["clustering"] == "city")]
+    direct = inf.jackknife(baseline, "city_code")
+    np.testing.assert_allclose(city["beta_loo"], direct.clusters["beta_loo"], rtol=RTOL)
+    assert city["g_star_rho0"].iloc[0] == pytest.approx(direct.g_star[0.0], rel=RTOL)
+    for (_, clustering), part in table.groupby(["table", "clustering"]):
+        assert part["partial_leverage"].sum() == pytest.approx(1.0, rel=1e-9)
