@@ -506,9 +506,10 @@ def jackknife_rows(fitted: PanelFit, term: str = "Dig") -> list[dict]:
                      "p_value": float(2 * stats.t.sf(abs(estimate / se), g - 1)), "nclusters": g})
         rows += [{"method": f"g_star_rho{rho:g}_{label}", "statistic": value, "nclusters": g}
                  for rho, value in result.g_star.items()]
-        top = result.clusters.sort_values("partial_leverage").iloc[-1]
-        rows.append({"method": f"max_partial_leverage_{label}", "statistic": float(top["partial_leverage"]),
-                     "nclusters": g, "note": str(top["cluster"])})
+        top = int(result.clusters["partial_leverage"].to_numpy().argmax())
+        rows.append({"method": f"max_partial_leverage_{label}",
+                     "statistic": float(result.clusters["partial_leverage"].iloc[top]),
+                     "nclusters": g, "note": str(result.clusters["cluster"].iloc[top])})
     return rows
 
 

@@ -420,6 +420,9 @@ def test_inference_table_rows(data, coordinates):
     headline = fit(data, "Dist", ["Dig", *CONTROLS], Options())
     assert t5.loc["cluster_city", "std_error"] == pytest.approx(headline.std_errors["Dig"], rel=RTOL)
     assert t5.loc["cluster_city", "p_value"] == pytest.approx(headline.pvalues["Dig"], rel=RTOL)
+    city = inf.jackknife(inf.panel_fit(data, "Dist", ["Dig", *CONTROLS], Options()), "city_code").clusters
+    assert t5.loc["max_partial_leverage_city", "note"] == str(city.loc[city["partial_leverage"].idxmax(), "cluster"])
+    assert t5.loc["max_partial_leverage_city", "note"].isdigit()  # a city code, not a float's text
     t7 = table[table["table"] == "Table 7"].set_index("method")
     assert {"cluster_city", "wre_city", "wre_province", "anderson_rubin"} <= set(t7.index)
     assert table["p_value"].notna().sum() > 40
