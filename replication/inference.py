@@ -46,6 +46,7 @@ import scipy.sparse as sp
 from scipy import stats
 from scipy.spatial import cKDTree
 
+from replication.config import Options
 from replication.estimation import fit_iv, within
 from replication.models import (CONTROLS, INSTRUMENT, REGIONS, complete_sample, fit, shared_control,
                                 with_instrument)
@@ -441,7 +442,7 @@ class PanelFit:
     resid: np.ndarray
 
 
-def panel_fit(data: pd.DataFrame, y: str, x: list[str], options) -> PanelFit:
+def panel_fit(data: pd.DataFrame, y: str, x: list[str], options: Options) -> PanelFit:
     """The table's estimation sample (missing values and singletons dropped, models.complete_sample),
     the kernel's fit and the within-transformed regressors."""
 
@@ -513,7 +514,7 @@ def jackknife_rows(fitted: PanelFit, term: str = "Dig") -> list[dict]:
     return rows
 
 
-def cluster_rows(fitted: PanelFit, options, term: str = "Dig") -> list[dict]:
+def cluster_rows(fitted: PanelFit, options: Options, term: str = "Dig") -> list[dict]:
     """The kernel's cluster-robust t (city, province) and the WCR bootstrap (wild.py) of `term` = 0."""
 
 
@@ -545,7 +546,7 @@ class IVFit:
     resid: np.ndarray  # structural residuals
 
 
-def iv_fit(data: pd.DataFrame, options) -> IVFit:
+def iv_fit(data: pd.DataFrame, options: Options) -> IVFit:
     """Table 7's sample (models.with_instrument, missing values and singletons dropped) and 2SLS."""
     exog = [*CONTROLS, *shared_control(options)]
     sample = complete_sample(with_instrument(data), ["Dist", "Dig", INSTRUMENT, *exog], options)[0]
@@ -566,7 +567,7 @@ def iv_ssc(fitted: IVFit, n_clusters: int) -> float:
     return n_clusters / (n_clusters - 1) * (n - 1) / (n - big_k)
 
 
-def iv_wre(fitted: IVFit, cluster: str, options, confidence_set: bool = True) -> WREResult:
+def iv_wre(fitted: IVFit, cluster: str, options: Options, confidence_set: bool = True) -> WREResult:
     """WRE of Dig's 2SLS coefficient = 0 (Table 7), the city effects partialled out and the year
     effects as dummies among the exogenous regressors."""
     x, y, names = jackknife_arrays(fitted.sample, "Dist", ["Dig", INSTRUMENT, *fitted.exog])
@@ -575,7 +576,7 @@ def iv_wre(fitted: IVFit, cluster: str, options, confidence_set: bool = True) ->
                     options.wild_draws, options.seed, options.wild_weights, confidence_set=confidence_set)
 
 
-def iv_rows(data: pd.DataFrame, options, coordinates: pd.DataFrame) -> list[dict]:
+def iv_rows(data: pd.DataFrame, options: Options, coordinates: pd.DataFrame) -> list[dict]:
     """Table 7's Dig: Wald (the kernel's, city clusters), WRE (city, province), AR, Conley."""
     second = (fitted := iv_fit(data, options)).result.second
     estimate = float(second.params["Dig"])
@@ -619,7 +620,7 @@ def holm(p_values: list[float]) -> list[float]:
     return out.tolist()
 
 
-def interacted_frame(data: pd.DataFrame, x: list[str], options) -> pd.DataFrame:
+def interacted_frame(data: pd.DataFrame, x: list[str], options: Options) -> pd.DataFrame:
     """Table 6's regions in one frame: each region's estimation sample (as its column of Table 6), a
     region-by-year identifier (region-specific year effects) and every regressor times each region
     (`<name>_<region>`), so that the fit is the three regional regressions at once."""
@@ -633,7 +634,7 @@ def interacted_frame(data: pd.DataFrame, x: list[str], options) -> pd.DataFrame:
     return frame
 
 
-def regional_differences(data: pd.DataFrame, options) -> pd.DataFrame:
+def regional_differences(data: pd.DataFrame, options: Options) -> pd.DataFrame:
     """WCR tests of Dig(a) = Dig(b) for Table 6's three pairs, as restrictions of the interacted
     model (clustered by city and by province; the regions nest both), with Holm's adjustment
     across the three pairs within each clustering."""
@@ -666,7 +667,7 @@ def regional_differences(data: pd.DataFrame, options) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def indirect_effect(data: pd.DataFrame, options) -> pd.DataFrame:
+def indirect_effect(data: pd.DataFrame, options: Options) -> pd.DataFrame:
     """Wild inference for Table 9's a x b, clustered by city and by province: the percentile
     interval and p-value of a* b* from the unrestricted wild cluster bootstrap (WCU) of both paths
     with the same weights, and the joint-significance (intersection-union) p = max(p_a, p_b) of
@@ -707,7 +708,7 @@ TABLE_COLUMNS = ["table", "term", "method", "estimate", "std_error", "statistic"
                  "ci_high", "nclusters", "note"]
 
 
-def inference_table(data: pd.DataFrame, options, coordinates: pd.DataFrame, cutoffs=CUTOFFS_KM,
+def inference_table(data: pd.DataFrame, options: Options, coordinates: pd.DataFrame, cutoffs=CUTOFFS_KM,
                     kernels=KERNELS, lag: int = CONLEY_LAG) -> pd.DataFrame:
     """"Table 5 (4) under other assumptions" and its companions, one row per (table, term, method):
     Table 5 (4)'s Dig clustered by city and by province, CV3, G*, Conley at each kernel and cutoff,
@@ -727,7 +728,7 @@ def inference_table(data: pd.DataFrame, options, coordinates: pd.DataFrame, cuto
     return pd.concat(parts, ignore_index=True).reindex(columns=TABLE_COLUMNS)
 
 
-def cluster_diagnostics(data: pd.DataFrame, options) -> pd.DataFrame:
+def cluster_diagnostics(data: pd.DataFrame, options: Options) -> pd.DataFrame:
     """Per cluster (city and province) leverage, partial leverage for Dig (or Dig_entropy) and the
     leave-one-cluster-out coefficient, for Table 5 (4), Table 6's regions and Table 8 (2)."""
     extra = shared_control(options)

@@ -22,6 +22,7 @@ from replication import inference as inf
 from replication.config import Options
 from replication.estimation import Design, fit_fe
 from replication.models import CONTROLS, REGIONS, fit
+from replication.models import baseline as baseline_table
 from replication.wild import weight_blocks
 
 RTOL = 1e-10
@@ -420,8 +421,14 @@ def test_inference_table_rows(data, coordinates):
     headline = fit(data, "Dist", ["Dig", *CONTROLS], Options())
     assert t5.loc["cluster_city", "std_error"] == pytest.approx(headline.std_errors["Dig"], rel=RTOL)
     assert t5.loc["cluster_city", "p_value"] == pytest.approx(headline.pvalues["Dig"], rel=RTOL)
+    table5 = baseline_table(data, FAST).stats.set_index(["column", "stat"])["value"]
+    for label in ("city", "province"):  # the WCR rows are the tables' own wild bootstrap
+        assert t5.loc[f"wcr_{label}", "p_value"] == table5["(4)", f"wild_Dig_{label}_p"]
+        low = table5["(4)", f"wild_Dig_{label}_ci_low"]
+        assert t5.loc[f"wcr_{label}", "ci_low"] == pytest.approx(low, rel=RTOL)
     city = inf.jackknife(inf.panel_fit(data, "Dist", ["Dig", *CONTROLS], Options()), "city_code").clusters
-    assert t5.loc["max_partial_leverage_city", "note"] == str(city.loc[city["partial_leverage"].idxmax(), "cluster"])
+    top = str(city.loc[city["partial_leverage"].idxmax(), "cluster"])
+    assert t5.loc["max_partial_leverage_city", "note"] == top
     assert t5.loc["max_partial_leverage_city", "note"].isdigit()  # a city code, not a float's text
     t7 = table[table["table"] == "Table 7"].set_index("method")
     assert {"cluster_city", "wre_city", "wre_province", "anderson_rubin"} <= set(t7.index)
