@@ -16,6 +16,7 @@ import libpysal
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import spreg
 
 from replication import inference as inf
@@ -187,6 +188,31 @@ def test_conley_2sls_cross_section_equals_spreg_tsls_hac():
     np.testing.assert_allclose(beta, tsls.betas.ravel(), rtol=RTOL)
     got = inf.conley_cov(fitted, resid, np.arange(n), lonlat, np.zeros(n), 500.0, "bartlett")
     np.testing.assert_allclose(got, tsls.vm, rtol=1e-9)
+
+
+def test_conley_variance_matches_the_monte_carlo_variance_under_spatial_correlation():
+    """1,500 points over 20 x 20 degrees; x and u each the sum of iid shocks within 100 km, so they
+    are correlated up to 200 km, the cutoff.  Over 200 seeded samples the mean Conley variance of
+    the slope lies within 25% of its Monte Carlo variance (whose own error is about 10%), where
+    White's misses by more than two thirds."""
+    rng = np.random.default_rng(7)
+    n, reps = 1500, 200
+    lonlat = np.column_stack([rng.uniform(100, 120, n), rng.uniform(25, 45, n)])
+    a, b, _ = inf.neighbour_pairs(lonlat[:, 0], lonlat[:, 1], 100.0)
+    spread = sp.csr_matrix((np.ones(2 * len(a)), (np.r_[a, b], np.r_[b, a])), shape=(n, n)) + sp.identity(n)
+    slopes, conley, white = [], [], []
+    for _ in range(reps):
+        x = np.column_stack([np.ones(n), spread @ rng.normal(size=n)])
+        y = x @ [1.0, 0.5] + spread @ rng.normal(size=n)
+        beta = np.linalg.lstsq(x, y, rcond=None)[0]
+        resid = y - x @ beta
+        slopes.append(beta[1])
+        conley.append(inf.conley_cov(x, resid, np.arange(n), lonlat, np.zeros(n), 200.0, "uniform")[1, 1])
+        white.append(inf.conley_cov(x, resid, np.arange(n), lonlat, np.zeros(n), 1e-3, "uniform")[1, 1])
+    truth = np.var(slopes)
+    assert abs(np.mean(conley) / truth - 1) < 0.25
+    assert np.mean(white) / truth < 1 / 3
+    assert abs(np.mean(slopes) - 0.5) < 3 * np.sqrt(truth / reps)
 
 
 def test_conley_reduces_to_hc0_and_to_clustering_by_year(baseline, coordinates):
