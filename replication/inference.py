@@ -185,6 +185,7 @@ def conley_cov(z: np.ndarray, resid: np.ndarray, location: np.ndarray, coordinat
 @dataclass(frozen=True)
 class Jackknife:
     """CV3 and the cluster diagnostics of one regression (summclust's output)."""
+
     names: list[str]
     params: np.ndarray
     cov_cv3: np.ndarray  # (G-1)/G sum_g (b_(g) - b)(b_(g) - b)'
@@ -256,12 +257,12 @@ def partial_out(w: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
 class WREPieces:
     """The cluster sums of one 2SLS regression (one endogenous y2, one instrument z, exogenous W
     partialled out: y1.., y2.., z..) from which WRE's t*(beta0) of any draw follows."""
+
     y1: np.ndarray  # M_W y1
     y2: np.ndarray  # M_W y2
     z: np.ndarray  # M_W z
     w: np.ndarray  # W (N x kW)
     ww_inv: np.ndarray
-    codes: np.ndarray  # cluster code of each row
     n_clusters: int
     by_cluster: sp.csr_matrix  # G x N
 
@@ -273,7 +274,7 @@ class WREPieces:
         by_cluster = sp.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))),
                                    shape=(len(labels), len(codes)))
         ww_inv = np.linalg.pinv(w.T @ w) if w.shape[1] else np.zeros((0, 0))
-        return cls(y1d, y2d, zd, w, ww_inv, codes, len(labels), by_cluster)
+        return cls(y1d, y2d, zd, w, ww_inv, len(labels), by_cluster)
 
     @property
     def estimate(self) -> float:
@@ -434,6 +435,7 @@ CLUSTERINGS = (("city", "city_code"), ("province", "province"))
 @dataclass(frozen=True)
 class PanelFit:
     """A two-way FE regression of the tables with the arrays the variance estimators take."""
+
     sample: pd.DataFrame
     y: str
     x: list[str]
@@ -539,6 +541,7 @@ def cluster_rows(fitted: PanelFit, options: Options, term: str = "Dig") -> list[
 @dataclass(frozen=True)
 class IVFit:
     """Table 7's 2SLS with the arrays the variance estimators and WRE take."""
+
     sample: pd.DataFrame
     exog: list[str]
     result: object  # estimation.IVResult, clustered by city
