@@ -472,14 +472,15 @@ def screen(wide: pd.DataFrame, options: Options) -> Screen:
         departing[f"{series}_nonurban"] = pd.MultiIndex.from_frame(both[["entity_id", "year"]])
     empty = pd.MultiIndex.from_tuples([], names=["entity_id", "year"])
     departing = {k: departing.get(k, empty) for k in rates}
-    fired, ratios = zip(*[signals_of(c, wide, rates, departing, stale_cells, covered, options)
-                          for c in spike.itertuples()])
+    found = [signals_of(c, wide, rates, departing, stale_cells, covered, options) for c in spike.itertuples()]
+    fired, ratios = [f for f, _ in found], [r for _, r in found]
     spike = spike[COLUMNS].assign(signals=["+".join(f) for f in fired], corrected_by_default=[confirmed(f) for f in fired])
     stale = stale.assign(signals=["stale_copy" + ("+area_change" if (e, y) in covered else "")
                                   for e, y in zip(stale["entity_id"], stale["year"])], corrected_by_default=False)
     breaks = level_breaks(wide, rates, covered, options).assign(signals="per_capita_level",
                                                                corrected_by_default=options.correct_level_breaks)
-    listing = pd.concat([spike, stale, breaks, changes[COLUMNS].assign(signals="", corrected_by_default=False)],
+    # an area change's own population cell is listed as the area change, not as the spike it also makes
+    listing = pd.concat([changes[COLUMNS].assign(signals="", corrected_by_default=False), spike, stale, breaks],
                         ignore_index=True)
     key = ["entity_id", "year", "column"]
     listing = listing.drop_duplicates(key, keep="first")
