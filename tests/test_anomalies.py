@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from replication.__main__ import csv_text, json_text, sha256
+from replication.compare import dist_drivers, rule_headlines
 from replication.config import Options
-from replication.data import VARIANTS, build_panel, codebook
+from replication.data import VARIANTS, build_panel, codebook, load_panel
 from replication.data.anomalies import SPLIT, screen, treat
 from replication.indices import analysis_frame
 
@@ -304,3 +305,37 @@ def test_min_nonurban_share_drops_the_sliver_city_years(committed_panel):
     assert screened.data["Dist"].notna().all()
     assert screened.small_nonurban["city"].unique().tolist() == ["汕头市"]
     assert screened.small_nonurban["nonurban_share"].between(0.012, 0.015).all()
+
+
+def committed_listing() -> pd.DataFrame:
+    return pd.read_csv(PROCESSED / "anomalies.csv", keep_default_na=False, na_values=[""])
+
+
+def test_the_cell_behind_each_large_dist_as_printed_is_computed():
+    """Issue 18 item 7: 钦州 2011's Dist as printed comes from the whole-city doctors (33,869 against 3,695 the
+    next year), not from its district cells; 陇南 2011 is explained by no single listed cell."""
+    kept = load_panel(PROCESSED / "variants" / "anomaly_keep.csv")
+    drivers = dist_drivers(kept, committed_listing(), Options()).set_index(["city", "year"])
+    assert list(drivers.index) == [("钦州市", 2011), ("石家庄市", 2016), ("石家庄市", 2015), ("运城市", 2017),
+                                   ("陇南市", 2011)]
+    assert drivers["driver"].tolist() == ["doctors_whole", "doctors_district", "doctors_district", "beds_district",
+                                          "library_district"]
+    qinzhou = drivers.loc[("钦州市", 2011)]
+    assert qinzhou["Dist"] == pytest.approx(28.6519, abs=1e-4) and qinzhou["listed_cells"] == 4
+    assert qinzhou["Dist_driver_corrected"] == pytest.approx(0.00797, abs=1e-5) and qinzhou["explained"]
+    assert drivers["explained"].tolist() == [True, True, True, True, False]
+    assert drivers.loc[("陇南市", 2011), "rule"] == "level_break"
+
+
+@pytest.mark.raw
+def test_the_headline_under_each_anomaly_rule(raw_dir):
+    """Table 5 (4)'s Dig under keep, confirmed and screen, side by side (issue 18 item 7)."""
+    panels = {"keep": load_panel(PROCESSED / "variants" / "anomaly_keep.csv"),
+              "confirmed": load_panel(PROCESSED / "panel.csv"),
+              "screen": build_panel(raw_dir, Options(anomaly_rule="screen")).panel}
+    table = rule_headlines(panels, Options()).set_index("anomaly_rule")
+    assert table["estimate"].round(6).to_dict() == {"keep": 0.232387, "confirmed": 0.045901, "screen": 0.060539}
+    assert table["t"].round(4).to_dict() == {"keep": 0.8268, "confirmed": 0.5436, "screen": 0.7014}
+    assert table["cities"].to_dict() == {"keep": 257, "confirmed": 257, "screen": 253}
+    assert table.loc["confirmed", "Dist_max_at"] == "陇南市 2011"
+    assert table.loc["confirmed", "Dist_max"] == pytest.approx(2.5089, abs=1e-4)
