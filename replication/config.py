@@ -61,8 +61,10 @@ class Options:
     before is a `stale_copy` when, at each series' own repetition rate that year, it would be seen
     by chance fewer than this many times in the whole screen."""
     boundary_step: float = 1.1
-    """(Panel build.) A persistent step in district population larger than this factor is listed
-    as a `boundary_change` (a county turned into a district) and never treated."""
+    """(Panel build.) A persistent step in district population (a county turned into a district) or,
+    for the confirmed rule, in whole-city population (a county moving between prefectures) larger than
+    this factor is listed as an `area_change` (`boundary_change` in the time-series screen) and never
+    corrected."""
 
     identity_share: float = 0.25
     """(Panel build.) The identity signal of the confirmed rule: a departure of one area's cell is

@@ -16,7 +16,8 @@ tail) and the allowance for printed resolution (after 20,000-between-40,000 pupi
 flagged in anomalies.csv; it also leaves Longnan's district beds of 2011, a departure of a factor
 2.0010 before and 1.9994 after the allowance, unflagged).
 
-Rules (``rule`` column of ``data/processed/anomalies.csv``):
+Rules of the time-series screen (``rule`` column of ``data/processed/anomalies.csv``; screen_rule,
+today's ``anomaly_rule='screen'``, formerly 'treat'):
 
 ``spike``
     A one-year departure of a cell from its own city's neighbouring years.  With x = ln(value),
@@ -51,24 +52,49 @@ Rules (``rule`` column of ``data/processed/anomalies.csv``):
     prod f_s x (number of city-year-areas screened) < stale_expected: under independence, a block
     that improbable would be seen by chance less than `stale_expected` times in the whole screen.
     The repeated cells of the later year are flagged.
-``boundary_change``
-    A county turned into a district moves population (and services) between the districts and the
-    non-urban area at once, as a persistent level shift.  A step in district population of more
-    than ln(boundary_step) between consecutive printed years, holding on both sides (each adjacent
-    year-on-year change within half the step) or, where one side is the edge of the period,
-    matched by at least two of the four district service series stepping the same way by half as
-    much, is listed as ``boundary_change`` and never treated: the cells are kept.  Spike flags of
-    the districts at the edge year that such a step creates (a step in 2012 makes 2011 look like a
-    spike against 2012-2013; a step in 2021 makes 2021 look like one) are relabelled
-    ``boundary_change`` and kept.
+``boundary_change`` (the time-series screen only)
+    A step in district population of more than ln(boundary_step) between consecutive printed years,
+    holding on both sides (each adjacent year-on-year change within half the step) or, where one side
+    is the edge of the period, matched by at least two of the four district service series stepping
+    the same way by half as much.  Spike flags of the districts at the edge year that such a step
+    creates are relabelled ``boundary_change`` and kept.  The confirmed rule lists these as
+    ``area_change`` (below).
 ``district_exceeds_whole`` / ``population_missing``
     The build's existing checks (``known_anomalies.csv``), listed here so that the anomaly list is
     complete; their action does not depend on ``anomaly_rule``.
 
-What happens to a ``spike`` or ``stale_copy`` cell is ``Options.anomaly_rule``: 'keep' leaves it
-as printed (the panel is then the one built before the screen existed); 'treat' sets it missing
-so that the ordinary fill rules fill it, flagged 'anomaly' (a whole-city cell of a series with
-both areas takes its district cell with it, refilled through the district's share).
+The confirmed rule (``screen``; ``Options.anomaly_rule='confirmed'``, the default).  A time-series
+departure says that a series breaks in a year, not that the year is the wrong one (issue 18: about
+30% of the screen's corrections were not clear misprints), so a ``spike`` cell is corrected only when
+a second, independent signal confirms it (``signals``; signals_of, confirmed):
+
+- ``identity``: the other area's same series moves, over the same years against the same
+  neighbours, by at most ``identity_share`` of the cell's departure: whole = districts + non-urban
+  breaks in that year only, where a real change in the districts shows in the whole city too;
+- ``stale_copy``: the cell is part of a ``stale_copy`` block;
+- ``per_capita``: its value per person of its area, or the non-urban remainder's, lies outside every
+  city-year of that series whose own count departs in no year (per_capita, outside_every_other);
+- ``edge``: a first or last printed year, where only ``per_capita`` corrects;
+- ``area_change``: the year is covered by an area change; never corrected.
+
+Runs are sought with only the interior one-year spikes removed, so that an edge year compared with a
+two-year dip beside it (石嘴山's district library 2021 against 2019-2020) does not hide the dip, and
+the dip, which breaks the identity, is what is corrected.  Two more rules list cells and keep them:
+
+``area_change``
+    A persistent step of district or whole-city population (area_changes: the population identity;
+    at the edges of the period too); no series of the city is corrected in the years it covers.
+``level_break``
+    A persistent step of a service count with an implausible per-capita level on one side
+    (level_breaks); corrected only with ``correct_level_breaks``.
+
+A district above its whole city never reaches the screen (``known_anomalies.csv`` blanks both cells
+first), so it is not a signal here.  ``screen`` returns every listed cell with ``signals``,
+``corrected_by_default`` (the confirmed rule) and ``corrected_by_screen`` (the time-series rule alone:
+every ``spike`` and ``stale_copy`` of screen_rule).  ``Options.anomaly_rule`` picks the cells the build
+sets missing and refills through the ordinary fill rules, flagged 'anomaly': 'confirmed', 'screen' or,
+with 'keep', none (the panel is then the one built before the screen existed); a whole-city cell of a
+series with both areas takes its district cell with it, refilled through the district's share.
 """
 
 from __future__ import annotations
@@ -358,7 +384,8 @@ def area_changes(wide: pd.DataFrame, options: Options) -> pd.DataFrame:
                          for a in ("whole", "district")}
                 moved["non-urban"] = moved["whole"] - moved["district"]
                 covered = tuple(range(t0 + 1, t1 + 1)) + ((t0,) if len(before) == 1 else ())
-                rows.append({"entity_id": entity, "year": t1, "column": column, "value": wide.loc[(entity, t1), column],
+                rows.append({"entity_id": entity, "year": t1, "column": column,
+                             "value": wide.loc[(entity, t1), column],
                              "neighbours": f"{t0}: {np.exp(row[t0]):g}", "log_departure": round(step, 4),
                              "rule": "area_change", "covered": covered,
                              "detail": f"{column} steps x{np.exp(step):.3g} from {t0} and holds"
@@ -447,7 +474,8 @@ def level_breaks(wide: pd.DataFrame, rates: dict[str, pd.Series], covered: set, 
                 good = next(v for ys, v in level.items() if ys != bad[0])
                 for year in bad[0]:
                     rows.append({"entity_id": entity, "year": int(year), "column": column,
-                                 "value": wide.loc[(entity, year), column], "neighbours": _around(wide[column], entity, int(year)),
+                                 "value": wide.loc[(entity, year), column],
+                                 "neighbours": _around(wide[column], entity, int(year)),
                                  "log_departure": round(step, 4), "rule": "level_break",
                                  "detail": f"steps x{np.exp(step):.3g} from {t0} to {t1} and holds; per capita "
                                            f"{level[bad[0]]:.3g} on this side, {good:.3g} on the other, the pooled "
@@ -474,7 +502,8 @@ def screen(wide: pd.DataFrame, options: Options) -> Screen:
     departing = {k: departing.get(k, empty) for k in rates}
     found = [signals_of(c, wide, rates, departing, stale_cells, covered, options) for c in spike.itertuples()]
     fired, ratios = [f for f, _ in found], [r for _, r in found]
-    spike = spike[COLUMNS].assign(signals=["+".join(f) for f in fired], corrected_by_default=[confirmed(f) for f in fired])
+    spike = spike[COLUMNS].assign(signals=["+".join(f) for f in fired],
+                                  corrected_by_default=[confirmed(f) for f in fired])
     stale = stale.assign(signals=["stale_copy" + ("+area_change" if (e, y) in covered else "")
                                   for e, y in zip(stale["entity_id"], stale["year"])], corrected_by_default=False)
     breaks = level_breaks(wide, rates, covered, options).assign(signals="per_capita_level",
