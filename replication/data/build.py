@@ -273,13 +273,22 @@ def _neighbours(column: pd.Series, entity, year: int) -> str:
 
 
 def anomaly_counts(listing: pd.DataFrame) -> dict:
-    """Flagged cells per rule and column, over every screened city and over the panel's cities."""
+    """Flagged cells per rule and column, and the cells each rule corrects per rule, over every screened city
+    and over the panel's cities; the cities a correction of this build removes from the sample."""
     def count(frame):
         return {rule: {column: int(n) for column, n in part.groupby("column").size().items()}
                 for rule, part in frame.groupby("rule")}
+    def corrected(frame, column):
+        return {rule: int(n) for rule, n in frame[frame[column]].groupby("rule").size().items()}
+
     return {"cells_by_rule": {rule: int(n) for rule, n in listing.groupby("rule").size().items()},
             "cells_by_rule_and_column": count(listing),
-            "panel_cells_by_rule_and_column": count(listing[listing["in_panel"]])}
+            "panel_cells_by_rule_and_column": count(listing[listing["in_panel"]]),
+            "corrected_by_default": corrected(listing, "corrected_by_default"),
+            "panel_corrected_by_default": corrected(listing[listing["in_panel"]], "corrected_by_default"),
+            "corrected_by_screen": corrected(listing, "corrected_by_screen"),
+            "panel_corrected_by_screen": corrected(listing[listing["in_panel"]], "corrected_by_screen"),
+            "cities_leaving_by_correction": sorted(set(listing.loc[listing["leaves_sample"] != "", "city"]))}
 
 
 def _gap_reason(column: str, city, years, why: dict) -> str:
