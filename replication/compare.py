@@ -13,8 +13,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from replication.config import STAR_THRESHOLDS
+from replication.config import STAR_THRESHOLDS, Options
+from replication.data.build import REQUIRED, SPLIT, fill_gaps
 from replication.estimation import CONSTANT
+from replication.indices import analysis_frame, dist_index
 
 # The paper's sample (docs/METHODS.md section 1): cities per column, used for degrees of freedom and counts.
 PAPER_CITIES = {"All": 282, "East": 96, "Central": 100, "West": 86}
@@ -189,6 +191,79 @@ def repeats(frame: pd.DataFrame) -> pd.Series:
         first = original.get(f"{r.table} {r.column}", "")
         out.append(first if first and cells[first].get((r.row, r.stat)) == key(r) else "")
     return pd.Series(out, index=frame.index, dtype=object)
+
+
+# ---------------------------------------------------------------------------- the anomaly rules
+
+HEADLINE = ("T5", "(4)", "Dig")  # Table 5 column (4): Dist on Dig with every control
+RULE_LABELS = {"keep": "as printed (keep)", "confirmed": "two signals (confirmed)", "screen": "time series (screen)"}
+
+
+def correct_alone(panel: pd.DataFrame, city: str, year: int, column: str, options: Options) -> pd.DataFrame:
+    """The panel with one listed cell corrected as the build corrects it: set missing (a whole-city cell with
+    its district cell) and refilled by the build's fill rules (build.fill_gaps) within its city; the
+    non-urban remainder recomputed."""
+    rows = panel["city"] == city
+    part = panel.loc[rows].set_index(["city_code", "year"])
+    series, _, area = column.rpartition("_")
+    blank = [column] + ([f"{series}_district"] if area == "whole" else [])
+    part.loc[(part.index.get_level_values("year") == year), blank] = np.nan
+    flags = pd.DataFrame("", index=part.index, columns=list(REQUIRED))
+    fill_gaps(part, flags, options)
+    part[f"{series}_nonurban"] = part[f"{series}_whole"] - part[f"{series}_district"]
+    out = panel.copy()
+    out.loc[rows, part.columns] = part.to_numpy()
+    return out
+
+
+def panel_dist(panel: pd.DataFrame, options: Options) -> pd.Series:
+    """Dist of every trusted city-year (option min_nonurban_share), indexed by (city, year)."""
+    panel = panel.sort_values(["city_code", "year"]).reset_index(drop=True)
+    trusted = panel[panel["pop_nonurban"] >= options.min_nonurban_share * panel["pop_whole"]]
+    dist = dist_index(trusted, options).dist
+    return dist.set_axis(pd.MultiIndex.from_frame(trusted[["city", "year"]]))
+
+
+def dist_drivers(kept: pd.DataFrame, listing: pd.DataFrame, options: Options, above: float = 1.0) -> pd.DataFrame:
+    """For every city-year with Dist above `above` in the panel as printed (`kept`, anomaly_rule=keep), the
+    single listed cell (anomalies.csv) that drives it: Dist recomputed with each listed cell of that
+    city-year corrected alone (correct_alone), the cell that brings it lowest.  One row per city-year:
+    Dist as printed, the driving cell with its rule, signals and default action, Dist with it corrected,
+    whether that brings Dist to `above` or below (``explained``: no single listed cell explains 陇南 2011,
+    whose district library is low in three years), and the number of listed cells tried."""
+    dist = panel_dist(kept, options)
+    cells = listing[listing["column"].isin([f"{s}_{a}" for s in SPLIT for a in ("whole", "district")])]
+    rows = []
+    for (city, year), value in dist[dist > above].sort_values(ascending=False).items():
+        tried = cells[(cells["city"] == city) & (cells["year"] == year)].drop_duplicates("column")
+        after = {r.column: float(panel_dist(correct_alone(kept, city, year, r.column, options), options)[(city, year)])
+                 for r in tried.itertuples()}
+        best = min(after, key=after.get) if after else ""
+        row = tried.set_index("column").loc[best] if best else None
+        rows.append({"city": city, "year": int(year), "Dist": float(value), "listed_cells": len(tried),
+                     "driver": best, "rule": row["rule"] if best else "", "signals": row["signals"] if best else "",
+                     "corrected_by_default": bool(row["corrected_by_default"]) if best else False,
+                     "Dist_driver_corrected": after.get(best, np.nan),
+                     "explained": bool(after.get(best, np.inf) <= above)})
+    return pd.DataFrame(rows, columns=["city", "year", "Dist", "listed_cells", "driver", "rule", "signals",
+                                       "corrected_by_default", "Dist_driver_corrected", "explained"])
+
+
+def rule_headlines(panels: dict[str, pd.DataFrame], options: Options) -> pd.DataFrame:
+    """The headline (Table 5 (4), Dist on Dig with every control) on the panel of each anomaly_rule
+    (`panels`: rule -> panel), side by side: estimate, t, cities, city-years and Dist's maximum."""
+    from replication.models import STEPS, fit
+
+    rows = []
+    for rule, panel in panels.items():
+        data = analysis_frame(panel, options).data
+        result = fit(data, "Dist", STEPS[HEADLINE[1]], options)
+        top = data.loc[data["Dist"].idxmax()]
+        rows.append({"anomaly_rule": rule, "label": RULE_LABELS.get(rule, rule),
+                     "estimate": float(result.params[HEADLINE[2]]), "t": float(result.tstats[HEADLINE[2]]),
+                     "nobs": int(result.nobs), "cities": int(data["city_code"].nunique()),
+                     "Dist_max": float(top["Dist"]), "Dist_max_at": f"{top['city']} {int(top['year'])}"})
+    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------- scorecard

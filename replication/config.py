@@ -38,13 +38,15 @@ class Options:
     """Data years 2020-2021 lack employment by sector (editions 2021-2022): the ICT and tertiary
     employment shares are carried forward from 2019 ('carry_forward', flagged), or left missing
     ('none'), which removes 2020-2021 from every model that uses Dig or Stru."""
-    anomaly_rule: str = "treat"
-    """(Panel build.) What happens to a cell the anomaly screen flags as a `spike` or `stale_copy`
-    (replication/data/anomalies.py): 'treat' sets it missing and fills it by the ordinary fill
-    rules, flagged 'anomaly'; 'keep' leaves it as printed. Default 'treat': a count that is half or
-    double both its own neighbouring years while they agree, or a block of series copied from the
-    year before, is a misprint of the yearbook, and a handful of such cells would otherwise set
-    Dist's tail on their own (data/processed/CODEBOOK.md)."""
+    anomaly_rule: str = "confirmed"
+    """(Panel build.) Which cells listed by the anomaly screen (replication/data/anomalies.py,
+    data/processed/anomalies.csv) are set missing and refilled by the ordinary fill rules, flagged
+    'anomaly': 'confirmed' those whose time-series departure an independent second signal confirms
+    (the other area does not move with it, a stale-copy block, a per-capita value outside every other
+    city-year; at an edge year only the last; never in a year of an area change); 'screen' every
+    `spike` and `stale_copy` of the time-series rule alone; 'keep' none (the panel as printed).
+    Default 'confirmed': a referee's reading of the screen's corrections against the raw sheets found
+    about 30% of them not clear misprints (issue 18)."""
     anomaly_factor: float = 2.0
     """(Panel build.) A cell is a `spike` when it departs from the geometric mean of its nearest
     printed neighbours by more than this factor, allowing for the rounding of printed values (and
@@ -59,9 +61,24 @@ class Options:
     before is a `stale_copy` when, at each series' own repetition rate that year, it would be seen
     by chance fewer than this many times in the whole screen."""
     boundary_step: float = 1.1
-    """(Panel build.) A persistent step in district population larger than this factor is listed
-    as a `boundary_change` (a county turned into a district) and never treated."""
+    """(Panel build.) A persistent step in district population (a county turned into a district) or,
+    for the confirmed rule, in whole-city population (a county moving between prefectures) larger than
+    this factor is listed as an `area_change` (`boundary_change` in the time-series screen) and never
+    corrected."""
 
+    identity_share: float = 0.25
+    """(Panel build.) The identity signal of the confirmed rule: a departure of one area's cell is
+    confirmed when the other area's same series moves, over the same years against the same
+    neighbours, by at most this share of it (whole = districts + non-urban breaks in that year only).
+    The ratio is bimodal over the screen's departures (manifest.json, identity_ratio)."""
+    level_break_quantile: float = 0.01
+    """(Panel build.) A persistent level break of a service series is listed (`level_break`) when one
+    side's mean per-capita value lies outside this quantile and its complement of the series pooled
+    over every city-year, and the other side's inside."""
+    correct_level_breaks: bool = False
+    """(Panel build.) Under anomaly_rule=confirmed, also set the implausible side of a `level_break`
+    missing (refilled by the fill rules where they reach). Off by default: a level break has no second
+    signal in the same year."""
     # --- Dist (METHODS section 3) ---
     dist_indicators: str = "four"
     """'four': library holdings, teachers per pupil, doctors and beds, the indicators the yearbook
@@ -231,11 +248,14 @@ class Rule:
 RULES = {
     "edge_fill_years": Rule("panel", low=0, high=10),
     "share_end_rule": Rule("panel", ("carry_forward", "none")),
-    "anomaly_rule": Rule("panel", ("treat", "keep")),
+    "anomaly_rule": Rule("panel", ("confirmed", "screen", "keep")),
     "anomaly_factor": Rule("panel", low=1, low_open=True),
     "anomaly_agreement": Rule("panel", low=0, high=2, low_open=True, high_open=True),
     "stale_expected": Rule("panel", low=0, low_open=True),
     "boundary_step": Rule("panel", low=1, low_open=True),
+    "identity_share": Rule("panel", low=0, high=1, low_open=True, high_open=True),
+    "level_break_quantile": Rule("panel", low=0, high=0.5, low_open=True, high_open=True),
+    "correct_level_breaks": Rule("panel", (False, True)),
     "dist_indicators": Rule("index", ("four", "six", "six_shared_removed", "six_shared_fixed",
                                       "six_shared_controlled")),
     "min_nonurban_share": Rule("index", low=0, high=1, high_open=True),

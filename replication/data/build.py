@@ -43,18 +43,11 @@ SHARE_RULE = ("ict_share_whole", "emp_tertiary_share_whole")
 SHARE_RULE_YEARS = (2020, 2021)
 # The options that change the panel (recorded in the manifest; the variants of `make data` vary them).
 PANEL_OPTIONS = ("edge_fill_years", "share_end_rule", "anomaly_rule", "anomaly_factor", "anomaly_agreement",
-                 "stale_expected", "boundary_step")
-ACTIONS = {
-    ("spike", "treat"): "set missing and refilled by the fill rules (flag 'anomaly')",
-    ("stale_copy", "treat"): "set missing and refilled by the fill rules (flag 'anomaly')",
-    ("spike", "keep"): "kept as printed (anomaly_rule=keep)",
-    ("stale_copy", "keep"): "kept as printed (anomaly_rule=keep)",
-    ("boundary_change", "treat"): "kept: a persistent boundary change, not a misprint",
-    ("boundary_change", "keep"): "kept: a persistent boundary change, not a misprint",
-    ("district_exceeds_whole", "treat"): "both cells set missing and refilled (known_anomalies.csv)",
-    ("district_exceeds_whole", "keep"): "both cells set missing and refilled (known_anomalies.csv)",
-    ("population_missing", "treat"): "not printed; stays missing (known_anomalies.csv)",
-    ("population_missing", "keep"): "not printed; stays missing (known_anomalies.csv)",
+                 "stale_expected", "boundary_step", "identity_share", "level_break_quantile", "correct_level_breaks")
+CORRECTED = "set missing and refilled by the fill rules (flag 'anomaly')"
+KNOWN_ACTIONS = {
+    "district_exceeds_whole": "both cells set missing and refilled (known_anomalies.csv)",
+    "population_missing": "not printed; stays missing (known_anomalies.csv)",
 }
 
 
@@ -113,10 +106,7 @@ def build_panel(raw: Path, options: Options, progress: Callable[[str], None] = l
 
     progress("anomaly screen")
     screened = screen(wide, options)
-    if options.anomaly_rule == "treat":
-        wide, treated = treat(wide, screened.flags)
-    else:
-        treated = pd.DataFrame(False, index=wide.index, columns=wide.columns)
+    wide, treated = treat(wide, corrected_cells(screened.flags, options))
 
     hhwk = read_hhwk(raw, crosswalk, YEARS).set_index(["entity_id", "year"])
     pku = read_pku(raw, crosswalk, YEARS).set_index(["entity_id", "year"])
@@ -174,7 +164,7 @@ def build_panel(raw: Path, options: Options, progress: Callable[[str], None] = l
     above = "district above whole city (known_anomalies.csv): set missing"
     why |= {(f"{series}_{area}", ids[city], year): above for rule, city, year, series in handled
             if rule == "district_exceeds_whole" for area in ("whole", "district")}
-    why |= {(v, c, y): "flagged by the anomaly screen and set missing"
+    why |= {(v, c, y): SCREEN_REASON
             for v in REQUIRED for c, y in anomaly_cells.index[anomaly_cells[v].to_numpy()]}
     incomplete = sample[list(REQUIRED)].isna()
     gaps = {
@@ -230,17 +220,29 @@ def build_panel(raw: Path, options: Options, progress: Callable[[str], None] = l
         "known_anomalies": [f"{a.rule} {a.city} {a.year} {a.series}" for a in anomalies.itertuples()],
         "checks": checks | {"avg_population_rule": check_avg_rule(wide)},
     }
+    left = {d["city"]: d["reason"] for d in rules[-1]["dropped"] if SCREEN_REASON in d["reason"]}
     listing = anomaly_list(screened.flags, printed, anomalies, handled, options, names, english,
-                           set(panel["city"]))
+                           set(panel["city"]), left)
     manifest["anomalies"] = anomaly_counts(listing) | {"screen": screened.stats}
     log += [f"anomaly screen: {n} cells flagged {rule}" for rule, n in manifest["anomalies"]["cells_by_rule"].items()]
     return PanelBuild(panel=panel, manifest=manifest, log=tuple(log + repairs), anomalies=listing)
 
 
-def anomaly_list(flags, printed, known, handled, options, names, english, in_panel) -> pd.DataFrame:
-    """The screen's flags and the known anomalies the build handled, one row per cell, with the action."""
+SCREEN_REASON = "corrected by the anomaly screen: set missing"
+
+
+def corrected_cells(flags: pd.DataFrame, options: Options) -> pd.DataFrame:
+    """The listed cells this build's anomaly_rule sets missing: 'confirmed' those corrected_by_default,
+    'screen' those corrected_by_screen, 'keep' none."""
+    column = {"confirmed": "corrected_by_default", "screen": "corrected_by_screen"}.get(options.anomaly_rule)
+    return flags[flags[column]] if column else flags.iloc[:0]
+
+
+def anomaly_list(flags, printed, known, handled, options, names, english, in_panel, left) -> pd.DataFrame:
+    """The screen's flags and the known anomalies the build handled, one row per cell, with the action
+    under this build's anomaly_rule and, for a corrected cell of a city that leaves the sample because of a
+    correction, the manifest's reason (`left`: city -> reason)."""
     ids = {v: k for k, v in names.items()}
-    rows = [flags]
     extra = []
     for rule, city, year, series in handled:
         column = series if rule == "population_missing" else None
@@ -250,13 +252,17 @@ def anomaly_list(flags, printed, known, handled, options, names, english, in_pan
                           "value": printed.loc[(entity, year), col],
                           "neighbours": _neighbours(printed[col], entity, int(year)),
                           "log_departure": np.nan, "rule": rule,
-                          "detail": known.loc[(rule, city, year, series), "reason"]})
-    rows.append(pd.DataFrame(extra, columns=flags.columns))
-    table = pd.concat(rows, ignore_index=True)
+                          "detail": known.loc[(rule, city, year, series), "reason"], "signals": "",
+                          "corrected_by_default": False, "corrected_by_screen": False})
+    table = pd.concat([flags, pd.DataFrame(extra, columns=flags.columns)], ignore_index=True)
+    corrected = table.index.isin(table.reset_index().merge(
+        corrected_cells(flags, options), on=["entity_id", "year", "column", "rule"])["index"])
     table.insert(0, "city", table["entity_id"].map(names))
     table.insert(1, "city_en", table["entity_id"].map(english).fillna(""))
-    table["action"] = [ACTIONS[(r, options.anomaly_rule)] for r in table["rule"]]
+    table["action"] = [KNOWN_ACTIONS.get(r, CORRECTED if c else f"kept as printed (anomaly_rule={options.anomaly_rule})")
+                       for r, c in zip(table["rule"], corrected)]
     table["in_panel"] = table["city"].isin(in_panel)
+    table["leaves_sample"] = [left.get(city, "") if c else "" for city, c in zip(table["city"], corrected)]
     table = table.drop(columns="entity_id").sort_values(["city", "year", "column", "rule"], kind="stable")
     return table.reset_index(drop=True)
 
@@ -267,13 +273,22 @@ def _neighbours(column: pd.Series, entity, year: int) -> str:
 
 
 def anomaly_counts(listing: pd.DataFrame) -> dict:
-    """Flagged cells per rule and column, over every screened city and over the panel's cities."""
+    """Flagged cells per rule and column, and the cells each rule corrects per rule, over every screened city
+    and over the panel's cities; the cities a correction of this build removes from the sample."""
     def count(frame):
         return {rule: {column: int(n) for column, n in part.groupby("column").size().items()}
                 for rule, part in frame.groupby("rule")}
+    def corrected(frame, column):
+        return {rule: int(n) for rule, n in frame[frame[column]].groupby("rule").size().items()}
+
     return {"cells_by_rule": {rule: int(n) for rule, n in listing.groupby("rule").size().items()},
             "cells_by_rule_and_column": count(listing),
-            "panel_cells_by_rule_and_column": count(listing[listing["in_panel"]])}
+            "panel_cells_by_rule_and_column": count(listing[listing["in_panel"]]),
+            "corrected_by_default": corrected(listing, "corrected_by_default"),
+            "panel_corrected_by_default": corrected(listing[listing["in_panel"]], "corrected_by_default"),
+            "corrected_by_screen": corrected(listing, "corrected_by_screen"),
+            "panel_corrected_by_screen": corrected(listing[listing["in_panel"]], "corrected_by_screen"),
+            "cities_leaving_by_correction": sorted(set(listing.loc[listing["leaves_sample"] != "", "city"]))}
 
 
 def _gap_reason(column: str, city, years, why: dict) -> str:
