@@ -11,7 +11,7 @@ import html
 import numpy as np
 import pandas as pd
 
-from replication.compare import audit, comparison, scorecard, verdict
+from replication.compare import audit, comparison, dist_drivers, scorecard, verdict
 from replication.config import Options
 from replication.figures import bootstrap_plot, coefficient_plot, indices_over_time
 from replication.influence import robustness_tables
@@ -38,6 +38,8 @@ def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.Da
     compared = comparison(published, tables)
     robust = robustness_tables(data, variants or {}, anomalies, options, cell(published, "T4", "Dist", "max", "value"),
                                panel)
+    if variants and "anomaly_keep" in variants and anomalies is not None:
+        robust["drivers"] = dist_drivers(variants["anomaly_keep"], anomalies, options)
     out["reports/comparison.md"], out["reports/comparison.html"] = comparison_report(compared, data, robust,
                                                                                   tables.get("mechanism"),
                                                                                   options=options)
@@ -120,10 +122,6 @@ STANDARD_ERRORS = {
                       "degrees of freedom, T the years)",
     "robust": "heteroskedasticity-robust (HC1) standard errors (t with N - K degrees of freedom)",
 }
-# The district-side misprints of the yearbook behind the printed tail of Dist (data/processed/CODEBOOK.md):
-# (English name, city-years, whether the anomaly screen refills them).
-MISPRINTS = (("Qinzhou", "2011", True), ("Shijiazhuang", "2015-2016", True), ("Yuncheng", "2017", True),
-             ("Longnan", "2011", False))
 # Cities without a non-urban area in some year, so that Dist is undefined for them (docs/METHODS.md section 1).
 NO_NONURBAN = ("Beijing", "Shanghai", "Shenzhen")
 
@@ -215,31 +213,15 @@ def outliers(compared: pd.DataFrame, data: pd.DataFrame, robust: dict[str, pd.Da
             f"{printed:.1f}{against})." if np.isfinite(printed) else
             "The maximum of Dist built as printed (the anomaly_keep panel) is not available for this run: no "
             "anomaly_keep variant stands beside its panel."]
-    held = [(name, years, refilled) for name, years, refilled in MISPRINTS if name in names]
-    if held:
-        text.append("Dist's printed tail comes from district-side misprints of the yearbook (a count a fraction of "
-                    "its own neighbouring years, or a block copied from the year before: "
-                    + ", ".join(f"{name} {years}" for name, years, _ in held)
-                    + ") in cities where most of the registered population lives outside the districts "
-                    "(data/processed/anomalies.csv); the pooled winsorising of the indicators (option winsorize) "
-                    "cannot reach them because the non-urban rows fill the bottom quantiles.")
-        refilled = [name for name, _, again in held if again]
-        if options is not None and options.anomaly_rule == "treat" and refilled:
-            text.append(f"The panel's anomaly screen (option anomaly_rule) refills {_and(refilled)}.")
-        elif options is not None and options.anomaly_rule == "keep":
-            text.append("This run's panel keeps the cells the anomaly screen flags as printed (anomaly_rule=keep).")
+    drivers = robust.get("drivers")
+    if drivers is not None and len(drivers):
+        text.append(driver_sentence(drivers, options))
     if "Shantou" in names:
         text.append("Shantou's high values come from a small non-urban area (1.4% of its population); this run keeps "
                     "it (option min_nonurban_share"
                     + (f" = {options.min_nonurban_share:g}" if options is not None else "") + ").")
     top = data.dropna(subset=["Dist"]).nlargest(3, "Dist")
     label = (lambda r: f"{r.city_en} ({r.city}) {r.year}") if "city_en" in data else (lambda r: f"{r.city} {r.year}")
-    longnan = (len(top) and "city_en" in data and top["city_en"].iloc[0] == "Longnan"
-               and int(top["year"].iloc[0]) == 2011 and options is not None and options.anomaly_rule == "treat"
-               and options.anomaly_factor == 2.0)
-    if longnan:
-        text.append("Longnan's district beds of 2011 (952 between 2,240 and 1,620) depart by a factor of 2.0 "
-                    "(1.9994 allowing for rounding), at the screen's threshold, and stay.")
     if len(top):
         text.append("This run's largest values of Dist: "
                     + "; ".join(f"{label(r)}: {r.Dist:.2f}" for r in top.itertuples()) + ".")
@@ -247,6 +229,24 @@ def outliers(compared: pd.DataFrame, data: pd.DataFrame, robust: dict[str, pd.Da
         text.append("The robustness sections below show the headline under each panel and how far it rests on "
                     "single cities.")
     return " ".join(text)
+
+
+def driver_sentence(drivers: pd.DataFrame, options: Options | None) -> str:
+    """What drives each city-year with Dist above 1 as printed, from compare.dist_drivers (each listed cell
+    of the city-year corrected alone, the one that lowers Dist most), and what this run's rule does with it."""
+    parts = []
+    for r in drivers.itertuples():
+        if not r.driver:
+            parts.append(f"{r.city} {r.year} ({r.Dist:.2f}): no listed cell")
+            continue
+        action = "corrected by default" if r.corrected_by_default else "not corrected by default"
+        fix = "brings it to" if r.explained else "leaves it at"
+        parts.append(f"{r.city} {r.year} ({r.Dist:.2f}): {r.driver} ({r.rule}; {action}); correcting it alone "
+                     f"{fix} {r.Dist_driver_corrected:.2f}")
+    rule = f" This run's panel was built with anomaly_rule={options.anomaly_rule}." if options is not None else ""
+    return ("The single listed cell (data/processed/anomalies.csv) that drives each city-year with Dist above 1 as "
+            "printed, found by recomputing Dist with each listed cell corrected alone: " + "; ".join(parts)
+            + "." + rule)
 
 
 def _and(items: list[str]) -> str:
@@ -263,6 +263,10 @@ ROBUSTNESS = {
     "flagged_tail": ("City-years with Dist above 1 before screening",
                      "On the anomaly_keep panel: every city-year with Dist > 1, the share of its registered "
                      "population outside the districts, and the cells the screen flags in it."),
+    "drivers": ("What drives each Dist above 1 as printed",
+                "On the anomaly_keep panel: for every city-year with Dist > 1, Dist recomputed with each cell "
+                "anomalies.csv lists for it corrected alone; the cell that lowers Dist most, its rule and "
+                "signals, whether anomaly_rule=confirmed corrects it, and Dist with it corrected."),
     "tail": ("Influence of Dist's largest values",
              "Share of Dist's variance (sum of squared deviations) carried by its largest city-years, and "
              "Table 5 column 4's Dig coefficient without them."),
@@ -272,7 +276,8 @@ ROBUSTNESS = {
     "loco_keep": ("Leave one city out, cells flagged by the screen kept as printed",
                   "The same on the anomaly_keep panel."),
 }
-VARIANTS = {"anomaly_keep": "keeps the cells the anomaly screen flags as printed",
+VARIANTS = {"anomaly_keep": "keeps every cell as printed (anomaly_rule=keep)",
+            "anomaly_screen": "corrects every cell the time-series screen alone flags (anomaly_rule=screen)",
             "edge2": "fills end-of-period gaps of two years"}
 
 

@@ -28,6 +28,6 @@ def load_panel(path) -> "pd.DataFrame":
 # Panels `make data` writes beside the default (data/processed/variants/<name>.csv), with the
 # panel-build options that differ from the default panel's. Names and layout are a contract: the
 # multiverse reads them.
-VARIANTS = {"anomaly_keep": {"anomaly_rule": "keep"}, "edge2": {"edge_fill_years": 2}}
+VARIANTS = {"anomaly_keep": {"anomaly_rule": "keep"}, "anomaly_screen": {"anomaly_rule": "screen"}, "edge2": {"edge_fill_years": 2}}
 
 __all__ += ["VARIANTS", "load_panel"]

@@ -27,8 +27,9 @@ FILL_RULES = {
     "carry_forward": "2019 value carried to 2020-2021 (sector employment not printed in editions 2021-2022)",
     "edge_nearest": "end-of-period gap of at most `edge_fill_years` years: nearest observed value",
     "hhwk": "data year 2017 from the hhwk compilation (edition 2018 prints districts only)",
-    "anomaly": "flagged by the anomaly screen (spike or stale copy, `anomalies.csv`) and, under "
-               "anomaly_rule=treat, set missing and refilled by the rules above",
+    "anomaly": "listed by the anomaly screen (`anomalies.csv`) and corrected under this build's "
+               "anomaly_rule (confirmed: a second signal confirms it; screen: every spike and stale copy): "
+               "set missing and refilled by the rules above",
 }
 AREAS = {"whole": "whole city (全市)", "district": "municipal districts (市辖区)",
          "nonurban": "non-urban area = whole city - districts"}
@@ -119,20 +120,25 @@ def anomaly_section(manifest: dict) -> list[str]:
         f"each moving at the transitions around it, and the block would arise by chance (each series' own "
         f"repetition rate that year, `manifest.json`) less often than {options['stale_expected']:g} "
         "time(s) in the whole screen.",
-        f"- `boundary_change`: district population steps by more than a factor {options['boundary_step']:g} and "
-        "holds (or, at the edge of the period, the district services step with it): a county turned into a "
-        "district. Listed, never treated; district spikes that such a step creates at the edge year are "
-        "relabelled `boundary_change`.",
+        f"- `boundary_change` / `area_change`: district population (or, for the confirmed rule, whole-city "
+        f"population) steps by more than a factor {options['boundary_step']:g} and holds: a county turned into a "
+        "district or moved between prefectures. Listed, never corrected, and the other series of that city-year "
+        "are not read as spikes.",
+        "- `level_break`: a persistent step in a service series where one side's per-capita level lies outside "
+        f"the pooled {options['level_break_quantile']:g} quantiles; listed, corrected only with "
+        "correct_level_breaks=true.",
         "- `district_exceeds_whole`, `population_missing`: the build's checks of `known_anomalies.csv`.", "",
-        f"Thresholds were fixed from these distributions before any coefficient was computed. "
-        f"anomaly_rule = `{options['anomaly_rule']}`: 'treat' sets spike and stale-copy cells missing and refills "
-        "them by the fill rules (flag `anomaly`; a whole-city cell takes its district cell with it, refilled "
-        "through the district share); 'keep' leaves them as printed and reproduces the panel built before the "
-        "screen (`variants/anomaly_keep.csv`). The default is 'treat' on data-quality grounds: a count half or "
-        "double both of its own neighbouring years while they agree, or a block of series copied from the "
-        "year before, is a misprint, not a measurement, and Dist = (R - 1)^2 turns a district-side misprint "
-        "of a city where most people live outside the districts into an extreme value that the pooled 1% "
-        "winsorising of the indicators cannot reach (the non-urban rows fill the bottom quantiles).", "",
+        "Each listed cell carries the second signals that fired (`signals`: identity, stale_copy, per_capita, "
+        f"edge, area_change) and `corrected_by_default`. The identity signal: the other area's same series moves "
+        f"by at most {options['identity_share']:g} of the cell's departure, so whole = districts + non-urban "
+        "breaks in that year only. Thresholds were fixed from these distributions before any coefficient was "
+        f"computed. This build's anomaly_rule = `{options['anomaly_rule']}`: 'confirmed' corrects a listed cell "
+        "only when a second signal confirms it (at an edge year only the per-capita signal, never in a year of "
+        "an area change); 'screen' corrects every spike and stale copy of the time-series rule alone; 'keep' "
+        "leaves every cell as printed (`variants/anomaly_keep.csv`). A corrected cell is set missing and "
+        "refilled by the fill rules (flag `anomaly`; a whole-city cell takes its district cell with it, refilled "
+        "through the district share). data/reference/anomaly_labels.md gives the rules' precision and recall "
+        "on a labelled set of cells.", "",
         "| rule | column | cells (all screened cities) | cells (panel cities) |", "|---|---|---:|---:|",
     ]
     panel = found["panel_cells_by_rule_and_column"]
