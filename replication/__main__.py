@@ -31,8 +31,8 @@ import pandas as pd
 
 from replication import schemas
 from replication.config import RULES, Options, Paths, describe_options, parse_overrides
-from replication.data.errors import BuildError
 from replication.data.plausibility import check_panel
+from replication.errors import BuildError
 
 PANEL_MANIFEST = "manifest.json"  # the build manifest beside panel.csv (sources, sample rules, options)
 

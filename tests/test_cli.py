@@ -15,7 +15,7 @@ from replication.__main__ import (
     REMEDY, adopt, main, parser, publish, read_set, recover, sha256, write_atomic,
 )
 from replication.config import RULES, STEPS, Options, describe_options, parse_overrides
-from replication.data.errors import BuildError
+from replication.errors import BuildError
 
 from conftest import PROCESSED
 
