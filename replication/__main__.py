@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import errno
-import hashlib
 import json
 import os
 import shutil
 import signal
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -33,6 +30,7 @@ from replication import schemas
 from replication.config import RULES, Options, Paths, describe_options, parse_overrides
 from replication.data.plausibility import check_panel
 from replication.errors import BuildError
+from replication.publish import json_text, manifest_name, publish, read_set, recover, sha256, write_atomic  # noqa: F401
 
 PANEL_MANIFEST = "manifest.json"  # the build manifest beside panel.csv (sources, sample rules, options)
 
@@ -48,176 +46,12 @@ def note(message: str) -> None:
     print(f"note: {message}", file=sys.stderr)
 
 
-def write_atomic(path: Path, content: str | bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def csv_text(frame: pd.DataFrame) -> str:
     return frame.to_csv(index=False, float_format="%.10g", lineterminator="\n")
 
 
-def json_text(data: object) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-# ---------------------------------------------------------------------------- publishing output sets
-
-
 class Interrupted(BaseException):
     """SIGTERM (or SIGHUP) received: raised where the program is, so a publish can roll back."""
-
-
-def _fault(point: str, step: str) -> None:
-    """Test hook (REPLICATION_FAULT, used only by tests/test_faults_cli.py): simulate a full disk while
-    staging ('stage') or between two renames ('publish'), or pause between two renames ('pause');
-    'publish:models' limits the fault to one step."""
-    wanted = os.environ.get("REPLICATION_FAULT", "").split(",")
-    if point not in wanted and f"{point}:{step}" not in wanted:
-        return
-    if point == "pause":
-        print("publish: paused", file=sys.stderr, flush=True)
-        time.sleep(60)
-        return
-    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"<{point}>")
-
-
-def _as_bytes(content: str | bytes) -> bytes:
-    return content.encode("utf-8") if isinstance(content, str) else content
-
-
-def manifest_name(step: str) -> str:
-    return f"{step}.manifest.json"
-
-
-def recover(out: Path) -> None:
-    """Roll back any publish that was killed before it finished (its journal is still there)."""
-    for journal in sorted((out / ".publish").glob("*/journal.json")) if (out / ".publish").is_dir() else []:
-        base = journal.parent
-        entries = json.loads(journal.read_text(encoding="utf-8"))
-        _rollback(out, base, entries["files"])
-        note(f"an interrupted publish of `{entries['step']}` under {out} was rolled back; "
-             "the previous complete set is in place")
-    if (out / ".publish").is_dir():
-        shutil.rmtree(out / ".publish", ignore_errors=True)
-
-
-def _rollback(out: Path, base: Path, files: list[str]) -> None:
-    backup = base / "backup"
-    for relative in files:
-        saved, target = backup / relative, out / relative
-        if saved.exists():
-            os.replace(saved, target)
-        else:
-            target.unlink(missing_ok=True)
-    (base / "journal.json").unlink(missing_ok=True)
-    shutil.rmtree(base, ignore_errors=True)
-    _remove_if_empty(base.parent)
-
-
-def publish(out: Path, step: str, files: dict[str, str | bytes], record: dict | None = None) -> dict:
-    """Publish `files` ({path relative to out: content}) as the output set of `step`, all or nothing.
-
-    1. every file is written under out/.publish/<step>/staging (a full disk fails here, nothing moved);
-    2. the files of the previous set are hard-linked into .../backup and a journal lists the paths;
-    3. each file is renamed into place, then `<step>.manifest.json` (sha256 of every file, and
-       `record`: options and inputs) last; files of the previous set that the new one lacks go;
-    4. the journal is removed: the new set is published.
-    Any error or signal during 2-3 restores the previous set; `recover` does it after a kill.
-    Returns the manifest.
-    """
-    recover(out)
-    payload = {relative: _as_bytes(content) for relative, content in files.items()}
-    manifest = {"step": step, "files": {r: sha256(b) for r, b in sorted(payload.items())}, **(record or {})}
-    name = manifest_name(step)
-    previous = _manifest_files(out, step)
-    payload[name] = json_text(manifest).encode("utf-8")
-    order = [*sorted(r for r in payload if r != name), name]
-    stale = sorted(set(previous) - set(payload))
-    base = out / ".publish" / step
-    shutil.rmtree(base, ignore_errors=True)
-    staging, backup = base / "staging", base / "backup"
-    try:
-        for relative in order:
-            target = staging / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(payload[relative])
-            _fault("stage", step)
-    except BaseException:
-        shutil.rmtree(base, ignore_errors=True)
-        _remove_if_empty(base.parent)
-        raise
-    touched = [*order, *stale]
-    try:
-        for relative in touched:
-            if (out / relative).is_file():
-                (backup / relative).parent.mkdir(parents=True, exist_ok=True)
-                os.link(out / relative, backup / relative)
-        write_atomic(base / "journal.json", json_text({"step": step, "files": touched}))
-        for position, relative in enumerate(order):
-            (out / relative).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / relative, out / relative)
-            if position == 0:
-                _fault("publish", step)
-                _fault("pause", step)
-        for relative in stale:
-            (out / relative).unlink(missing_ok=True)
-    except BaseException:
-        _rollback(out, base, touched)
-        raise
-    (base / "journal.json").unlink()
-    shutil.rmtree(base, ignore_errors=True)
-    _remove_if_empty(out / ".publish")
-    return manifest
-
-
-def _remove_if_empty(folder: Path) -> None:
-    try:
-        folder.rmdir()
-    except OSError:
-        pass
-
-
-def _manifest_files(out: Path, step: str) -> list[str]:
-    path = out / manifest_name(step)
-    try:
-        return list(json.loads(path.read_text(encoding="utf-8"))["files"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-
-
-def read_set(out: Path, step: str, command: str) -> dict:
-    """The manifest of a published set, after checking every file it lists (sha256)."""
-    recover(out)
-    path = out / manifest_name(step)
-    if not path.is_file():
-        raise BuildError(f"{path}: not found; run `{command}` first")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        listed = dict(manifest["files"])
-    except (ValueError, KeyError, TypeError):
-        raise BuildError(f"{path}: not a manifest written by `{step}`; run `{command}` again") from None
-    for relative, digest in listed.items():
-        target = out / relative
-        if not target.is_file():
-            raise BuildError(f"{target}: listed in {path.name} but missing; run `{command}` again")
-        if sha256(target.read_bytes()) != digest:
-            raise BuildError(f"{target}: changed since `{step}` wrote it (sha256 differs from {path.name}); "
-                             f"run `{command}` again")
-    return manifest
 
 
 # ---------------------------------------------------------------------------- inputs and options
@@ -314,7 +148,7 @@ def _options_record(options: Options, *steps: str) -> dict:
 
 
 # Commands that fit the models (Table 6 fits each region; drop_filled applies): checked before any output.
-MODEL_COMMANDS = ("models", "all", "bench", "multiverse", "verify")
+MODEL_COMMANDS = ("models", "all", "bench", "multiverse", "verify")  # bench: python -m benchmarks
 
 
 def _panel_options(args, options: Options) -> tuple[pd.DataFrame, Options, str]:
@@ -658,18 +492,6 @@ def command_ethnic(args: argparse.Namespace, options: Options) -> int:
     return 0
 
 
-def command_bench(args: argparse.Namespace, options: Options) -> int:
-    from replication.bench import run_benchmark
-
-    out = output_dir(Path(args.out))
-    _, analysis = _analysis(args, options)
-    figures = run_benchmark(analysis.data, options)
-    publish(out, "bench", {"bench.json": json_text(figures)}, _options_record(options, "panel", "index", "model"))
-    for key, value in figures.items():
-        print(f"{key}: {value}")
-    return 0
-
-
 def command_guangxi(args: argparse.Namespace, options: Options) -> int:
     """The Guangxi case (seed 000's figures beside the yearbook; Table 5 column 4 within Guangxi)."""
     from replication.guangxi import build
@@ -794,7 +616,6 @@ COMMANDS = {
     "models": (command_models, "Tables 5-9 and their resampling draws", "pipeline"),
     "report": (command_report, "rendered tables, comparison, audit, figures (from the published sets)", "pipeline"),
     "all": (command_all, "indices, models, report and the Guangxi case (what `make all` runs)", "pipeline"),
-    "bench": (command_bench, "resampling speed, Tables 5-9, the wild bootstrap, the multiverse", "pipeline"),
     "guangxi": (command_guangxi, "the Guangxi case: seed 000 beside the yearbook, Table 5 (4) within Guangxi",
                 "pipeline"),
     "multiverse": (command_multiverse, "every specification of the grid (replication/multiverse.py)", "multiverse"),
