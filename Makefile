@@ -67,8 +67,8 @@ $(BENCH_VENV)/.installed: requirements.lock pyproject.toml
 	-$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -c requirements.lock specification_curve
 	touch $@
 
-bench: $(STAMP) $(BENCH_VENV)/.installed ## time the resampling, Tables 5-9 and the multiverse (in .venv-bench); writes output/bench.json
-	$(BENCH_VENV)/bin/python -m replication $(OPTS) bench --panel $(PANEL) --out $(OUT)
+bench: $(STAMP) $(BENCH_VENV)/.installed ## time the resampling, Tables 5-9 and the multiverse (benchmarks/, in .venv-bench); writes output/bench.json
+	$(BENCH_VENV)/bin/python -m benchmarks $(OPTS) --panel $(PANEL) --out $(OUT)
 
 notebooks: $(STAMP) ## execute notebooks/*.ipynb in place, so they are committed with their outputs (a test checks they are current)
 	$(PY) -m replication notebooks
