@@ -10,6 +10,7 @@ PANEL ?= data/processed/panel.csv
 SET ?=
 OPTS := $(foreach s,$(SET),--set $(s))
 JOBS ?= 2
+TEST_JOBS ?= 2
 SCHEDULER ?=
 
 .PHONY: help all data indices models report guangxi options test bench clean fetch-raw verify multiverse notebooks ethnic
@@ -52,8 +53,8 @@ data: $(STAMP) ## rebuild data/processed/ from the raw files in RAW
 fetch-raw: $(STAMP) ## download and verify the raw files `make data` reads into RAW (MIRROR=<url> for a local copy)
 	$(PY) -m replication fetch --raw $(RAW) $(if $(MIRROR),--mirror $(MIRROR))
 
-test: $(STAMP) ## run the test suite (tests that need RAW are skipped without it, and fail under CI=true)
-	REPLICATION_RAW=$(abspath $(RAW)) $(PY) -m pytest -q
+test: $(STAMP) ## run the test suite on TEST_JOBS=2 processes (tests that need RAW are skipped without it, and fail under CI=true)
+	REPLICATION_RAW=$(abspath $(RAW)) $(PY) -m pytest -q -n $(TEST_JOBS)
 
 multiverse: $(STAMP) ## every specification of the grid: output/multiverse/ (JOBS=2, SCHEDULER=<dask address>)
 	$(PY) -m replication $(OPTS) multiverse --panel $(PANEL) --out $(OUT) --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
