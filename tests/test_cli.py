@@ -316,3 +316,61 @@ def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
     target.write_text("x")
     assert main(["report", "--out", str(target)]) == 2
     assert capsys.readouterr().err == f"error: --out {target}: is a file, expected a directory\n"
+
+
+# ---------------------------------------------------------------------------- the runner over STEPS
+
+
+def _toy_step(draws: pd.DataFrame):
+    """A step declared as the table declares one: a reader, a pure compute, its option steps, its lines."""
+    from replication import __main__ as cli
+
+    def read(args, options, frames, inputs):
+        frames["n"] = len(draws)
+        inputs["toy.csv"] = "digest of what it read"
+        return options
+
+    def compute(frames, options):
+        return cli.Made({"tables/table5_draws.csv": draws, "notes/toy.txt": f"{frames['n']} draws\n"},
+                        {"n": frames["n"]})
+
+    def say(made, out, options, manifest):
+        print(f"{made.facts['n']} draws under {out}: {', '.join(manifest['files'])}")
+    return cli.Step((read,), compute, ("model",), say)
+
+
+def test_the_runner_reads_checks_publishes_and_records_a_declared_step(tmp_path, monkeypatch, capsys):
+    from replication import __main__ as cli
+
+    draws = pd.DataFrame({"key": ["ab"] * 3, "draw": [0, 1, 2], "value": [1 / 3, 0.1, 2.0]})
+    monkeypatch.setitem(cli.STEPS, "models", _toy_step(draws))
+    assert main(["models", "--out", str(tmp_path), "--set", "seed=5", "--set", "stars=paper"]) == 0
+    assert (tmp_path / "tables" / "table5_draws.csv").read_text() == \
+        "key,draw,value\nab,0,0.33333333333333331\nab,1,0.10000000000000001\nab,2,2\n"  # draws keep 17 digits
+    manifest = json.loads((tmp_path / "models.manifest.json").read_text())
+    assert manifest["inputs"] == {"toy.csv": "digest of what it read"}
+    assert manifest["non_default"] == {"seed": 5}  # the step records its option steps only (not stars)
+    assert set(manifest["options"]) == {name for name, rule in RULES.items() if rule.step == "model"}
+    assert manifest["files"] == {"notes/toy.txt": sha256(b"3 draws\n"),
+                                 "tables/table5_draws.csv": sha256((tmp_path / "tables/table5_draws.csv").read_bytes())}
+    assert capsys.readouterr().out == f"3 draws under {tmp_path}: notes/toy.txt, tables/table5_draws.csv\n"
+
+
+def test_the_runner_refuses_a_frame_its_schema_rejects_and_publishes_nothing(tmp_path, monkeypatch, capsys):
+    from replication import __main__ as cli
+
+    monkeypatch.setitem(cli.STEPS, "models", _toy_step(pd.DataFrame({"key": ["ab"], "draw": [0], "value": ["x"]})))
+    assert main(["models", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'tables' / 'table5_draws.csv'}: column value: expected a number"), err
+    assert _files(tmp_path) == {}
+
+
+def test_every_publishing_command_is_a_declared_step():
+    from replication import __main__ as cli
+
+    assert list(cli.STEPS) == ["panel", "indices", "models", "report", "guangxi", "ethnic", "multiverse"]
+    assert cli.ALL_STEPS == ("indices", "models", "report", "guangxi") and set(cli.ALL_STEPS) <= set(cli.STEPS)
+    for name in cli.STEPS:
+        function = cli.COMMANDS[name][0]
+        assert function.func is cli.run_step and function.args == (name,), name
