@@ -31,7 +31,7 @@ import pytest
 
 from replication.__main__ import main
 from replication.data import build, load_panel, plausibility
-from replication.data.errors import BuildError
+from replication.errors import BuildError
 
 pytestmark = [pytest.mark.raw, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent

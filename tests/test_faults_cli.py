@@ -1,5 +1,6 @@
 """Fault injection at the command line: damaged panels, bad options, mismatched steps, damaged output
-sets, unusable output paths, a full disk and signals in the middle of a publish.
+sets, unusable output paths, a full disk in the middle of a publish (SIGTERM and SIGKILL mid-publish:
+tests/test_cli.py).
 
 Table-driven: each case damages copies (under tmp_path) of the committed panel or of a complete output
 set, runs the command line in process (`main(argv)`; a full disk is injected by monkeypatching the
@@ -7,8 +8,8 @@ file system calls, tests/test_cli.py's `disk_full`) and asserts the exit code, t
 that no partial or mixed output exists (the output set is byte-identical to what it was, no staging
 left behind) and that the inputs are unchanged.  The committed files and the raw directory are never
 touched.  The build-side cases (damaged yearbook sheets) are in tests/test_panel_errors.py and the
-build helper's own fault file.  Two cases run `python -m replication` in a real process, where the
-process is the point: the exit code of a refused run, and a publish killed outright.
+build helper's own fault file.  One case runs `python -m replication` in a real process, where the
+process is the point: the exit code of a refused run.
 """
 
 from __future__ import annotations
