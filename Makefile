@@ -10,6 +10,7 @@ PANEL ?= data/processed/panel.csv
 SET ?=
 OPTS := $(foreach s,$(SET),--set $(s))
 JOBS ?= 2
+TEST_JOBS ?= 2
 SCHEDULER ?=
 
 .PHONY: help all data indices models report guangxi options test bench clean fetch-raw verify multiverse notebooks ethnic
@@ -52,8 +53,8 @@ data: $(STAMP) ## rebuild data/processed/ from the raw files in RAW
 fetch-raw: $(STAMP) ## download and verify the raw files `make data` reads into RAW (MIRROR=<url> for a local copy)
 	$(PY) -m replication fetch --raw $(RAW) $(if $(MIRROR),--mirror $(MIRROR))
 
-test: $(STAMP) ## run the test suite (tests that need RAW are skipped without it, and fail under CI=true)
-	REPLICATION_RAW=$(abspath $(RAW)) $(PY) -m pytest -q
+test: $(STAMP) ## run the test suite on TEST_JOBS=2 processes (tests that need RAW are skipped without it, and fail under CI=true)
+	REPLICATION_RAW=$(abspath $(RAW)) $(PY) -m pytest -q -n $(TEST_JOBS)
 
 multiverse: $(STAMP) ## every specification of the grid: output/multiverse/ (JOBS=2, SCHEDULER=<dask address>)
 	$(PY) -m replication $(OPTS) multiverse --panel $(PANEL) --out $(OUT) --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
@@ -67,8 +68,8 @@ $(BENCH_VENV)/.installed: requirements.lock pyproject.toml
 	-$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -c requirements.lock specification_curve
 	touch $@
 
-bench: $(STAMP) $(BENCH_VENV)/.installed ## time the resampling, Tables 5-9 and the multiverse (in .venv-bench); writes output/bench.json
-	$(BENCH_VENV)/bin/python -m replication $(OPTS) bench --panel $(PANEL) --out $(OUT)
+bench: $(STAMP) $(BENCH_VENV)/.installed ## time the resampling, Tables 5-9 and the multiverse (benchmarks/, in .venv-bench); writes output/bench.json
+	$(BENCH_VENV)/bin/python -m benchmarks $(OPTS) --panel $(PANEL) --out $(OUT)
 
 notebooks: $(STAMP) ## execute notebooks/*.ipynb in place, so they are committed with their outputs (a test checks they are current)
 	$(PY) -m replication notebooks

@@ -1,29 +1,29 @@
 """Command line: python -m replication [--set name=value ...] <command> [--set name=value ...] [arguments].
 
-The only module that decides where files go.  Each step publishes its whole output set at once
-(``publish``): the files are written into a staging directory first, the previous set is kept
-(hard links) until the new one is in place, and ``<step>.manifest.json`` (the sha256 of every file,
-the options used and the inputs read) is written last.  A failure, a full disk or SIGTERM rolls back
-to the previous complete set; a run killed outright leaves a journal that the next command rolls
-back.  The next step reads its inputs only through their manifest, so it never reads a mixed set,
-and it refuses options that differ from the ones its inputs were made with.  The raw directory is
-only ever read.
+The only module that decides where files go.  The pipeline is one table, ``STEPS``: each step
+declares what it reads (readers that load and schema-check its inputs and adopt the options they
+were made with), a ``compute(frames, options)`` that returns its output set as data, the option
+steps its manifest records, and what it says.  ``run_step`` does the rest the same way for every
+step: it reads, computes, checks every frame against its schema, and publishes the set all or
+nothing (replication/publish.py: a failure, a full disk or SIGTERM rolls back to the previous
+complete set, and a run killed outright is rolled back by the next command).  The next step reads
+its inputs only through their manifest, so it never reads a mixed set, and it refuses options that
+differ from the ones its inputs were made with.  The raw directory is only ever read.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import errno
-import hashlib
 import json
 import os
 import shutil
 import signal
 import sys
-import tempfile
 import textwrap
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +31,9 @@ import pandas as pd
 
 from replication import schemas
 from replication.config import RULES, Options, Paths, describe_options, parse_overrides
-from replication.data.errors import BuildError
 from replication.data.plausibility import check_panel
+from replication.errors import BuildError
+from replication.publish import json_text, manifest_name, publish, read_set, sha256, write_atomic
 
 PANEL_MANIFEST = "manifest.json"  # the build manifest beside panel.csv (sources, sample rules, options)
 
@@ -48,176 +49,12 @@ def note(message: str) -> None:
     print(f"note: {message}", file=sys.stderr)
 
 
-def write_atomic(path: Path, content: str | bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def csv_text(frame: pd.DataFrame) -> str:
     return frame.to_csv(index=False, float_format="%.10g", lineterminator="\n")
 
 
-def json_text(data: object) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-# ---------------------------------------------------------------------------- publishing output sets
-
-
 class Interrupted(BaseException):
     """SIGTERM (or SIGHUP) received: raised where the program is, so a publish can roll back."""
-
-
-def _fault(point: str, step: str) -> None:
-    """Test hook (REPLICATION_FAULT, used only by tests/test_faults_cli.py): simulate a full disk while
-    staging ('stage') or between two renames ('publish'), or pause between two renames ('pause');
-    'publish:models' limits the fault to one step."""
-    wanted = os.environ.get("REPLICATION_FAULT", "").split(",")
-    if point not in wanted and f"{point}:{step}" not in wanted:
-        return
-    if point == "pause":
-        print("publish: paused", file=sys.stderr, flush=True)
-        time.sleep(60)
-        return
-    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"<{point}>")
-
-
-def _as_bytes(content: str | bytes) -> bytes:
-    return content.encode("utf-8") if isinstance(content, str) else content
-
-
-def manifest_name(step: str) -> str:
-    return f"{step}.manifest.json"
-
-
-def recover(out: Path) -> None:
-    """Roll back any publish that was killed before it finished (its journal is still there)."""
-    for journal in sorted((out / ".publish").glob("*/journal.json")) if (out / ".publish").is_dir() else []:
-        base = journal.parent
-        entries = json.loads(journal.read_text(encoding="utf-8"))
-        _rollback(out, base, entries["files"])
-        note(f"an interrupted publish of `{entries['step']}` under {out} was rolled back; "
-             "the previous complete set is in place")
-    if (out / ".publish").is_dir():
-        shutil.rmtree(out / ".publish", ignore_errors=True)
-
-
-def _rollback(out: Path, base: Path, files: list[str]) -> None:
-    backup = base / "backup"
-    for relative in files:
-        saved, target = backup / relative, out / relative
-        if saved.exists():
-            os.replace(saved, target)
-        else:
-            target.unlink(missing_ok=True)
-    (base / "journal.json").unlink(missing_ok=True)
-    shutil.rmtree(base, ignore_errors=True)
-    _remove_if_empty(base.parent)
-
-
-def publish(out: Path, step: str, files: dict[str, str | bytes], record: dict | None = None) -> dict:
-    """Publish `files` ({path relative to out: content}) as the output set of `step`, all or nothing.
-
-    1. every file is written under out/.publish/<step>/staging (a full disk fails here, nothing moved);
-    2. the files of the previous set are hard-linked into .../backup and a journal lists the paths;
-    3. each file is renamed into place, then `<step>.manifest.json` (sha256 of every file, and
-       `record`: options and inputs) last; files of the previous set that the new one lacks go;
-    4. the journal is removed: the new set is published.
-    Any error or signal during 2-3 restores the previous set; `recover` does it after a kill.
-    Returns the manifest.
-    """
-    recover(out)
-    payload = {relative: _as_bytes(content) for relative, content in files.items()}
-    manifest = {"step": step, "files": {r: sha256(b) for r, b in sorted(payload.items())}, **(record or {})}
-    name = manifest_name(step)
-    previous = _manifest_files(out, step)
-    payload[name] = json_text(manifest).encode("utf-8")
-    order = [*sorted(r for r in payload if r != name), name]
-    stale = sorted(set(previous) - set(payload))
-    base = out / ".publish" / step
-    shutil.rmtree(base, ignore_errors=True)
-    staging, backup = base / "staging", base / "backup"
-    try:
-        for relative in order:
-            target = staging / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(payload[relative])
-            _fault("stage", step)
-    except BaseException:
-        shutil.rmtree(base, ignore_errors=True)
-        _remove_if_empty(base.parent)
-        raise
-    touched = [*order, *stale]
-    try:
-        for relative in touched:
-            if (out / relative).is_file():
-                (backup / relative).parent.mkdir(parents=True, exist_ok=True)
-                os.link(out / relative, backup / relative)
-        write_atomic(base / "journal.json", json_text({"step": step, "files": touched}))
-        for position, relative in enumerate(order):
-            (out / relative).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / relative, out / relative)
-            if position == 0:
-                _fault("publish", step)
-                _fault("pause", step)
-        for relative in stale:
-            (out / relative).unlink(missing_ok=True)
-    except BaseException:
-        _rollback(out, base, touched)
-        raise
-    (base / "journal.json").unlink()
-    shutil.rmtree(base, ignore_errors=True)
-    _remove_if_empty(out / ".publish")
-    return manifest
-
-
-def _remove_if_empty(folder: Path) -> None:
-    try:
-        folder.rmdir()
-    except OSError:
-        pass
-
-
-def _manifest_files(out: Path, step: str) -> list[str]:
-    path = out / manifest_name(step)
-    try:
-        return list(json.loads(path.read_text(encoding="utf-8"))["files"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-
-
-def read_set(out: Path, step: str, command: str) -> dict:
-    """The manifest of a published set, after checking every file it lists (sha256)."""
-    recover(out)
-    path = out / manifest_name(step)
-    if not path.is_file():
-        raise BuildError(f"{path}: not found; run `{command}` first")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        listed = dict(manifest["files"])
-    except (ValueError, KeyError, TypeError):
-        raise BuildError(f"{path}: not a manifest written by `{step}`; run `{command}` again") from None
-    for relative, digest in listed.items():
-        target = out / relative
-        if not target.is_file():
-            raise BuildError(f"{target}: listed in {path.name} but missing; run `{command}` again")
-        if sha256(target.read_bytes()) != digest:
-            raise BuildError(f"{target}: changed since `{step}` wrote it (sha256 differs from {path.name}); "
-                             f"run `{command}` again")
-    return manifest
 
 
 # ---------------------------------------------------------------------------- inputs and options
@@ -314,7 +151,7 @@ def _options_record(options: Options, *steps: str) -> dict:
 
 
 # Commands that fit the models (Table 6 fits each region; drop_filled applies): checked before any output.
-MODEL_COMMANDS = ("models", "all", "bench", "multiverse", "verify")
+MODEL_COMMANDS = ("models", "all", "bench", "multiverse", "verify")  # bench: python -m benchmarks
 
 
 def _panel_options(args, options: Options) -> tuple[pd.DataFrame, Options, str]:
@@ -347,175 +184,90 @@ def _published(paths: Paths):
             parse_claims((paths.reference / "claims.csv").read_text(encoding="utf-8")))
 
 
-def _checked_csv(frame: pd.DataFrame, relative: str, out: Path, float_format: str = "%.10g") -> str:
-    """The CSV text of a frame after its schema check (a failure here is a bug: it names the file)."""
-    schemas.check(frame, Path(relative).stem, str(out / relative))
-    return frame.to_csv(index=False, float_format=float_format, lineterminator="\n")
-
-
 def _draws_frame(draws: dict[str, np.ndarray]) -> pd.DataFrame:
     parts = [pd.DataFrame({"key": key, "draw": np.arange(len(values)), "value": np.asarray(values, float)})
              for key, values in sorted(draws.items())]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["key", "draw", "value"])
 
 
-# ---------------------------------------------------------------------------- the steps
+# ---------------------------------------------------------------------------- what the steps read
+# Each reader takes what a step declares it reads into `frames` (and the digest of each input file into
+# `inputs`), checked against its schema, and returns the options with those its inputs were made with
+# adopted. Readers run in the declared order, so the first problem found is the one reported.
 
 
-def command_options(args: argparse.Namespace, options: Options) -> int:
-    """Every option, the step that applies it, its default, the values it accepts and why."""
-    rows = describe_options()
-    width = max(len(r["name"]) for r in rows)
-    print("Options (change with --set name=value, or make ... SET=\"name=value ...\"):\n")
-    for step, text in {"panel": "panel build", "index": "indices", "model": "models", "rendering": "report"}.items():
-        print(f"[{step}] {text}")
-        for row in (r for r in rows if r["step"] == step):
-            print(f"  {row['name']:<{width}}  default {row['default']}; {row['allowed']}")
-            print(textwrap.fill(row["why"], 100, initial_indent=" " * (width + 4), subsequent_indent=" " * (width + 4)))
-        print()
-    return 0
+def read_raw(args, options: Options, frames: dict, inputs: dict) -> Options:
+    frames["raw"] = Path(args.raw)  # read by the panel build itself (replication/data), never written
+    return options
 
 
-def command_panel(args: argparse.Namespace, options: Options) -> int:
-    from replication.data import build_panel, codebook
-
-    raw = Path(args.raw)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise BuildError(f"--out {out}: is a file, expected a directory")
-    built = build_panel(raw, options, progress=progress)
-    progress("")
-    out = output_dir(out)
-    files = {
-        "panel.csv": _checked_csv(built.panel, "panel.csv", out),
-        PANEL_MANIFEST: json_text(built.manifest),
-        "CODEBOOK.md": codebook(built.panel, built.manifest),
-        "anomalies.csv": csv_text(built.anomalies),
-    }
-    files |= panel_variants(raw, options)
-    publish(out, "panel", files, _options_record(options, "panel"))
-    for line in built.log:
-        print(line)
-    print(f"wrote {', '.join(files)} to {out}")
-    return 0
+def read_panel_step(args, options: Options, frames: dict, inputs: dict) -> Options:
+    frames["panel"], options, inputs["panel.csv"] = _panel_options(args, options)
+    return options
 
 
-def panel_variants(raw: Path, options: Options) -> dict[str, str]:
-    """variants/<name>.csv for each entry of data.VARIANTS, and variants/variants.json naming the
-    panel-build options that made each (a contract: the multiverse and the report read these files)."""
-    from replication.data import VARIANTS, build_panel
-
-    files = {}
-    for name, changes in VARIANTS.items():
-        progress(f"variant {name}")
-        files[f"variants/{name}.csv"] = csv_text(build_panel(raw, dataclasses.replace(options, **changes)).panel)
-    progress("")
-    files["variants/variants.json"] = json_text(VARIANTS)
-    return files
+def read_published(args, options: Options, frames: dict, inputs: dict) -> Options:
+    frames["published"], frames["claims"] = _published(Paths())
+    return options
 
 
-def _variants(processed: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
-    """The variant panels listed in <processed>/variants/variants.json and <processed>/anomalies.csv, if written."""
+def read_guangxi_seed(args, options: Options, frames: dict, inputs: dict) -> Options:
+    from replication.published import parse_guangxi_seed
+
+    frames["guangxi_seed"] = parse_guangxi_seed((Paths().reference / "guangxi_seed.csv").read_text(encoding="utf-8"))
+    return options
+
+
+def read_ethnic_inputs(args, options: Options, frames: dict, inputs: dict) -> Options:
+    """Seed 004's figures, the build manifest beside the panel (why cities left it) and the crosswalk's
+    list of every prefecture-level division of the ethnic provinces; the last two are optional."""
+    from replication.data.cities import load_crosswalk
+    from replication.published import parse_ethnic_study
+
+    frames["ethnic_study"] = parse_ethnic_study((Paths().reference / "ethnic_study.csv").read_text(encoding="utf-8"))
+    manifest_path = Path(args.panel).with_name("manifest.json")  # make data writes it
+    frames["manifest"] = None
+    if manifest_path.is_file():
+        frames["manifest"] = json.loads(manifest_path.read_text(encoding="utf-8"))
+        inputs["manifest.json"] = sha256(manifest_path.read_bytes())
+    crosswalk = Path(args.raw) / "crosswalk_fiersity"
+    frames["entities"] = (load_crosswalk(crosswalk).entities[["city", "province"]]
+                          if (crosswalk / "entities.csv").is_file() else None)
+    if frames["manifest"] is None or frames["entities"] is None:
+        note(f"ethnic: no {'manifest.json beside the panel' if frames['manifest'] is None else crosswalk}; the "
+             "coverage names the panel's cities only")
+    return options
+
+
+def read_variant_panels(args, options: Options, frames: dict, inputs: dict) -> Options:
+    """The variant panels of --variants (variants.json and one CSV per variant) for the multiverse."""
     from replication.data import load_panel
 
-    listing = processed / "variants" / "variants.json"
-    names = sorted(json.loads(listing.read_text(encoding="utf-8"))) if listing.is_file() else []
-    for name in names:
-        if not (processed / "variants" / f"{name}.csv").is_file():
-            raise BuildError(f"{listing}: variant {name!r} has no panel {processed / 'variants' / f'{name}.csv'}; "
-                             "run `make data`")
-    anomalies = processed / "anomalies.csv"
-    return ({name: load_panel(processed / "variants" / f"{name}.csv") for name in names},
-            pd.read_csv(anomalies) if anomalies.is_file() else None)
+    folder = Path(args.variants)
+    variants = json.loads((folder / "variants.json").read_text(encoding="utf-8")) \
+        if (folder / "variants.json").is_file() else {}
+    panels = {}
+    for name in sorted(variants):
+        path = folder / f"{name}.csv"
+        if not path.is_file():
+            raise BuildError(f"{folder / 'variants.json'}: variant {name!r} has no panel {path}; run `make data`")
+        panels[name] = load_panel(path)
+    frames["variants"], frames["variant_panels"] = variants, panels
+    return options
 
 
-def command_indices(args: argparse.Namespace, options: Options) -> int:
-    """analysis.csv and the tidy Tables 1, 3 and 4."""
-    from replication.indices import analysis_frame
-    from replication.tables import table1, table3, table4
-
-    out = output_dir(Path(args.out))
-    panel, options, panel_digest = _panel_options(args, options)
-    analysis = analysis_frame(panel, options)
-    six = analysis_frame(panel, dataclasses.replace(options, dist_indicators="six"))
-    published, _ = _published(Paths())
-    components, summary, weights = table3(analysis, published)
-    frames = {
-        "data/analysis.csv": analysis.data,
-        "tables/table1.csv": table1(analysis, six, published),
-        "tables/table3.csv": components,
-        "tables/table3_stats.csv": summary,
-        "tables/table3_weights.csv": weights,
-        "tables/table4.csv": table4(analysis, published),
-    }
-    files = {relative: _checked_csv(frame, relative, out) for relative, frame in frames.items()}
-    publish(out, "indices", files, {**_options_record(options, "panel", "index"), "inputs": {"panel.csv": panel_digest}})
-    small = analysis.small_nonurban
-    if len(small):
-        print(f"min_nonurban_share={options.min_nonurban_share:g}: {len(small)} city-years left out "
-              f"({', '.join(f'{c} {n}' for c, n in small.groupby('city').size().items())})")
-    print(f"wrote analysis.csv and Tables 1, 3, 4 ({len(analysis.data)} city-years) under {out}")
-    return 0
+def read_jobs(args, options: Options, frames: dict, inputs: dict) -> Options:
+    """How the multiverse runs (--jobs, --scheduler): not an input, so not in its record."""
+    frames["jobs"], frames["scheduler"] = args.jobs, args.scheduler
+    return options
 
 
-def command_models(args: argparse.Namespace, options: Options) -> int:
-    """Tables 5-9 as tidy CSVs (coefficients and statistics) and the resampling draws behind them."""
-    from replication.indices import analysis_frame
-    from replication.models import TABLES
-    from replication.multiverse import mechanism_table
+def read_model_sets(args, options: Options, frames: dict, inputs: dict) -> Options:
+    """The sets `indices` and `models` published under --out, whole and made together: the tidy tables,
+    analysis.csv and the resampling draws; the options they were made with are adopted."""
+    from replication.report import TIDY
 
-    out = output_dir(Path(args.out))
-    panel, options, panel_digest = _panel_options(args, options)
-    analysis = analysis_frame(panel, options)
-    results = {}
-    for name, function in TABLES.items():
-        progress(f"{name}")
-        results[name] = function(analysis.data, options)
-    progress("")
-    files = {}
-    for name, result in results.items():
-        files[f"tables/{name}.csv"] = _checked_csv(result.coefficients, f"tables/{name}.csv", out)
-        files[f"tables/{name}_stats.csv"] = _checked_csv(result.stats, f"tables/{name}_stats.csv", out)
-        if result.draws:
-            files[f"tables/{name}_draws.csv"] = _checked_csv(_draws_frame(result.draws), f"tables/{name}_draws.csv", out,
-                                                                 float_format="%.17g")
-    files["tables/mechanism.csv"] = csv_text(mechanism_table(panel, options))
-    record = {**_options_record(options, "panel", "index", "model"), "inputs": {"panel.csv": panel_digest}}
-    publish(out, "models", files, record)
-    for name, result in results.items():
-        dropped = result.stats[result.stats["stat"].isin(["n_dropped_missing", "n_singletons"])
-                               & (result.stats["value"] > 0)]
-        for row in dropped.itertuples():
-            what = "rows with a missing value" if row.stat == "n_dropped_missing" else "singleton city-years"
-            print(f"{name} {row.column}: {int(row.value)} {what} dropped")
-    print(f"wrote Tables 5-9 under {out / 'tables'}")
-    mismatch = _mismatch(out, record)
-    if mismatch:
-        note(f"Tables 5-9 and the analysis.csv beside them now differ ({mismatch}); run `make indices` with the "
-             "same options, or `report` will refuse")
-    return 0
-
-
-def _mismatch(out: Path, models: dict) -> str:
-    """How the indices set under `out` differs from what the models set was made from ('' if not)."""
-    try:
-        indices = json.loads((out / manifest_name("indices")).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "no indices set"
-    if indices.get("inputs") != models.get("inputs"):
-        return "made from different panels"
-    index_options = {k: v for k, v in models["options"].items() if RULES.get(k) and RULES[k].step in ("panel", "index")}
-    for name, value in index_options.items():
-        if indices["options"].get(name) != value:
-            return f"analysis.csv has {name}={indices['options'].get(name)!r}, Tables 5-9 {name}={value!r}"
-    return ""
-
-
-def command_report(args: argparse.Namespace, options: Options) -> int:
-    """Rendered tables, comparison, audit and figures, from the sets `indices` and `models` published."""
-    from replication.report import TIDY, build
-
-    out = output_dir(Path(args.out))
+    out = Path(args.out)
     indices = read_set(out, "indices", "make indices")
     models = read_set(out, "models", "make models")
     mismatch = _mismatch(out, models)
@@ -537,17 +289,310 @@ def command_report(args: argparse.Namespace, options: Options) -> int:
     for relative in (r for r in models["files"] if r.endswith("_draws.csv")):
         frame = schemas.check(pd.read_csv(out / relative), "draws", str(out / relative))
         draws.update({key: part.sort_values("draw")["value"].to_numpy(float) for key, part in frame.groupby("key")})
-    if "tables/mechanism.csv" in models["files"]:  # the six-indicator section (replication/multiverse.py)
+    if "tables/mechanism.csv" in models["files"]:  # the six-indicator section
         tables["mechanism"] = pd.read_csv(out / "tables" / "mechanism.csv")
-    panel, _ = read_panel(Path(args.panel))
-    variants, anomalies = _variants(Path(args.panel).parent)
-    published, claims = _published(Paths())
-    files = build(published, claims, tables, data, options, draws=draws, variants=variants, anomalies=anomalies,
-                  panel=panel, multiverse=_multiverse_summary(out, options, sha256(Path(args.panel).read_bytes())))
-    record = {**_options_record(options, "panel", "index", "model", "rendering"),
-              "inputs": {manifest_name(s): sha256((out / manifest_name(s)).read_bytes()) for s in ("indices", "models")}}
-    publish(out, "report", files, record)
-    print(f"wrote {len(files)} rendered tables, reports and figures under {out}")
+    frames.update(tables=tables, data=data, draws=draws)
+    inputs.update({manifest_name(s): sha256((out / manifest_name(s)).read_bytes()) for s in ("indices", "models")})
+    return options
+
+
+def read_report_panel(args, options: Options, frames: dict, inputs: dict) -> Options:
+    """The panel of --panel, the variant panels and anomalies.csv beside it, and the multiverse's
+    summary when `make multiverse` ran under --out on this panel with these options."""
+    path = Path(args.panel)
+    frames["panel"], _ = read_panel(path)
+    frames["variant_panels"], frames["anomalies"] = _variants(path.parent)
+    frames["multiverse"] = _multiverse_summary(Path(args.out), options, sha256(path.read_bytes()))
+    return options
+
+
+def _variants(processed: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
+    """The variant panels listed in <processed>/variants/variants.json and <processed>/anomalies.csv, if written."""
+    from replication.data import load_panel
+
+    listing = processed / "variants" / "variants.json"
+    names = sorted(json.loads(listing.read_text(encoding="utf-8"))) if listing.is_file() else []
+    for name in names:
+        if not (processed / "variants" / f"{name}.csv").is_file():
+            raise BuildError(f"{listing}: variant {name!r} has no panel {processed / 'variants' / f'{name}.csv'}; "
+                             "run `make data`")
+    anomalies = processed / "anomalies.csv"
+    return ({name: load_panel(processed / "variants" / f"{name}.csv") for name in names},
+            pd.read_csv(anomalies) if anomalies.is_file() else None)
+
+
+def _mismatch(out: Path, models: dict) -> str:
+    """How the indices set under `out` differs from what the models set was made from ('' if not)."""
+    try:
+        indices = json.loads((out / manifest_name("indices")).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "no indices set"
+    if indices.get("inputs") != models.get("inputs"):
+        return "made from different panels"
+    index_options = {k: v for k, v in models["options"].items() if RULES.get(k) and RULES[k].step in ("panel", "index")}
+    for name, value in index_options.items():
+        if indices["options"].get(name) != value:
+            return f"analysis.csv has {name}={indices['options'].get(name)!r}, Tables 5-9 {name}={value!r}"
+    return ""
+
+
+def _multiverse_summary(out: Path, options: Options, panel_digest: str) -> pd.DataFrame | None:
+    """multiverse/summary.csv when `make multiverse` ran in `out` on this panel with these options (its
+    manifest says so), else None: the report then says the multiverse was not run for this directory."""
+    manifest = out / manifest_name("multiverse")
+    if not manifest.is_file():
+        return None
+    record = json.loads(manifest.read_text(encoding="utf-8"))
+    same = (record.get("non_default") == _options_record(options, "panel", "index", "model")["non_default"]
+            and record.get("inputs", {}).get("panel.csv") == panel_digest)
+    return pd.read_csv(out / "multiverse" / "summary.csv") if same else None
+
+
+# ---------------------------------------------------------------------------- what the steps compute
+# compute(frames, options) -> Made: the output set ({path relative to --out: content}; a DataFrame is
+# checked against the schema of its file stem and written as CSV by the runner) and the facts the
+# step's lines print. No paths are read or written here, except the panel build's raw directory.
+
+
+@dataclasses.dataclass(frozen=True)
+class Made:
+    files: dict[str, str | bytes | pd.DataFrame]
+    facts: dict = dataclasses.field(default_factory=dict)
+
+
+def compute_panel(frames: dict, options: Options) -> Made:
+    from replication.data import build_panel, codebook
+
+    built = build_panel(frames["raw"], options, progress=progress)
+    progress("")
+    files = {"panel.csv": built.panel, PANEL_MANIFEST: json_text(built.manifest),
+             "CODEBOOK.md": codebook(built.panel, built.manifest), "anomalies.csv": csv_text(built.anomalies)}
+    return Made(files | panel_variants(frames["raw"], options), {"log": built.log})
+
+
+def panel_variants(raw: Path, options: Options) -> dict[str, str]:
+    """variants/<name>.csv for each entry of data.VARIANTS, and variants/variants.json naming the
+    panel-build options that made each (a contract: the multiverse and the report read these files)."""
+    from replication.data import VARIANTS, build_panel
+
+    files = {}
+    for name, changes in VARIANTS.items():
+        progress(f"variant {name}")
+        files[f"variants/{name}.csv"] = csv_text(build_panel(raw, dataclasses.replace(options, **changes)).panel)
+    progress("")
+    files["variants/variants.json"] = json_text(VARIANTS)
+    return files
+
+
+def compute_indices(frames: dict, options: Options) -> Made:
+    """analysis.csv and the tidy Tables 1, 3 and 4."""
+    from replication.indices import analysis_frame
+    from replication.tables import table1, table3, table4
+
+    analysis = analysis_frame(frames["panel"], options)
+    six = analysis_frame(frames["panel"], dataclasses.replace(options, dist_indicators="six"))
+    components, summary, weights = table3(analysis, frames["published"])
+    files = {"data/analysis.csv": analysis.data, "tables/table1.csv": table1(analysis, six, frames["published"]),
+             "tables/table3.csv": components, "tables/table3_stats.csv": summary,
+             "tables/table3_weights.csv": weights, "tables/table4.csv": table4(analysis, frames["published"])}
+    return Made(files, {"analysis": analysis})
+
+
+def compute_models(frames: dict, options: Options) -> Made:
+    """Tables 5-9 as tidy CSVs (coefficients and statistics) and the resampling draws behind them."""
+    from replication.indices import analysis_frame
+    from replication.models import TABLES
+    from replication.multiverse import mechanism_table
+
+    analysis = analysis_frame(frames["panel"], options)
+    results = {}
+    for name, function in TABLES.items():
+        progress(f"{name}")
+        results[name] = function(analysis.data, options)
+    progress("")
+    files = {}
+    for name, result in results.items():
+        files[f"tables/{name}.csv"] = result.coefficients
+        files[f"tables/{name}_stats.csv"] = result.stats
+        if result.draws:
+            files[f"tables/{name}_draws.csv"] = _draws_frame(result.draws)
+    files["tables/mechanism.csv"] = csv_text(mechanism_table(frames["panel"], options))
+    return Made(files, {"results": results})
+
+
+def compute_report(frames: dict, options: Options) -> Made:
+    """Rendered tables, comparison, audit and figures, from the sets `indices` and `models` published."""
+    from replication.report import build
+
+    return Made(build(frames["published"], frames["claims"], frames["tables"], frames["data"], options,
+                      draws=frames["draws"], variants=frames["variant_panels"], anomalies=frames["anomalies"],
+                      panel=frames["panel"], multiverse=frames["multiverse"]))
+
+
+def compute_guangxi(frames: dict, options: Options) -> Made:
+    """The Guangxi case (seed 000's figures beside the yearbook; Table 5 column 4 within Guangxi)."""
+    from replication.guangxi import build
+    from replication.indices import analysis_frame
+
+    analysis = analysis_frame(frames["panel"], options)
+    progress("guangxi: 2^14 wild bootstrap sign vectors")
+    files = build(frames["panel"], analysis, frames["guangxi_seed"], options)
+    progress("")
+    return Made(files)
+
+
+def compute_ethnic(frames: dict, options: Options) -> Made:
+    """The ethnic regions (seed 004's figures beside the panel; Table 5 column 4 for the ethnic provinces)."""
+    from replication.ethnic import build
+    from replication.indices import analysis_frame
+
+    analysis = analysis_frame(frames["panel"], options)
+    progress("ethnic: wild bootstrap by province")
+    files = build(frames["panel"], analysis, frames["ethnic_study"], options, frames["manifest"], frames["entities"])
+    progress("")
+    return Made(files)
+
+
+def compute_multiverse(frames: dict, options: Options) -> Made:
+    """multiverse/: every specification of the grid, the curves, what moves them."""
+    from replication.multiverse import mechanism_table, outputs, run
+
+    panels = {"default": frames["panel"], **frames["variant_panels"]}
+    result = run(panels, frames["variants"], jobs=frames["jobs"], scheduler=frames["scheduler"], progress=progress,
+                 base=options)
+    progress("")
+    files = outputs(result, frames["published"], mechanism_table(frames["panel"], options), options=options)
+    files["options.json"] = json_text(_options_record(options, "panel", "index", "model")
+                                      | {"variants": frames["variants"]})
+    return Made({f"multiverse/{name}": content for name, content in files.items()},
+                {"notes": result.notes, "specs": result.specs["spec_id"].nunique(),
+                 "estimands": result.specs["estimand"].nunique(), "count": len(files)})
+
+
+# ---------------------------------------------------------------------------- what the steps say
+# say(made, out, options, manifest): the lines a step prints once its set is published.
+
+
+def say_panel(made: Made, out: Path, options: Options, manifest: dict) -> None:
+    for line in made.facts["log"]:
+        print(line)
+    print(f"wrote {', '.join(made.files)} to {out}")
+
+
+def say_indices(made: Made, out: Path, options: Options, manifest: dict) -> None:
+    analysis = made.facts["analysis"]
+    small = analysis.small_nonurban
+    if len(small):
+        print(f"min_nonurban_share={options.min_nonurban_share:g}: {len(small)} city-years left out "
+              f"({', '.join(f'{c} {n}' for c, n in small.groupby('city').size().items())})")
+    print(f"wrote analysis.csv and Tables 1, 3, 4 ({len(analysis.data)} city-years) under {out}")
+
+
+def say_models(made: Made, out: Path, options: Options, manifest: dict) -> None:
+    for name, result in made.facts["results"].items():
+        dropped = result.stats[result.stats["stat"].isin(["n_dropped_missing", "n_singletons"])
+                               & (result.stats["value"] > 0)]
+        for row in dropped.itertuples():
+            what = "rows with a missing value" if row.stat == "n_dropped_missing" else "singleton city-years"
+            print(f"{name} {row.column}: {int(row.value)} {what} dropped")
+    print(f"wrote Tables 5-9 under {out / 'tables'}")
+    mismatch = _mismatch(out, manifest)
+    if mismatch:
+        note(f"Tables 5-9 and the analysis.csv beside them now differ ({mismatch}); run `make indices` with the "
+             "same options, or `report` will refuse")
+
+
+def say_report(made: Made, out: Path, options: Options, manifest: dict) -> None:
+    print(f"wrote {len(made.files)} rendered tables, reports and figures under {out}")
+
+
+def say_guangxi(made: Made, out: Path, options: Options, manifest: dict) -> None:
+    print(f"wrote the Guangxi report, {len(made.files) - 2} tables and figures under {out}")
+
+
+def say_ethnic(made: Made, out: Path, options: Options, manifest: dict) -> None:
+    print(f"wrote the ethnic-regions report, {len(made.files) - 2} tables and figures under {out}")
+
+
+def say_multiverse(made: Made, out: Path, options: Options, manifest: dict) -> None:
+    for line in dict.fromkeys(made.facts["notes"]):
+        print(line)
+    print(f"wrote {made.facts['specs']} specifications x {made.facts['estimands']} estimands "
+          f"({made.facts['count']} files) under {out / 'multiverse'}")
+
+
+# ---------------------------------------------------------------------------- the pipeline
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    reads: tuple[Callable, ...]  # readers, in order: each takes its inputs into frames, adopts their options
+    compute: Callable[[dict, Options], Made]
+    options: tuple[str, ...]  # the option steps (config.STEPS) its manifest records
+    say: Callable[[Made, Path, Options, dict], None]  # its lines, once its set is published
+    out_first: bool = True  # create --out before reading (the panel build creates it only when it succeeded)
+
+
+PANEL = (read_panel_step,)
+STEPS = {
+    "panel": Step((read_raw,), compute_panel, ("panel",), say_panel, out_first=False),
+    "indices": Step((*PANEL, read_published), compute_indices, ("panel", "index"), say_indices),
+    "models": Step(PANEL, compute_models, ("panel", "index", "model"), say_models),
+    "report": Step((read_model_sets, read_report_panel, read_published), compute_report,
+                   ("panel", "index", "model", "rendering"), say_report),
+    "guangxi": Step((*PANEL, read_guangxi_seed), compute_guangxi, ("panel", "index", "model"), say_guangxi),
+    "ethnic": Step((*PANEL, read_ethnic_inputs), compute_ethnic, ("panel", "index", "model"), say_ethnic),
+    "multiverse": Step((*PANEL, read_variant_panels, read_published, read_jobs), compute_multiverse,
+                       ("panel", "index", "model"), say_multiverse),
+}
+
+
+def run_step(name: str, args: argparse.Namespace, options: Options) -> int:
+    """One step: read what it declares (schemas checked, options adopted), compute, publish its set
+    all or nothing with its record (the options of its option steps, the digests of its inputs), say."""
+    step = STEPS[name]
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"--out {out}: is a file, expected a directory")
+    if step.out_first:
+        output_dir(out)
+    frames: dict = {}
+    inputs: dict = {}
+    for reader in step.reads:
+        options = reader(args, options, frames, inputs)
+    made = step.compute(frames, options)
+    out = output_dir(out)
+    files = {relative: _serialised(content, relative, out) for relative, content in made.files.items()}
+    record = _options_record(options, *step.options) | ({"inputs": inputs} if inputs else {})
+    manifest = publish(out, name, files, record)
+    step.say(made, out, options, manifest)
+    return 0
+
+
+def _serialised(content: str | bytes | pd.DataFrame, relative: str, out: Path) -> str | bytes:
+    """A frame as CSV after its schema check (a failure here is a bug: it names the file); draws keep
+    every digit (%.17g), the rest ten significant digits."""
+    if not isinstance(content, pd.DataFrame):
+        return content
+    schemas.check(content, Path(relative).stem, str(out / relative))
+    digits = "%.17g" if relative.endswith("_draws.csv") else "%.10g"
+    return content.to_csv(index=False, float_format=digits, lineterminator="\n")
+
+
+# ---------------------------------------------------------------------------- the other commands
+
+
+def command_options(args: argparse.Namespace, options: Options) -> int:
+    """Every option, the step that applies it, its default, the values it accepts and why."""
+    rows = describe_options()
+    width = max(len(r["name"]) for r in rows)
+    print("Options (change with --set name=value, or make ... SET=\"name=value ...\"):\n")
+    for step, text in {"panel": "panel build", "index": "indices", "model": "models", "rendering": "report"}.items():
+        print(f"[{step}] {text}")
+        for row in (r for r in rows if r["step"] == step):
+            print(f"  {row['name']:<{width}}  default {row['default']}; {row['allowed']}")
+            print(textwrap.fill(row["why"], 100, initial_indent=" " * (width + 4), subsequent_indent=" " * (width + 4)))
+        print()
     return 0
 
 
@@ -568,13 +613,12 @@ def command_all(args: argparse.Namespace, options: Options) -> int:
     out = output_dir(Path(args.out))
     staging = out / ".staging-all"
     shutil.rmtree(staging, ignore_errors=True)
-    steps = dict(zip(ALL_STEPS, (command_indices, command_models, command_report, command_guangxi)))
     try:
-        for name, step in steps.items():
+        for name in ALL_STEPS:
             printed = io.StringIO()
             try:
                 with contextlib.redirect_stdout(printed):
-                    code = step(argparse.Namespace(**{**vars(args), "out": str(staging)}), options)
+                    code = run_step(name, argparse.Namespace(**{**vars(args), "out": str(staging)}), options)
             except (BuildError, ValueError, OSError):
                 note(f"all: the {name} step failed; every step's previous outputs in {out} are unchanged")
                 raise
@@ -598,18 +642,6 @@ def command_all(args: argparse.Namespace, options: Options) -> int:
     return 0
 
 
-def _multiverse_summary(out: Path, options: Options, panel_digest: str) -> pd.DataFrame | None:
-    """multiverse/summary.csv when `make multiverse` ran in `out` on this panel with these options (its
-    manifest says so), else None: the report then says the multiverse was not run for this directory."""
-    manifest = out / manifest_name("multiverse")
-    if not manifest.is_file():
-        return None
-    record = json.loads(manifest.read_text(encoding="utf-8"))
-    same = (record.get("non_default") == _options_record(options, "panel", "index", "model")["non_default"]
-            and record.get("inputs", {}).get("panel.csv") == panel_digest)
-    return pd.read_csv(out / "multiverse" / "summary.csv") if same else None
-
-
 def command_notebooks(args: argparse.Namespace, options: Options) -> int:
     """Execute notebooks/*.ipynb in place, so the committed notebooks carry their outputs."""
     from replication.notebooks import NOTEBOOKS, execute, text
@@ -624,99 +656,6 @@ def command_notebooks(args: argparse.Namespace, options: Options) -> int:
         temporary.write_text(content, encoding="utf-8")
         temporary.replace(path)  # whole or not at all
         print(f"executed {path}")
-    return 0
-
-
-def command_ethnic(args: argparse.Namespace, options: Options) -> int:
-    """The ethnic regions (seed 004's figures beside the panel; Table 5 column 4 for the ethnic provinces)."""
-    from replication.data.cities import load_crosswalk
-    from replication.ethnic import build
-    from replication.indices import analysis_frame
-    from replication.published import parse_ethnic_study
-
-    out = output_dir(Path(args.out))
-    panel, options, panel_digest = _panel_options(args, options)
-    analysis = analysis_frame(panel, options)
-    reference = parse_ethnic_study((Paths().reference / "ethnic_study.csv").read_text(encoding="utf-8"))
-    inputs = {"panel.csv": panel_digest}
-    manifest_path = Path(args.panel).with_name("manifest.json")  # why cities left the panel (make data writes it)
-    manifest = None
-    if manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        inputs["manifest.json"] = sha256(manifest_path.read_bytes())
-    crosswalk = Path(args.raw) / "crosswalk_fiersity"  # every prefecture-level division of the eight
-    entities = (load_crosswalk(crosswalk).entities[["city", "province"]]
-                if (crosswalk / "entities.csv").is_file() else None)
-    if manifest is None or entities is None:
-        note(f"ethnic: no {'manifest.json beside the panel' if manifest is None else crosswalk}; the coverage "
-             "names the panel's cities only")
-    progress("ethnic: wild bootstrap by province")
-    files = build(panel, analysis, reference, options, manifest, entities)
-    progress("")
-    publish(out, "ethnic", files, {**_options_record(options, "panel", "index", "model"), "inputs": inputs})
-    print(f"wrote the ethnic-regions report, {len(files) - 2} tables and figures under {out}")
-    return 0
-
-
-def command_bench(args: argparse.Namespace, options: Options) -> int:
-    from replication.bench import run_benchmark
-
-    out = output_dir(Path(args.out))
-    _, analysis = _analysis(args, options)
-    figures = run_benchmark(analysis.data, options)
-    publish(out, "bench", {"bench.json": json_text(figures)}, _options_record(options, "panel", "index", "model"))
-    for key, value in figures.items():
-        print(f"{key}: {value}")
-    return 0
-
-
-def command_guangxi(args: argparse.Namespace, options: Options) -> int:
-    """The Guangxi case (seed 000's figures beside the yearbook; Table 5 column 4 within Guangxi)."""
-    from replication.guangxi import build
-    from replication.published import parse_guangxi_seed
-
-    out = output_dir(Path(args.out))
-    panel, options, panel_digest = _panel_options(args, options)
-    from replication.indices import analysis_frame
-
-    analysis = analysis_frame(panel, options)
-    reference = parse_guangxi_seed((Paths().reference / "guangxi_seed.csv").read_text(encoding="utf-8"))
-    progress("guangxi: 2^14 wild bootstrap sign vectors")
-    files = build(panel, analysis, reference, options)
-    progress("")
-    publish(out, "guangxi", files, {**_options_record(options, "panel", "index", "model"),
-                                    "inputs": {"panel.csv": panel_digest}})
-    print(f"wrote the Guangxi report, {len(files) - 2} tables and figures under {out}")
-    return 0
-
-
-def command_multiverse(args: argparse.Namespace, options: Options) -> int:
-    """output/multiverse/: every specification of the grid, the curves, what moves them."""
-    from replication.data import load_panel
-    from replication.multiverse import mechanism_table, outputs, run
-
-    out = output_dir(Path(args.out))
-    panel, options, panel_digest = _panel_options(args, options)
-    folder = Path(args.variants)
-    variants = json.loads((folder / "variants.json").read_text(encoding="utf-8")) \
-        if (folder / "variants.json").is_file() else {}
-    panels = {"default": panel}
-    for name in sorted(variants):
-        path = folder / f"{name}.csv"
-        if not path.is_file():
-            raise BuildError(f"{folder / 'variants.json'}: variant {name!r} has no panel {path}; run `make data`")
-        panels[name] = load_panel(path)
-    result = run(panels, variants, jobs=args.jobs, scheduler=args.scheduler, progress=progress, base=options)
-    progress("")
-    published, _ = _published(Paths())
-    files = outputs(result, published, mechanism_table(panel, options), options=options)
-    files["options.json"] = json_text(_options_record(options, "panel", "index", "model") | {"variants": variants})
-    publish(out, "multiverse", {f"multiverse/{name}": content for name, content in files.items()},
-            {**_options_record(options, "panel", "index", "model"), "inputs": {"panel.csv": panel_digest}})
-    for line in dict.fromkeys(result.notes):
-        print(line)
-    print(f"wrote {result.specs['spec_id'].nunique()} specifications x {result.specs['estimand'].nunique()} "
-          f"estimands ({len(files)} files) under {out / 'multiverse'}")
     return 0
 
 
@@ -789,20 +728,19 @@ def command_side_by_side(args: argparse.Namespace, options: Options) -> int:
 # A new subcommand adds one line here.
 COMMANDS = {
     "options": (command_options, "list every option: default, allowed values, the step that applies it, why", "none"),
-    "panel": (command_panel, "build the city-year panel from the raw files", "build"),
-    "indices": (command_indices, "analysis.csv and Tables 1, 3, 4", "pipeline"),
-    "models": (command_models, "Tables 5-9 and their resampling draws", "pipeline"),
-    "report": (command_report, "rendered tables, comparison, audit, figures (from the published sets)", "pipeline"),
+    "panel": (partial(run_step, "panel"), "build the city-year panel from the raw files", "build"),
+    "indices": (partial(run_step, "indices"), "analysis.csv and Tables 1, 3, 4", "pipeline"),
+    "models": (partial(run_step, "models"), "Tables 5-9 and their resampling draws", "pipeline"),
+    "report": (partial(run_step, "report"), "rendered tables, comparison, audit, figures (from the published sets)", "pipeline"),
     "all": (command_all, "indices, models, report and the Guangxi case (what `make all` runs)", "pipeline"),
-    "bench": (command_bench, "resampling speed, Tables 5-9, the wild bootstrap, the multiverse", "pipeline"),
-    "guangxi": (command_guangxi, "the Guangxi case: seed 000 beside the yearbook, Table 5 (4) within Guangxi",
+    "guangxi": (partial(run_step, "guangxi"), "the Guangxi case: seed 000 beside the yearbook, Table 5 (4) within Guangxi",
                 "pipeline"),
-    "multiverse": (command_multiverse, "every specification of the grid (replication/multiverse.py)", "multiverse"),
+    "multiverse": (partial(run_step, "multiverse"), "every specification of the grid (replication/multiverse.py)", "multiverse"),
     "verify": (command_verify, "Tables 5-9 recomputed by linearmodels and pyfixest (differences)", "pipeline"),
     "fetch": (command_fetch, "download and verify the raw files the panel build reads", "fetch"),
     "side-by-side": (command_side_by_side, "one column of a table from several runs, the options that differ as "
                      "heads", "side"),
-    "ethnic": (command_ethnic, "the ethnic regions: seed 004 beside the panel, Table 5 (4) for the ethnic provinces",
+    "ethnic": (partial(run_step, "ethnic"), "the ethnic regions: seed 004 beside the panel, Table 5 (4) for the ethnic provinces",
                "pipeline"),
     "notebooks": (command_notebooks, "execute notebooks/*.ipynb in place, so they are committed with their outputs",
                   "notebooks"),

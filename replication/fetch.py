@@ -44,7 +44,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from replication.data.build import sha256
-from replication.data.errors import BuildError
+from replication.errors import BuildError
 from replication.schemas import check
 
 FILE_LIST = "raw_files.csv"

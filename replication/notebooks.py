@@ -14,13 +14,15 @@ from pathlib import Path
 NOTEBOOKS = ("01_indices.ipynb", "02_main_results.ipynb")
 
 
-def execute(path: Path):
-    """The notebook at `path` executed in its own folder (nbformat.NotebookNode, outputs filled in)."""
+def execute(path: Path, allow_errors: bool = False):
+    """The notebook at `path` executed in its own folder (nbformat.NotebookNode, outputs filled in). A
+    cell that raises stops the run (nbclient's CellExecutionError), unless `allow_errors`: then its
+    error is recorded as the cell's output and the next cells run."""
     import nbformat
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3", record_timing=False,
+    NotebookClient(notebook, timeout=300, kernel_name="python3", record_timing=False, allow_errors=allow_errors,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     return notebook
 

@@ -1,4 +1,4 @@
-"""The paper's tables, one entry each: what computes it, which tidy files it reads, how it is laid out.
+"""The paper's tables, one entry each: which tidy files it reads and how it is laid out.
 
 Everything here is data.  ``LABELS`` is the one place where a symbol (a variable, an indicator, a
 statistic) gets its readable label; the tidy CSVs keep the symbols.  ``REGISTRY`` lists the
@@ -9,9 +9,6 @@ grid into Markdown, LaTeX and HTML.  A table reads only the tidy files its entry
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
-
-from replication import models, tables
 
 LABELS = {
     # variables and regression terms
@@ -164,7 +161,6 @@ class Entry:
     name: str  # file stem of the rendered table
     number: str  # the paper's table number (a caption in LaTeX gets its own)
     caption: str
-    compute: Callable  # the function whose output the tidy files hold
     sources: tuple[str, ...]  # tidy files (stems) the table reads, the first one laid out
     layout: RegressionLayout | FrameLayout
     notes: tuple[str, ...] = ()  # str.format templates over the facts render.facts() collects
@@ -195,7 +191,7 @@ def _p(column: str, stat: str) -> Extra:
 
 REGISTRY: dict[str, Entry] = {e.name: e for e in (
     Entry(name="table1", number="1", caption="Entropy weights of the public-service indicators (Dist)",
-          compute=tables.table1, sources=("table1",),
+          sources=("table1",),
           layout=FrameLayout((FrameColumn("indicator", "Indicator", None, labelled=True),
                               FrameColumn("weight", "Weight (used)"),
                               FrameColumn("weight_six", "Six-indicator option"),
@@ -206,7 +202,7 @@ REGISTRY: dict[str, Entry] = {e.name: e for e in (
                  "exist for the whole city only and are used only in the six-indicator option, where both areas "
                  "take the whole-city rate.")),
     Entry(name="table3", number="3", caption="Principal components of the digital-technology indicators (Dig)",
-          compute=tables.table3, sources=("table3", "table3_stats"),
+          sources=("table3", "table3_stats"),
           layout=FrameLayout((FrameColumn("component", "Component", None),
                               FrameColumn("eigenvalue", "Eigenvalue"), FrameColumn("variance_share", "Share"),
                               FrameColumn("cumulative_share", "Cumulative"), FrameColumn("kept", "Kept", None),
@@ -216,13 +212,13 @@ REGISTRY: dict[str, Entry] = {e.name: e for e in (
                  "KMO = {kmo:.3f} (paper 0.773); Bartlett chi2({bartlett_df:.0f}) = {bartlett_chi2:.1f}, "
                  "p = {bartlett_p:.3g}. Components kept up to {pca_variance_target:.0%} cumulative variance.")),
     Entry(name="table3_weights", number="3b", caption="Indicator weights of Dig (PCA) and Dig_entropy",
-          compute=tables.table3, sources=("table3_weights",),
+          sources=("table3_weights",),
           layout=FrameLayout((FrameColumn("indicator", "Indicator", None, labelled=True),
                               FrameColumn("weight_pca", "PCA weight"),
                               FrameColumn("weight_entropy", "Entropy weight"),
                               FrameColumn("kmo_item", "KMO (item)"))),
           notes=(SAMPLE,)),
-    Entry(name="table4", number="4", caption="Descriptive statistics", compute=tables.table4, sources=("table4",),
+    Entry(name="table4", number="4", caption="Descriptive statistics", sources=("table4",),
           layout=FrameLayout((FrameColumn("variable", "Variable", None, labelled=True), FrameColumn("mean", "Mean"),
                               FrameColumn("sd", "SD"), FrameColumn("min", "Min"), FrameColumn("max", "Max"),
                               FrameColumn("n", "N", 0), FrameColumn("mean_paper", "Mean"),
@@ -233,12 +229,12 @@ REGISTRY: dict[str, Entry] = {e.name: e for e in (
                  "Ur is a proxy: district population / whole-city population. The paper's 'financial pressure' is "
                  "defined nowhere and used in no model; it is not constructed.")),
     Entry(name="table5", number="5", caption="Baseline regression",
-          compute=models.baseline, sources=("table5", "table5_stats"),
+          sources=("table5", "table5_stats"),
           layout=RegressionLayout(columns=(("(1)", "(1)"), ("(2)", "(2)"), ("(3)", "(3)"), ("(4)", "(4)")),
                                   dependent=("Dist",) * 4, terms=("Dig", *CONTROL_TERMS),
                                   indicators=_marks(4, ("none", "Ur", "Ur, Stru", "all four")))),
     Entry(name="table6", number="6", caption="Heterogeneity by region",
-          compute=models.heterogeneity, sources=("table6", "table6_stats"),
+          sources=("table6", "table6_stats"),
           layout=RegressionLayout(columns=(("All", "All"), ("East", "East"), ("Central", "Central"),
                                            ("West", "West")),
                                   dependent=("Dist",) * 4, terms=("Dig", *CONTROL_TERMS), indicators=_marks(4),
@@ -249,7 +245,7 @@ REGISTRY: dict[str, Entry] = {e.name: e for e in (
                  "separate regressions) with city-clustered errors whatever the option cov_type, F(1, G−1); and a permutation test reassigning "
                  "region labels across the cities of the two regions ({permutation_draws} draws, seeded).",)),
     Entry(name="table7", number="7", caption="Instrumental variable (2SLS)",
-          compute=models.instrumental, sources=("table7", "table7_stats"),
+          sources=("table7", "table7_stats"),
           layout=RegressionLayout(columns=(("first_stage", "First stage"), ("second_stage", "Second stage")),
                                   dependent=("Dig", "Dist"), terms=("L2.Dig", "Dig", *CONTROL_TERMS),
                                   indicators=(("Controls", ("Yes", "Yes")),), extra_title="IV diagnostics",
@@ -265,11 +261,11 @@ REGISTRY: dict[str, Entry] = {e.name: e for e in (
                  "first-stage F (one instrument, one endogenous regressor); ivreg2 scales it by a slightly "
                  "different finite-sample factor.",)),
     Entry(name="table8", number="8", caption="Robustness: entropy-weighted Dig",
-          compute=models.robustness, sources=("table8", "table8_stats"),
+          sources=("table8", "table8_stats"),
           layout=RegressionLayout(columns=(("(1)", "PCA Dig"), ("(2)", "Entropy Dig")), dependent=("Dist", "Dist"),
                                   terms=("Dig", "Dig_entropy", *CONTROL_TERMS), indicators=_marks(2))),
     Entry(name="table9", number="9", caption="Mediation through industrial structure upgrading",
-          compute=models.mediation, sources=("table9", "table9_stats"),
+          sources=("table9", "table9_stats"),
           layout=RegressionLayout(columns=(("c", "Path c"), ("a", "Path a"), ("b_cprime", "Paths b and c′")),
                                   dependent=("Dist", "Isu", "Dist"), terms=("Dig", "Isu", *CONTROL_TERMS),
                                   indicators=_marks(3), extra_title="Indirect effect a × b",

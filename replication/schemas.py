@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from replication.config import YEARS
-from replication.data.errors import BuildError
+from replication.config import REGIONS, YEARS
+from replication.errors import BuildError
 
 REGION_NAMES = ("East", "Central", "West")
 AREAS = ("pop", "teachers_primary", "pupils_primary", "library", "beds", "doctors")
@@ -342,8 +342,6 @@ MIN_CITIES_PER_REGION = 2
 
 def check_panel_size(panel: pd.DataFrame, source: str, regions: bool = False) -> None:
     """SchemaError naming `source` when the panel is too small for the step (`regions`: the models)."""
-    from replication.config import REGIONS
-
     if len(panel) == 0:
         raise SchemaError(f"{source}: no rows (only a header); expected one row per city-year, of at least "
                           f"{MIN_CITIES} cities (the indices compare cities)")

@@ -54,3 +54,15 @@ def committed_panel() -> pd.DataFrame:
     from replication.data import load_panel
 
     return load_panel(PROCESSED / "panel.csv")
+
+
+@pytest.fixture(scope="session")
+def complete_set(tmp_path_factory) -> Path:
+    """`python -m replication all` (what `make all` runs) on the committed panel with the default options,
+    once per test session (per worker under pytest-xdist: tmp_path_factory's directories are the worker's
+    own). Read only: a test that changes outputs copies it first."""
+    from replication.__main__ import main
+
+    out = tmp_path_factory.mktemp("complete") / "output"
+    assert main(["all", "--out", str(out)]) == 0
+    return out

@@ -11,13 +11,12 @@ import pandas as pd
 import pytest
 
 from replication import schemas
-from replication.__main__ import (
-    REMEDY, adopt, main, parser, publish, read_set, recover, sha256, write_atomic,
-)
+from replication.__main__ import REMEDY, adopt, main, parser
 from replication.config import RULES, STEPS, Options, describe_options, parse_overrides
-from replication.data.errors import BuildError
+from replication.errors import BuildError
+from replication.publish import publish, read_set, recover, sha256, write_atomic
 
-from conftest import PROCESSED
+from conftest import PROCESSED, ROOT
 
 
 # ---------------------------------------------------------------------------- options
@@ -176,14 +175,123 @@ def test_publish_writes_the_set_and_its_manifest_last(tmp_path):
         read_set(tmp_path, "demo", "make demo")
 
 
+def disk_full(monkeypatch, where: str, step: str = "") -> None:
+    """A full disk, injected by the test: while a set is staged (`stage`: writing its files) or after
+    the first file of it was renamed into place (`publish`); `step` limits it to that step's publish."""
+    import errno
+    import os
+    from pathlib import Path
+
+    staging = f"{os.sep}.publish{os.sep}{step}" if step else f"{os.sep}.publish{os.sep}"
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"<{where}>")
+    if where == "stage":
+        real_write = Path.write_bytes
+
+        def write_bytes(self, data):
+            if staging in str(self) and f"{os.sep}staging{os.sep}" in str(self):
+                raise full
+            return real_write(self, data)
+        monkeypatch.setattr(Path, "write_bytes", write_bytes)
+        return
+    fail_after_first(monkeypatch, staging, full)
+
+
+def fail_after_first(monkeypatch, staging: str, error: BaseException) -> None:
+    """os.replace raises `error` once one staged file (of a path containing `staging`) has moved."""
+    import os
+
+    real_replace, moved = os.replace, []
+
+    def replace(source, target, *args, **kwargs):
+        if staging in str(source) and f"{os.sep}staging{os.sep}" in str(source):
+            if moved:
+                raise error
+            moved.append(target)
+        return real_replace(source, target, *args, **kwargs)
+    monkeypatch.setattr(os, "replace", replace)
+
+
 @pytest.mark.parametrize("fault", ["stage", "publish"])
 def test_a_full_disk_leaves_the_previous_set(tmp_path, monkeypatch, fault):
     publish(tmp_path, "demo", {"a.csv": "old a\n", "b.csv": "old b\n"})
     before = _files(tmp_path)
-    monkeypatch.setenv("REPLICATION_FAULT", fault)
+    disk_full(monkeypatch, fault)
     with pytest.raises(OSError, match="No space left on device"):
         publish(tmp_path, "demo", {"a.csv": "new a\n", "b.csv": "new b\n", "c.csv": "new c\n"})
     assert _files(tmp_path) == before and not (tmp_path / ".publish").exists()
+
+
+def test_a_first_publish_that_fails_leaves_nothing(tmp_path, monkeypatch):
+    disk_full(monkeypatch, "publish")
+    with pytest.raises(OSError, match="No space left on device"):
+        publish(tmp_path, "demo", {"a.csv": "a\n", "b.csv": "b\n"})
+    assert _files(tmp_path) == {} and not (tmp_path / ".publish").exists()
+
+
+def test_an_interruption_between_two_renames_restores_the_previous_set(tmp_path, monkeypatch):
+    """KeyboardInterrupt (as SIGINT raises it, and Interrupted as SIGTERM does) after the first rename."""
+    publish(tmp_path, "demo", {"a.csv": "old a\n", "gone.csv": "old\n"})
+    before = _files(tmp_path)
+    fail_after_first(monkeypatch, "demo", KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        publish(tmp_path, "demo", {"a.csv": "new a\n", "b.csv": "new b\n"})
+    assert _files(tmp_path) == before and not (tmp_path / ".publish").exists()
+
+
+def test_sigterm_mid_publish_is_one_line_and_exit_143(tmp_path, monkeypatch, capsys):
+    """A real SIGTERM, sent to this process once the first file of the indices set has moved: main's
+    handler raises where the program is, the publish rolls back, one line on stderr, 128 + 15."""
+    import os
+    import signal
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "indices.manifest.json").write_text("{}\n")  # a previous set: its manifest only
+    before = _files(out)
+    real_replace, moved = os.replace, []
+
+    def replace(source, target, *args, **kwargs):
+        result = real_replace(source, target, *args, **kwargs)
+        if f"{os.sep}staging{os.sep}" in str(source) and not moved:
+            moved.append(target)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return result
+    monkeypatch.setattr(os, "replace", replace)
+    assert main(["indices", "--out", str(out)]) == 128 + signal.SIGTERM
+    assert moved and _files(out) == before and not (out / ".publish").exists()
+    assert capsys.readouterr().err == ("error: interrupted by SIGTERM; outputs being published were rolled back, "
+                                       "the previous ones are unchanged\n")
+
+
+KILLED = """
+import os, signal, sys
+from pathlib import Path
+from replication.publish import publish
+real = os.replace
+def replace(source, target):
+    real(source, target)
+    os.kill(os.getpid(), signal.SIGKILL)  # killed outright after the first rename: no rollback runs
+os.replace = replace
+publish(Path(sys.argv[1]), "demo", {"a.csv": "new a\\n", "b.csv": "new b\\n"})
+"""
+
+
+def test_a_publish_killed_outright_is_rolled_back_by_the_next_read(tmp_path, capsys):
+    """The one case that needs a process of its own: SIGKILL after the first rename leaves a mixed set
+    and its journal; the next read of the set rolls it back and says so."""
+    import signal
+    import subprocess
+    import sys
+
+    publish(tmp_path, "demo", {"a.csv": "old a\n"})
+    before = _files(tmp_path)
+    killed = subprocess.run([sys.executable, "-c", KILLED, str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert _files(tmp_path) != before and (tmp_path / ".publish" / "demo" / "journal.json").is_file()
+    assert read_set(tmp_path, "demo", "make demo")["files"] == {"a.csv": sha256(b"old a\n")}
+    assert _files(tmp_path) == before
+    assert capsys.readouterr().err == (f"note: an interrupted publish of `demo` under {tmp_path} was rolled back; "
+                                       "the previous complete set is in place\n")
 
 
 def test_recover_rolls_back_a_killed_publish(tmp_path, capsys):
@@ -208,3 +316,61 @@ def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
     target.write_text("x")
     assert main(["report", "--out", str(target)]) == 2
     assert capsys.readouterr().err == f"error: --out {target}: is a file, expected a directory\n"
+
+
+# ---------------------------------------------------------------------------- the runner over STEPS
+
+
+def _toy_step(draws: pd.DataFrame):
+    """A step declared as the table declares one: a reader, a pure compute, its option steps, its lines."""
+    from replication import __main__ as cli
+
+    def read(args, options, frames, inputs):
+        frames["n"] = len(draws)
+        inputs["toy.csv"] = "digest of what it read"
+        return options
+
+    def compute(frames, options):
+        return cli.Made({"tables/table5_draws.csv": draws, "notes/toy.txt": f"{frames['n']} draws\n"},
+                        {"n": frames["n"]})
+
+    def say(made, out, options, manifest):
+        print(f"{made.facts['n']} draws under {out}: {', '.join(manifest['files'])}")
+    return cli.Step((read,), compute, ("model",), say)
+
+
+def test_the_runner_reads_checks_publishes_and_records_a_declared_step(tmp_path, monkeypatch, capsys):
+    from replication import __main__ as cli
+
+    draws = pd.DataFrame({"key": ["ab"] * 3, "draw": [0, 1, 2], "value": [1 / 3, 0.1, 2.0]})
+    monkeypatch.setitem(cli.STEPS, "models", _toy_step(draws))
+    assert main(["models", "--out", str(tmp_path), "--set", "seed=5", "--set", "stars=paper"]) == 0
+    assert (tmp_path / "tables" / "table5_draws.csv").read_text() == \
+        "key,draw,value\nab,0,0.33333333333333331\nab,1,0.10000000000000001\nab,2,2\n"  # draws keep 17 digits
+    manifest = json.loads((tmp_path / "models.manifest.json").read_text())
+    assert manifest["inputs"] == {"toy.csv": "digest of what it read"}
+    assert manifest["non_default"] == {"seed": 5}  # the step records its option steps only (not stars)
+    assert set(manifest["options"]) == {name for name, rule in RULES.items() if rule.step == "model"}
+    assert manifest["files"] == {"notes/toy.txt": sha256(b"3 draws\n"),
+                                 "tables/table5_draws.csv": sha256((tmp_path / "tables/table5_draws.csv").read_bytes())}
+    assert capsys.readouterr().out == f"3 draws under {tmp_path}: notes/toy.txt, tables/table5_draws.csv\n"
+
+
+def test_the_runner_refuses_a_frame_its_schema_rejects_and_publishes_nothing(tmp_path, monkeypatch, capsys):
+    from replication import __main__ as cli
+
+    monkeypatch.setitem(cli.STEPS, "models", _toy_step(pd.DataFrame({"key": ["ab"], "draw": [0], "value": ["x"]})))
+    assert main(["models", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'tables' / 'table5_draws.csv'}: column value: expected a number"), err
+    assert _files(tmp_path) == {}
+
+
+def test_every_publishing_command_is_a_declared_step():
+    from replication import __main__ as cli
+
+    assert list(cli.STEPS) == ["panel", "indices", "models", "report", "guangxi", "ethnic", "multiverse"]
+    assert cli.ALL_STEPS == ("indices", "models", "report", "guangxi") and set(cli.ALL_STEPS) <= set(cli.STEPS)
+    for name in cli.STEPS:
+        function = cli.COMMANDS[name][0]
+        assert function.func is cli.run_step and function.args == (name,), name

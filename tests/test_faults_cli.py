@@ -1,12 +1,15 @@
 """Fault injection at the command line: damaged panels, bad options, mismatched steps, damaged output
-sets, unusable output paths, a full disk and signals in the middle of a publish.
+sets, unusable output paths, a full disk in the middle of a publish (SIGTERM and SIGKILL mid-publish:
+tests/test_cli.py).
 
 Table-driven: each case damages copies (under tmp_path) of the committed panel or of a complete output
-set, runs `python -m replication` in a subprocess and asserts the exit code, the words of the message,
+set, runs the command line in process (`main(argv)`; a full disk is injected by monkeypatching the
+file system calls, tests/test_cli.py's `disk_full`) and asserts the exit code, the words of the message,
 that no partial or mixed output exists (the output set is byte-identical to what it was, no staging
 left behind) and that the inputs are unchanged.  The committed files and the raw directory are never
 touched.  The build-side cases (damaged yearbook sheets) are in tests/test_panel_errors.py and the
-build helper's own fault file.
+build helper's own fault file.  One case runs `python -m replication` in a real process, where the
+process is the point: the exit code of a refused run.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -26,14 +28,28 @@ import pandas as pd
 import pytest
 
 from conftest import PROCESSED, ROOT
+from replication.__main__ import main
+from test_cli import disk_full
 
 TRACEBACK = "Traceback (most recent call last)"
 
 
-def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "CI": "true", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "replication", *args], cwd=ROOT, capture_output=True, text=True,
-                          env=environment, timeout=600)
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run(capsys):
+    """`python -m replication <args>` in this process: its exit code and what it printed."""
+    def command(*args: str) -> Run:
+        capsys.readouterr()
+        code = main(list(args))
+        printed = capsys.readouterr()
+        return Run(code, printed.out, printed.err)
+    return command
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -41,15 +57,6 @@ def digest(folder: Path) -> dict[str, str]:
         return {}
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture(scope="module")
-def complete_set(tmp_path_factory) -> Path:
-    """One complete output set (indices, models, report) made with the default options."""
-    out = tmp_path_factory.mktemp("complete") / "output"
-    result = run("all", "--out", str(out))
-    assert result.returncode == 0, result.stderr
-    return out
 
 
 @pytest.fixture
@@ -132,7 +139,7 @@ class Case:
     words: list[str]
     damage: Callable = nothing
     outputs: str = "unchanged"  # the output set must be byte-identical afterwards ("changed": a step ran)
-    env: dict = field(default_factory=dict)
+    fault: tuple[str, ...] = ()  # a full disk: disk_full's arguments (where, and optionally the step)
     absent: list[str] = field(default_factory=list)  # words that must not appear in stderr
 
 
@@ -226,10 +233,10 @@ CASES = [
     Case("panel-out-is-a-file", ["panel", "--raw", "{panel}", "--out", "{panel}/panel.csv"], 2,
          ["--out", "is a file"]),
     Case("disk-full-while-staging", MODELS, 2, ["No space left on device", "previous outputs are unchanged"],
-         env={"REPLICATION_FAULT": "stage"}),
+         fault=("stage",)),
     Case("disk-full-between-renames", MODELS, 2, ["No space left on device", "previous outputs are unchanged"],
-         env={"REPLICATION_FAULT": "publish"}),
-    Case("disk-full-publishing-report", REPORT, 2, ["No space left on device"], env={"REPLICATION_FAULT": "publish"}),
+         fault=("publish",)),
+    Case("disk-full-publishing-report", REPORT, 2, ["No space left on device"], fault=("publish",)),
     # -- accepted correctly
     Case("set-after-subcommand", [*INDICES, "--set", "winsorize=0.02"], 0, ["wrote analysis.csv"], outputs="changed"),
     Case("panel-option-equal-to-build", [*INDICES, "--set", "edge_fill_years=1"], 0, ["wrote analysis.csv"],
@@ -239,13 +246,15 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_fault(case: Case, work):
+def test_fault(case: Case, work, run, monkeypatch):
     panel_dir, out = work
     case.damage(panel_dir, out)
     inputs, outputs = digest(panel_dir), digest(out)
     args = [a.replace("{panel}", str(panel_dir / "panel.csv") if a == P else str(panel_dir)).replace("{out}", str(out))
             for a in case.args]
-    result = run(*args, env=case.env)
+    if case.fault:
+        disk_full(monkeypatch, *case.fault)
+    result = run(*args)
     message = result.stderr
     assert result.returncode == case.code, message
     assert TRACEBACK not in message, message
@@ -259,12 +268,16 @@ def test_fault(case: Case, work):
     assert not (out / ".publish").exists(), "no staging or journal may be left behind"
 
 
-def test_unknown_option_lists_no_traceback_for_report_without_outputs(tmp_path):
-    result = run("report", "--out", str(tmp_path / "empty"))
-    assert result.returncode == 2 and "indices.manifest.json: not found; run `make indices` first" in result.stderr
+def test_a_refused_run_exits_2_with_one_line_and_no_traceback(tmp_path):
+    """A real process: `python -m replication report` without the sets it reads exits with 2."""
+    result = subprocess.run([sys.executable, "-m", "replication", "report", "--out", str(tmp_path / "empty")],
+                            cwd=ROOT, capture_output=True, text=True, env={**os.environ, "CI": "true"}, timeout=600)
+    assert result.returncode == 2 and TRACEBACK not in result.stderr
+    assert result.stderr == (f"error: {tmp_path / 'empty' / 'indices.manifest.json'}: not found; "
+                             "run `make indices` first\n")
 
 
-def test_models_with_other_index_options_says_so_and_report_refuses(work):
+def test_models_with_other_index_options_says_so_and_report_refuses(work, run):
     panel_dir, out = work
     before = digest(out)
     result = run(*[a.replace("{panel}", str(panel_dir / "panel.csv")).replace("{out}", str(out)) for a in MODELS],
@@ -280,14 +293,15 @@ def test_models_with_other_index_options_says_so_and_report_refuses(work):
 
 
 @pytest.mark.parametrize("step", ["indices", "models", "report", "guangxi"])
-def test_all_publishes_one_set_or_leaves_every_previous_set(work, step):
+def test_all_publishes_one_set_or_leaves_every_previous_set(work, run, monkeypatch, step):
     """`make all` whose step fails (each of the four in turn), a full disk injected where it publishes,
     leaves every step's previous set in place, the earlier steps' new sets included, and says which step
     failed; the report then still matches the tables beside it."""
     panel_dir, out = work
     before = digest(out)
-    result = run("all", "--panel", str(panel_dir / "panel.csv"), "--out", str(out), "--set", "winsorize=0.02",
-                 env={"REPLICATION_FAULT": f"publish:{step}"})
+    with monkeypatch.context() as patch:
+        disk_full(patch, "publish", step)
+        result = run("all", "--panel", str(panel_dir / "panel.csv"), "--out", str(out), "--set", "winsorize=0.02")
     assert result.returncode == 2 and TRACEBACK not in result.stderr
     assert f"all: the {step} step failed; every step's previous outputs in {out} are unchanged" in result.stderr
     assert "No space left on device" in result.stderr
@@ -296,7 +310,7 @@ def test_all_publishes_one_set_or_leaves_every_previous_set(work, step):
     assert run("report", "--out", str(out)).returncode == 0
 
 
-def test_report_adopts_the_model_options_of_its_inputs(work):
+def test_report_adopts_the_model_options_of_its_inputs(work, run):
     """`make models SET=cov_type=robust` then `make report`: the notes say HC1, as the numbers are."""
     panel_dir, out = work
     assert run("models", "--panel", str(panel_dir / "panel.csv"), "--out", str(out), "--set",
@@ -308,46 +322,7 @@ def test_report_adopts_the_model_options_of_its_inputs(work):
     assert '"cov_type": "robust"' in (out / "report.manifest.json").read_text(encoding="utf-8")
 
 
-def _paused(args: list[str], out: Path) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "replication", *args], cwd=ROOT, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env={**os.environ, "CI": "true", "REPLICATION_FAULT": "pause"})
-    line = process.stderr.readline()
-    assert "publish: paused" in line, line + process.stderr.read()
-    assert (out / ".publish" / "models" / "journal.json").is_file()  # mid-publish: some files already moved
-    return process
-
-
-def test_sigterm_mid_publish_restores_the_previous_set(work):
-    panel_dir, out = work
-    before, inputs = digest(out), digest(panel_dir)
-    process = _paused(["models", "--panel", str(panel_dir / "panel.csv"), "--out", str(out), "--set", "seed=7"], out)
-    process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 128 + signal.SIGTERM, err
-    assert "interrupted by SIGTERM" in err and "previous ones are unchanged" in err and TRACEBACK not in err
-    assert digest(out) == before and digest(panel_dir) == inputs
-    assert not (out / ".publish").exists()
-
-
-def test_kill_mid_publish_is_rolled_back_by_the_next_command(work):
-    panel_dir, out = work
-    before = digest(out)
-    process = _paused(["models", "--panel", str(panel_dir / "panel.csv"), "--out", str(out), "--set", "seed=7"], out)
-    process.kill()
-    process.communicate(timeout=60)
-    assert digest(out) != before  # a mixed set on disk, with its journal
-    result = run("report", "--out", str(out))
-    assert "an interrupted publish of `models`" in result.stderr and "rolled back" in result.stderr
-    assert result.returncode == 0, result.stderr
-    after = digest(out)
-    assert {k: v for k, v in after.items() if not k.startswith(("reports/", "figures/", "report."))
-            and not k.endswith((".md", ".tex", ".html"))} == \
-           {k: v for k, v in before.items() if not k.startswith(("reports/", "figures/", "report."))
-            and not k.endswith((".md", ".tex", ".html"))}
-
-
-def test_a_rerun_is_byte_identical_and_stale_files_go(work):
+def test_a_rerun_is_byte_identical_and_stale_files_go(work, run):
     """Publishing the same set twice changes nothing; a file the new set lacks is removed with the set."""
     panel_dir, out = work
     before = digest(out)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from replication.data.errors import BuildError
 from replication.data.sources import english_corrections, read_pku_names
+from replication.errors import BuildError
 
 pytestmark = pytest.mark.raw
 

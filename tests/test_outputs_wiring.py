@@ -82,14 +82,10 @@ def test_every_table_is_written_as_word_and_as_a_notes_file(outputs_dir):
 
 
 @pytest.fixture(scope="module")
-def outputs_dir(tmp_path_factory, committed_panel):
-    """`python -m replication` indices, models, report and guangxi on the committed panel."""
-    from replication.__main__ import main
-
-    out = tmp_path_factory.mktemp("wiring")
-    for step in ("indices", "models", "report", "guangxi"):
-        assert main([step, "--out", str(out)]) == 0, step
-    return out
+def outputs_dir(complete_set):
+    """`python -m replication all` (indices, models, report and guangxi) on the committed panel: the
+    session's one run (tests/conftest.py)."""
+    return complete_set
 
 
 # ---------------------------------------------------------------------------- Guangxi figures

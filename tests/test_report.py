@@ -23,13 +23,9 @@ REFERENCE = ROOT / "data" / "reference"
 
 
 @pytest.fixture(scope="module")
-def outputs(tmp_path_factory, committed_panel):
-    """`python -m replication all` on the committed panel, in a temporary output directory."""
-    out = tmp_path_factory.mktemp("output")
-    from replication.__main__ import main
-
-    assert main(["all", "--out", str(out)]) == 0
-    return out
+def outputs(complete_set):
+    """`python -m replication all` on the committed panel (the session's one run, tests/conftest.py)."""
+    return complete_set
 
 
 def test_all_runs_every_step_make_all_runs(outputs):
@@ -201,7 +197,21 @@ def test_notebook_runs_and_its_committed_outputs_are_current(name):
 
     committed = nbformat.read(ROOT / "notebooks" / name, as_version=4)
     assert all(cell.get("outputs") for cell in committed.cells if cell.cell_type == "code"), "a cell has no output"
-    fresh = execute(ROOT / "notebooks" / name)
-    errors = [o for cell in outputs(fresh) for o in cell if o.get("output_type") == "error"]
-    assert not errors
+    fresh = execute(ROOT / "notebooks" / name, allow_errors=True)
+    errors = [f"{o['ename']}: {o['evalue']}" for cell in outputs(fresh) for o in cell if o.get("output_type") == "error"]
+    assert not errors, errors
     assert outputs(fresh) == outputs(committed), "the committed outputs are stale: run `make notebooks`"
+
+
+def test_a_notebook_cell_that_raises_is_named(tmp_path):
+    """What the test above relies on: executed with allow_errors, a failing cell is recorded as an error
+    output (it does not raise before the assertion), and the cells after it still run."""
+    import nbformat
+
+    from replication.notebooks import execute, outputs
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0"), nbformat.v4.new_code_cell("2 + 3")])
+    nbformat.write(notebook, tmp_path / "broken.ipynb")
+    cells = outputs(execute(tmp_path / "broken.ipynb", allow_errors=True))
+    assert [o["output_type"] for o in cells[0]] == ["error"] and cells[0][0]["ename"] == "ZeroDivisionError"
+    assert cells[1][0]["data"]["text/plain"] == "5"

@@ -1,20 +1,19 @@
 """Raw yearbook, PKU and crosswalk files -> the city-year panel."""
 
+import pandas as pd
+
 from replication.data.build import PanelBuild, build_panel
 from replication.data.codebook import codebook
-from replication.data.errors import BuildError
+from replication.errors import BuildError
+from replication.schemas import check, check_panel_size
 
 __all__ = ["BuildError", "PanelBuild", "build_panel", "codebook"]
 
 
-def load_panel(path) -> "pd.DataFrame":
+def load_panel(path) -> pd.DataFrame:
     """The committed panel as written by `python -m replication panel` (fill flags as '' when observed),
     checked against its schema (replication.schemas.PANEL): a bad panel raises a BuildError naming
     the file, the column and the first offending city-years."""
-    import pandas as pd
-
-    from replication.schemas import check, check_panel_size
-
     # only an empty cell is missing: 'n/a' or 'NA' in a numeric column is an error the schema names
     frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
     if len(frame) == 0:

@@ -1,5 +1,1 @@
-"""The one exception the panel build raises for bad input."""
-
-
-class BuildError(Exception):
-    """Bad or unexpected input. The message names the file, the city-year and the column."""
+from replication.errors import BuildError  # noqa: F401  (moved to replication/errors.py; kept for old imports)

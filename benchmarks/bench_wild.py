@@ -3,7 +3,7 @@ which builds the fixed effects as dense dummy columns), on the paper's panel and
 balanced panels of 57,000 rows (3,000 cities x 19 years) and 1,000,000 rows (10,000 cities x 100
 years), clustered by city.
 
-Every run is a child process (``python -m replication.bench_wild``) with its address space capped
+Every run is a child process (``python -m benchmarks.bench_wild``) with its address space capped
 (RLIMIT_AS) and a time limit, so a run that needs more cannot take the machine down: its failure is
 recorded instead.  Reported per run: wall time of the call (the model's data already in memory;
 wildboottest's numba compilation excluded by a warm-up call), peak resident memory of the child
@@ -78,7 +78,7 @@ def _run_wildboottest(data: pd.DataFrame, draws: int, seed: int) -> dict:
 
 
 def _child() -> None:
-    """python -m replication.bench_wild <wild|wildboottest> <case> <draws> <seed>; the paper's data
+    """python -m benchmarks.bench_wild <wild|wildboottest> <case> <draws> <seed>; the paper's data
     (case 'paper') arrive pickled on stdin.  Prints one JSON line."""
     implementation, case, draws, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     if case == "paper":
@@ -100,7 +100,7 @@ def _limit_address_space() -> None:
 def run_case(implementation: str, case: str, data: pd.DataFrame | None, draws: int, seed: int) -> dict:
     """One run in a capped child process -> its figures, or the way it failed."""
     payload = pickle.dumps(data[["city_code", "year", "Dist", *REGRESSORS]]) if data is not None else b""
-    command = [sys.executable, "-m", "replication.bench_wild", implementation, case, str(draws), str(seed)]
+    command = [sys.executable, "-m", "benchmarks.bench_wild", implementation, case, str(draws), str(seed)]
     start = time.perf_counter()
     try:
         done = subprocess.run(command, input=payload, capture_output=True, timeout=TIME_LIMIT[implementation],

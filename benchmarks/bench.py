@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from replication.bench_wild import benchmark_wild
-from replication.bench_multiverse import benchmark_multiverse
+from benchmarks.bench_wild import benchmark_wild
+from benchmarks.bench_multiverse import benchmark_multiverse
 from replication.config import Options
 from replication.models import CONTROLS, TABLES
 from replication.resampling import bootstrap_weights, panel_moments
@@ -46,7 +46,7 @@ def run_benchmark(data: pd.DataFrame, options: Options, draws: int = 20_000, rep
         "tables_5_9_resampling": f"{options.bootstrap_draws} bootstrap draws, "
                                  f"3 x {options.permutation_draws} permutation draws",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "fast": __import__("replication.bench_fast", fromlist=["benchmark_fast"]).benchmark_fast(),
+        "fast": benchmark_fast(),
         "wild_bootstrap": benchmark_wild(data, options),
         "multiverse": benchmark_multiverse(options=options),
     }
