@@ -26,7 +26,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-all: $(STAMP) ## every table, figure and report (indices, models, report, guangxi), from the committed panel (no raw files needed)
+all: $(STAMP) ## every table, figure and report (indices, models, report, guangxi, ethnic), from the committed panel (no raw files needed)
 	$(PY) -m replication $(OPTS) all --panel $(PANEL) --out $(OUT)
 
 indices: $(STAMP) ## output/data/analysis.csv and Tables 1, 3, 4 (Dist, Dig, descriptives)
@@ -42,7 +42,7 @@ guangxi: $(STAMP) ## the Guangxi case: seed 000's figures beside the yearbook, T
 	$(PY) -m replication $(OPTS) guangxi --panel $(PANEL) --out $(OUT)
 
 ethnic: $(STAMP) ## the ethnic regions: seed 004's figures beside the panel, Table 5 (4) for the eight ethnic provinces
-	$(PY) -m replication $(OPTS) ethnic --panel $(PANEL) --out $(OUT) --raw $(RAW)
+	$(PY) -m replication $(OPTS) ethnic --panel $(PANEL) --out $(OUT)
 
 options: $(STAMP) ## list every option: default, allowed values, the step that applies it, why
 	$(PY) -m replication options

@@ -219,23 +219,13 @@ def read_guangxi_seed(args, options: Options, frames: dict, inputs: dict) -> Opt
 
 
 def read_ethnic_inputs(args, options: Options, frames: dict, inputs: dict) -> Options:
-    """Seed 004's figures, the build manifest beside the panel (why cities left it) and the crosswalk's
-    list of every prefecture-level division of the ethnic provinces; the last two are optional."""
-    from replication.data.cities import load_crosswalk
-    from replication.published import parse_ethnic_study
+    """Seed 004's figures and the committed list of every prefecture-level division of the ethnic
+    provinces with whether the panel holds it (data/reference/ethnic_prefectures.csv): no raw file."""
+    from replication.published import parse_ethnic_prefectures, parse_ethnic_study
 
-    frames["ethnic_study"] = parse_ethnic_study((Paths().reference / "ethnic_study.csv").read_text(encoding="utf-8"))
-    manifest_path = Path(args.panel).with_name("manifest.json")  # make data writes it
-    frames["manifest"] = None
-    if manifest_path.is_file():
-        frames["manifest"] = json.loads(manifest_path.read_text(encoding="utf-8"))
-        inputs["manifest.json"] = sha256(manifest_path.read_bytes())
-    crosswalk = Path(args.raw) / "crosswalk_fiersity"
-    frames["entities"] = (load_crosswalk(crosswalk).entities[["city", "province"]]
-                          if (crosswalk / "entities.csv").is_file() else None)
-    if frames["manifest"] is None or frames["entities"] is None:
-        note(f"ethnic: no {'manifest.json beside the panel' if frames['manifest'] is None else crosswalk}; the "
-             "coverage names the panel's cities only")
+    reference = Paths().reference
+    frames["ethnic_study"] = parse_ethnic_study((reference / "ethnic_study.csv").read_text(encoding="utf-8"))
+    frames["divisions"] = parse_ethnic_prefectures((reference / "ethnic_prefectures.csv").read_text(encoding="utf-8"))
     return options
 
 
@@ -431,24 +421,25 @@ def compute_report(frames: dict, options: Options) -> Made:
 
 def compute_guangxi(frames: dict, options: Options) -> Made:
     """The Guangxi case (seed 000's figures beside the yearbook; Table 5 column 4 within Guangxi)."""
-    from replication.guangxi import build
+    from replication.guangxi import report_files
     from replication.indices import analysis_frame
 
     analysis = analysis_frame(frames["panel"], options)
     progress("guangxi: 2^14 wild bootstrap sign vectors")
-    files = build(frames["panel"], analysis, frames["guangxi_seed"], options)
+    files = report_files(frames["panel"], analysis, frames["guangxi_seed"], frames["published"], options)
     progress("")
     return Made(files)
 
 
 def compute_ethnic(frames: dict, options: Options) -> Made:
     """The ethnic regions (seed 004's figures beside the panel; Table 5 column 4 for the ethnic provinces)."""
-    from replication.ethnic import build
+    from replication.ethnic import report_files
     from replication.indices import analysis_frame
 
     analysis = analysis_frame(frames["panel"], options)
     progress("ethnic: wild bootstrap by province")
-    files = build(frames["panel"], analysis, frames["ethnic_study"], options, frames["manifest"], frames["entities"])
+    files = report_files(frames["panel"], analysis, frames["ethnic_study"], frames["divisions"], frames["published"],
+                         options)
     progress("")
     return Made(files)
 
@@ -540,8 +531,8 @@ STEPS = {
     "models": Step(PANEL, compute_models, ("panel", "index", "model"), say_models),
     "report": Step((read_model_sets, read_report_panel, read_published), compute_report,
                    ("panel", "index", "model", "rendering"), say_report),
-    "guangxi": Step((*PANEL, read_guangxi_seed), compute_guangxi, ("panel", "index", "model"), say_guangxi),
-    "ethnic": Step((*PANEL, read_ethnic_inputs), compute_ethnic, ("panel", "index", "model"), say_ethnic),
+    "guangxi": Step((*PANEL, read_guangxi_seed, read_published), compute_guangxi, ("panel", "index", "model"), say_guangxi),
+    "ethnic": Step((*PANEL, read_ethnic_inputs, read_published), compute_ethnic, ("panel", "index", "model"), say_ethnic),
     "multiverse": Step((*PANEL, read_variant_panels, read_published, read_jobs), compute_multiverse,
                        ("panel", "index", "model"), say_multiverse),
 }
@@ -596,14 +587,14 @@ def command_options(args: argparse.Namespace, options: Options) -> int:
     return 0
 
 
-ALL_STEPS = ("indices", "models", "report", "guangxi")
+ALL_STEPS = ("indices", "models", "report", "guangxi", "ethnic")
 
 
 def command_all(args: argparse.Namespace, options: Options) -> int:
-    """What `make all` runs: indices, models, report and the Guangxi case, as one set.
+    """What `make all` runs: indices, models, report and the two case studies, as one set.
 
     The steps run into a staging directory (out/.staging-all), each reading the sets the earlier ones
-    wrote there; only when all four succeeded is each set published into `out` (each all or nothing,
+    wrote there; only when all five succeeded is each set published into `out` (each all or nothing,
     in the order of the steps). A failing step leaves every step's previous set in `out` untouched,
     so a report never shows tables of two runs. The steps' own lines name `out`, not the staging
     directory."""
@@ -732,7 +723,7 @@ COMMANDS = {
     "indices": (partial(run_step, "indices"), "analysis.csv and Tables 1, 3, 4", "pipeline"),
     "models": (partial(run_step, "models"), "Tables 5-9 and their resampling draws", "pipeline"),
     "report": (partial(run_step, "report"), "rendered tables, comparison, audit, figures (from the published sets)", "pipeline"),
-    "all": (command_all, "indices, models, report and the Guangxi case (what `make all` runs)", "pipeline"),
+    "all": (command_all, "indices, models, report and the two case studies (what `make all` runs)", "pipeline"),
     "guangxi": (partial(run_step, "guangxi"), "the Guangxi case: seed 000 beside the yearbook, Table 5 (4) within Guangxi",
                 "pipeline"),
     "multiverse": (partial(run_step, "multiverse"), "every specification of the grid (replication/multiverse.py)", "multiverse"),
@@ -773,9 +764,6 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("--column", required=True, help="the column, by key or head, e.g. \"(4)\" or All")
             sub.add_argument("--to", default=None, help="write to this .md, .tex, .html or .docx file (default: "
                                                         "Markdown on the terminal)")
-        if name == "ethnic":
-            sub.add_argument("--raw", default="data/raw", help="raw directory, for the crosswalk's list of every "
-                                                                "prefecture-level division (read only; optional)")
         if kind == "notebooks":
             sub.add_argument("--notebooks", default=str(paths.root / "notebooks"), help="the notebooks' folder")
         if kind == "multiverse":

@@ -65,15 +65,6 @@ def paper_dig(published: pd.DataFrame) -> float:
     return value
 
 
-def committed_published() -> pd.DataFrame:
-    """data/reference/published.csv as committed: for a caller that does not pass the paper's numbers
-    (the runner's guangxi and ethnic commands, until they read and pass them as the report command does)."""
-    from replication.config import Paths
-    from replication.published import parse_published
-
-    return parse_published((Paths().reference / "published.csv").read_text(encoding="utf-8"))
-
-
 # ---------------------------------------------------------------------------- the group beside the others
 
 

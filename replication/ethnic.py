@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from replication.casestudy import (  # noqa: E402
-    MODEL, NATIONAL, REST_OF_WEST, WILD_STATS, Case, IndexFigure, Line, Section, coefficient, committed_published,
+    MODEL, NATIONAL, REST_OF_WEST, WILD_STATS, Case, IndexFigure, Line, Section, coefficient,
     fit_rows, fmt as _f, index_figure, medians, medians_grid, options_words, outputs, paper_dig, per_group_year, tidy,
     wild, wild_rows,
 )
@@ -513,17 +513,6 @@ def report_files(panel: pd.DataFrame, analysis: Analysis, reference: pd.DataFram
     sections = [_coverage_section(cover), _study_section(reference, beside), _indices_section(groups),
                 _model_section(model, paper_dig(published), options)]
     return outputs(CASE, tables, drawn, _intro(cover, options), sections)
-
-
-def build(panel: pd.DataFrame, analysis: Analysis, reference: pd.DataFrame, options: Options,
-          manifest: dict | None = None, entities: pd.DataFrame | None = None) -> dict[str, str | bytes]:
-    """``report_files`` with the committed ethnic_prefectures.csv and published.csv: what the runner's
-    ethnic command calls until it reads and passes them itself.  `manifest` and `entities` are no longer
-    read: the coverage they gave is the committed file (a test derives it again from them)."""
-    from replication.config import Paths
-
-    divisions = parse_ethnic_prefectures((Paths().reference / "ethnic_prefectures.csv").read_text(encoding="utf-8"))
-    return report_files(panel, analysis, reference, divisions, committed_published(), options)
 
 
 def _names(counts: pd.DataFrame) -> str:

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from replication.casestudy import (  # noqa: E402
-    MODEL, NATIONAL, REST_OF_WEST, Case, IndexFigure, Line, Section, coefficient, committed_published, fit_rows, fmt as _f,
+    MODEL, NATIONAL, REST_OF_WEST, Case, IndexFigure, Line, Section, coefficient, fit_rows, fmt as _f,
     index_figure, medians, medians_grid, options_words, outputs, paper_dig, tidy, wild, wild_rows,
 )
 from replication.config import Options  # noqa: E402
@@ -619,13 +619,6 @@ def _model_section(model: WithinGuangxi, paper: float) -> Section:
                 f"(all {w.draws:,} sign vectors)"
                 + (f", 95% interval [{w.ci_low:.2f}, {w.ci_high:.2f}]." if interval else "."))
     return Section("5. The paper's Table 5 column 4 within Guangxi", paragraphs, [grid, coef_grid], headline=headline)
-
-
-def build(panel: pd.DataFrame, analysis: Analysis, reference: pd.DataFrame,
-          options: Options) -> dict[str, str | bytes]:
-    """``report_files`` with the committed published.csv: what the runner's guangxi command calls until
-    it reads and passes the paper's numbers itself."""
-    return report_files(panel, analysis, reference, committed_published(), options)
 
 
 def _intro(options: Options, cities: int) -> str:

@@ -577,7 +577,7 @@ def cluster_client(address: str, seconds: float = CLUSTER_SECONDS):
     ends in bounded time (a task the workers cannot deserialize would otherwise wait for ever)."""
     from distributed import Client
 
-    from replication.data.errors import BuildError
+    from replication.errors import BuildError
 
     where = f"--scheduler {address}"
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from replication import multiverse as mv
-from replication.data.errors import BuildError
+from replication.errors import BuildError
 
 DASK = Path(sys.executable).parent / "dask"
 GRID = {"panel": ("default",), "winsorize": (0.01, 0.0), "controls": ("(4)", "(1)"),

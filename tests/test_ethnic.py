@@ -148,7 +148,7 @@ def test_parser_refuses_missing_columns_short_rows_and_duplicates():
 # ---------------------------------------------------------------------------- coverage
 
 MODEL = ["Dig", *CONTROLS]
-HELD = {"广西": 14, "内蒙古": 8, "云南": 7, "宁夏": 5, "贵州": 5, "青海": 1}
+HELD = {"广西": 14, "内蒙古": 8, "云南": 8, "宁夏": 5, "贵州": 5, "青海": 1}
 
 
 @pytest.fixture(scope="module")
@@ -197,8 +197,8 @@ def test_coverage_counts_equal_the_panel(committed_panel, panel_csv, divisions):
         assert counts.loc[short, "in_panel"] == by_province.get(full, 0), short
         assert counts.loc[short, "city_years"] == int((panel_csv["province"] == full).sum()), short
     held = counts[counts["in_panel"] > 0]
-    assert held["in_panel"].to_dict() == HELD  # the issue's 40 cities of six
-    assert held["in_panel"].sum() == 40 and held["city_years"].sum() == 440
+    assert held["in_panel"].to_dict() == HELD  # 41 cities of six (the issue counted 40 before 普洱 came back with the confirmed rule)
+    assert held["in_panel"].sum() == 41 and held["city_years"].sum() == 451
     assert set(counts.index[counts["in_panel"] == 0]) == {"西藏", "新疆"}
 
 
@@ -287,7 +287,7 @@ def test_separate_regression_equals_pyfixest_and_linearmodels(analysis, model):
 
     sample = analysis.data[analysis.data["province"].isin(list(ETHNIC_PROVINCES.values()))]
     own = model.separate["Ethnic provinces"]
-    assert own.nobs == len(sample) == 440 and own.nclusters == 40
+    assert own.nobs == len(sample) == 451 and own.nclusters == 41
     formula = "Dist ~ Dig + Ur + Stru + lnexpense + lnper_gdp | city_code + year"
     ssc = pf.ssc(k_adj=True, k_fixef="nonnested", G_adj=True)
     fixest = pf.feols(formula, data=sample, vcov={"CRV1": "city_code"}, ssc=ssc)
@@ -302,7 +302,7 @@ def test_separate_regression_equals_pyfixest_and_linearmodels(analysis, model):
     lm = PanelOLS(frame["Dist"], frame[MODEL], entity_effects=True, time_effects=True).fit(
         cov_type="clustered", cluster_entity=True, debiased=False, group_debias=False, count_effects=False,
         auto_df=False)
-    n, g, k = 440, 40, len(MODEL) + 1 + 10
+    n, g, k = 451, 41, len(MODEL) + 1 + 10
     assert own.cov.loc[MODEL, MODEL].to_numpy() == pytest.approx(lm.cov.to_numpy() * g / (g - 1) * (n - 1) / (n - k),
                                                                    rel=1e-8)
     assert lm.params["Dig"] == pytest.approx(own.params["Dig"], rel=1e-9)
@@ -380,7 +380,7 @@ def test_report_has_no_nan_and_states_the_run(files, model):
     for word in ("nan", "None", "n/a"):
         assert not re.search(rf"\b{word}\b", report), word
     assert not re.search(r"\bnan\b|\bNone\b", files["reports/ethnic.html"])
-    assert "40 cities (440 city-years) of 6 of the eight provinces: 广西 14, 内蒙古 8, 云南 7, 宁夏 5, 贵州 5, 青海 1; " \
+    assert "41 cities (451 city-years) of 6 of the eight provinces: 广西 14, 内蒙古 8, 云南 8, 宁夏 5, 贵州 5, 青海 1; " \
            "none of 西藏, 新疆." in report
     assert f"wild p = {model.wild.p_symmetric:.3f} (all 2^6 = 64 sign vectors enumerated, 6 province clusters)" in report
     assert "拉萨市 (pop_district missing in 2011, 2012" in report
@@ -414,7 +414,10 @@ def test_the_report_passes_the_consistency_checker(cov_type, committed_panel):
     options = Options(cov_type=cov_type)
     analysis = analysis_frame(committed_panel, options)
     reference = parse_ethnic_study((Paths().reference / "ethnic_study.csv").read_text(encoding="utf-8"))
-    files = ethnic.build(committed_panel, analysis, reference, options)  # today's runner's entry point
+    reference_dir = Paths().reference
+    divisions = parse_ethnic_prefectures((reference_dir / "ethnic_prefectures.csv").read_text(encoding="utf-8"))
+    published = parse_published((reference_dir / "published.csv").read_text(encoding="utf-8"))
+    files = ethnic.report_files(committed_panel, analysis, reference, divisions, published, options)
     found = check({"reports/ethnic.md": files["reports/ethnic.md"]}, options, analysis.data)
     assert found.empty, "\n" + found.to_string()
 
@@ -423,9 +426,9 @@ def test_make_ethnic_writes_the_report_without_the_raw_files(tmp_path, files):
     """The coverage comes from the committed divisions: no raw directory, the same report."""
     from replication.__main__ import main
 
-    assert main(["ethnic", "--out", str(tmp_path), "--raw", str(tmp_path / "no_raw")]) == 0
+    assert main(["ethnic", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "reports" / "ethnic.md").read_text(encoding="utf-8")
-    assert "The panel holds 40 cities of 6 of the eight" in text and "none of 西藏, 新疆" in text
+    assert "The panel holds 41 cities of 6 of the eight" in text and "none of 西藏, 新疆" in text
     assert "拉萨市 (pop_district missing in 2011, 2012" in text
     assert text == files["reports/ethnic.md"]
     assert (tmp_path / "figures" / "ethnic_cities.png").read_bytes()[:4] == b"\x89PNG"

@@ -164,12 +164,12 @@ def test_the_multiverse_draws_the_curve_on_t_with_the_runs_options(monkeypatch):
 @pytest.mark.parametrize("cov_type", ["cluster_city", "cluster_province", "driscoll_kraay", "robust"])
 def test_the_stats_carry_the_t_degrees_of_freedom_of_each_covariance(data, cov_type):
     """df_t, which the intervals of the comparison and the figure use: G - 1 under clustering, T - 1
-    under Driscoll-Kraay (11 years), N - K under robust errors (K: 5 slopes, the constant, 252 city and
+    under Driscoll-Kraay (11 years), N - K under robust errors (K: 5 slopes, the constant, 256 city and
     10 year effects)."""
     result = models.baseline(data, Options(cov_type=cov_type))
     values = result.stats.set_index(["column", "stat"])["value"]
-    expected = {"cluster_city": 253 - 1, "cluster_province": 25 - 1, "driscoll_kraay": 11 - 1,
-                "robust": values[("(4)", "nobs")] - (5 + 1 + 252 + 10)}[cov_type]
+    expected = {"cluster_city": 257 - 1, "cluster_province": 25 - 1, "driscoll_kraay": 11 - 1,
+                "robust": values[("(4)", "nobs")] - (5 + 1 + 256 + 10)}[cov_type]
     assert values[("(4)", "df_t")] == expected
     tidy = result.coefficients.set_index(["column", "term"]).loc[("(4)", "Dig")]
     from scipy import stats

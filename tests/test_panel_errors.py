@@ -16,7 +16,7 @@ import pytest
 
 from replication.__main__ import main
 from replication.data.build import apply_district_rule, check_population, load_anomalies
-from replication.data.errors import BuildError
+from replication.errors import BuildError
 from replication.data.sheets import read_table
 from replication.data.yearbook import extract_edition
 

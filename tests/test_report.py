@@ -42,7 +42,7 @@ def test_markdown_table5_holds_the_estimates_of_table5_csv(outputs):
         assert f"{row.estimate:.4f}".replace("-", MINUS) in markdown, row
         assert f"({row.t_stat:.2f})".replace("-", MINUS) in markdown, row
     assert "The constant is not shown" in markdown
-    assert re.search(r"\| N +\| +2783 +\| +2783 +\| +2783 +\| +2783 +\|", markdown)
+    assert re.search(r"\| N +\| +2827 +\| +2827 +\| +2827 +\| +2827 +\|", markdown)
 
 
 @pytest.mark.parametrize("name", ["table1", "table3", "table4", "table5", "table6", "table7", "table8", "table9"])

@@ -245,7 +245,7 @@ def test_real_scorecard_of_the_default_run(runs):
     card = scorecard(compared).set_index("table")
     # 62 coefficient cells: 15 constants, and 11 cells of Table 6 All, Table 8 (1), Table 9 c repeat Table 5 (4)
     assert card.loc["All", ["coefficients", "constants"]].tolist() == [36, 12]
-    assert card.loc["All", ["same_sign", "same_significance_5", "paper_in_ci_95"]].tolist() == [15, 9, 24]
+    assert card.loc["All", ["same_sign", "same_significance_5", "paper_in_ci_95"]].tolist() == [9, 3, 23]
     assert set(compared.loc[compared["repeat_of"] != "", "repeat_of"]) == {"T5 (4)"}
     report = (runs["default"] / "reports" / "comparison.md").read_text(encoding="utf-8")
     assert "Verdict (the classes of docs/METHODS.md section 6): Table 3: partially reproduced; Tables 1, 4-9: not " \

@@ -19,7 +19,7 @@ import pandas as pd
 from replication.config import REGIONS, YEARS, Options
 from replication.data.anomalies import screen, treat
 from replication.data.cities import CROSSWALK_FILES, load_crosswalk
-from replication.data.errors import BuildError
+from replication.errors import BuildError
 from replication.data.plausibility import check_plausibility, check_secondary
 from replication.data.series import BY_NAME, EDITIONS
 from replication.data.sources import HHWK_FILE, HHWK_SHEET, PKU_FILE, read_hhwk, read_pku, read_pku_names

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from replication.data.errors import BuildError
+from replication.errors import BuildError
 
 STRAY = ".。，,‘’'\"[]【】 "
 CROSSWALK_FILES = ("entities.csv", "legal_roster_2000_2024.csv", "entity_names_year_end_1987_2026.csv")

@@ -58,7 +58,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from replication.data.errors import BuildError
+from replication.errors import BuildError
 from replication.data.series import BY_NAME
 from replication.data.sources import PKU_FILE
 

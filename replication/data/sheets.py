@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from python_calamine import CalamineWorkbook
 
-from replication.data.errors import BuildError
+from replication.errors import BuildError
 
 JUNK_SHEETS = ("CNKI", "马克数据网")
 MISSING_TOKENS = {"", "-", "--", "—", "…", "...", "/", "－", "x", "X"}

@@ -9,7 +9,7 @@ import pandas as pd
 import pyreadstat
 
 from replication.data.cities import Crosswalk
-from replication.data.errors import BuildError
+from replication.errors import BuildError
 from replication.data.sheets import read_sheet
 
 PKU_FILE = Path("pku_dfiic/PKU_DFIIC_city.dta")

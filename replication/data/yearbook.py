@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from replication.data.cities import Crosswalk
-from replication.data.errors import BuildError
+from replication.errors import BuildError
 from replication.data.series import SERIES, Series, matches
 from replication.data.sheets import Table, check_path, read_table, squash, to_number
 
