@@ -358,16 +358,28 @@ def _sorted_group_sums(index: np.ndarray, matrix: np.ndarray, n_groups: int) -> 
     return np.add.reduceat(matrix, np.concatenate([[0], np.cumsum(counts)[:-1]]), axis=0)
 
 
+def cluster_factor(n_clusters: int, nobs: int, k: int) -> float:
+    """Stata's small-sample factor of the clustered covariance, G/(G-1) x (N-1)/(N-K), with K the
+    regressors, the constant and every absorbed effect not nested in the clusters (module docstring)."""
+    return n_clusters / (n_clusters - 1) * (nobs - 1) / (nobs - k)
+
+
+def bartlett_meat(h: np.ndarray, bandwidth: int) -> np.ndarray:
+    """The Driscoll-Kraay meat from the per-period score sums h (T x k, periods in order):
+    sum over lags l = 0..L of (1 - l/(L+1)) (Gamma_l + Gamma_l'), Gamma_0 counted once."""
+    meat = h.T @ h
+    for lag in range(1, bandwidth + 1):
+        gamma = h[lag:].T @ h[:-lag]
+        meat += (1 - lag / (bandwidth + 1)) * (gamma + gamma.T)
+    return meat
+
+
 def driscoll_kraay(z: np.ndarray, resid: np.ndarray, time: np.ndarray, bandwidth: int) -> np.ndarray:
     bread = np.linalg.inv(z.T @ z)
     _, index = np.unique(time, return_inverse=True)
     h = np.zeros((index.max() + 1, z.shape[1]))
     np.add.at(h, index, z * resid[:, None])
-    meat = h.T @ h
-    for lag in range(1, bandwidth + 1):
-        gamma = h[lag:].T @ h[:-lag]
-        meat += (1 - lag / (bandwidth + 1)) * (gamma + gamma.T)
-    return bread @ meat @ bread
+    return bread @ bartlett_meat(h, bandwidth) @ bread
 
 
 @dataclass(frozen=True)
@@ -481,6 +493,14 @@ def _levels(effects: str, n_entity: int, n_time: int) -> dict[str, int]:
     return {"twoway": {"entity": n_entity, "time": n_time}, "entity": {"entity": n_entity}}.get(effects, {})
 
 
+def fit_within(transformed: np.ndarray, means: np.ndarray, design: Design, cov_type: str = "cluster",
+               effects: str = "twoway", bandwidth: int = 2, small: bool = True) -> FitResult:
+    """OLS of the first column of `transformed` (y, x within-transformed by the caller, e.g. block
+    by block) on the others, with the constant from `means` (of y and x before the transformation)
+    and the covariance of `cov_type`: `fit_fe` for data whose transformation is already done."""
+    return _solve(transformed, means, design, cov_type, effects, bandwidth, small)
+
+
 def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitted=None, y_by_entity=None):
     """(2S)LS on transformed data; `fitted` replaces the regressors by their first-stage fit;
     `y_by_entity` (y demeaned by entity, for the R-squared) is computed here when not given."""
@@ -509,7 +529,7 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
     elif cov_type == "cluster":
         nclusters = design.cluster_codes[1]
         big_k = k + 1 + absorbed_time
-        factor = nclusters / (nclusters - 1) * (n - 1) / (n - big_k) if small else 1.0
+        factor = cluster_factor(nclusters, n, big_k) if small else 1.0
         cov = sandwich(z, resid, None, design.cluster_codes, overwrite_z=True) * factor  # z not used after
         df = nclusters - 1
     elif cov_type == "driscoll_kraay":

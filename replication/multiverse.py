@@ -50,7 +50,7 @@ from replication.config import Options
 from replication.indices import (
     SHARED, analysis_frame, dig_indicators, dig_score, dist_index, entropy_by, pca_index, winsorize,
 )
-from replication.models import REGIONS, STEPS, estimation_sample, fit, with_instrument
+from replication.models import REGIONS, STEPS, estimation_sample, fit, sobel_variance, with_instrument
 
 DEFAULT = "default"  # the Options field's own default (for options another branch adds)
 NOT_APPLICABLE = "-"
@@ -440,17 +440,13 @@ def _covariances(sample: _Sample, scores: np.ndarray, bread: np.ndarray, cov_typ
     for cov_type in cov_types:
         kind = COV[cov_type]
         if kind == "time":
-            h = sample.time_onehot @ scores
-            meat = h.T @ h
-            for lag in range(1, sample.bandwidth + 1):
-                gamma = h[lag:].T @ h[:-lag]
-                meat += (1 - lag / (sample.bandwidth + 1)) * (gamma + gamma.T)
+            meat = estimation.bartlett_meat(sample.time_onehot @ scores, sample.bandwidth)
             out[cov_type] = (bread @ meat @ bread, sample.n_time - 1, np.nan)
         else:
             sums = np.add.reduceat(scores, sample.starts[kind], axis=0)
             g = len(sample.starts[kind])
             big_k = k + 1 + sample.n_time - 1
-            factor = g / (g - 1) * (n - 1) / (n - big_k)
+            factor = estimation.cluster_factor(g, n, big_k)
             out[cov_type] = (bread @ (sums.T @ sums) @ bread * factor, g - 1, g)
     return out
 
@@ -502,7 +498,7 @@ def run_task(task: Task) -> pd.DataFrame:
                 b, cov_b = _ols(sample, dist, [dig, "Isu", *controls_x], task.cov_types)
                 for cov_type in task.cov_types:
                     sa, sb = np.sqrt(cov_a[cov_type][0][0, 0]), np.sqrt(cov_b[cov_type][0][1, 1])
-                    se = np.sqrt(b[1] ** 2 * sa**2 + a[0] ** 2 * sb**2)
+                    se = np.sqrt(sobel_variance(a[0], sa, b[1], sb))
                     rows.append(_row("T9_ab", job, variant, cov_type, a[0] * b[1], se, np.nan,
                                      cov_a[cov_type][2], n))
                 continue
