@@ -299,6 +299,16 @@ class Analysis:
     small_nonurban: pd.DataFrame | None = None  # city-years min_nonurban_share leaves out (city, year, share)
 
 
+def joined_flags(flags: pd.DataFrame) -> pd.Series:
+    """Each row's distinct non-empty fill flags, sorted and joined by ';' ('' when none): the
+    label is built once per distinct combination of flags (a few dozen), not once per row."""
+    codes = flags.groupby(list(flags.columns), sort=False, dropna=False).ngroup().to_numpy()
+    firsts = flags.iloc[np.unique(codes, return_index=True)[1]]  # ngroup numbers in order of appearance
+    labels = np.array([";".join(sorted({v for v in row if v})) for row in firsts.itertuples(index=False)],
+                      dtype=object)
+    return pd.Series(labels[codes], index=flags.index)
+
+
 def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
     """Panel -> estimation data with Dist, Dig, Dig_entropy, Isu, Ur, Stru, lnper_gdp, lnexpense."""
     panel = panel.sort_values(["city_code", "year"]).reset_index(drop=True)
@@ -322,10 +332,8 @@ def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
     data["lnper_gdp"] = np.log(panel["gdp_whole"] * 1e8 / (panel["pop_avg_whole"] * 1e4))
     data["lnexpense"] = np.log(panel["expenditure_whole"])
     for variable, columns in SOURCES.items():
-        flags = [panel[f"{c}_fill"] for c in columns if f"{c}_fill" in panel.columns]
-        joined = pd.concat(flags, axis=1).apply(lambda r: ";".join(sorted({v for v in r if v})), axis=1) \
-            if flags else pd.Series("", index=panel.index)
-        data[f"{variable}_fill"] = joined
+        flags = [f"{c}_fill" for c in columns if f"{c}_fill" in panel.columns]
+        data[f"{variable}_fill"] = joined_flags(panel[flags]) if flags else pd.Series("", index=panel.index)
     # min_nonurban_share: Dist is not computed for a sliver of a non-urban area, and the row leaves
     # every model (Dig is standardised over all rows, as before)
     share = panel["pop_nonurban"] / panel["pop_whole"]
