@@ -50,6 +50,7 @@ from replication.config import Options
 from replication.indices import (
     SHARED, analysis_frame, dig_indicators, dig_score, dist_index, entropy_by, pca_index, winsorize,
 )
+from replication.mechanism import SIGNIFICANCE, mechanism_section, mechanism_table  # noqa: F401 (the command line's)
 from replication.models import REGIONS, STEPS, estimation_sample, fit, sobel_variance, with_instrument
 
 DEFAULT = "default"  # the Options field's own default (for options another branch adds)
@@ -669,9 +670,6 @@ def run(panels: dict[str, pd.DataFrame], variants: dict[str, dict] | None = None
 
 # ---------------------------------------------------------------------------- what the grid shows
 
-SIGNIFICANCE = 0.05
-
-
 def shares(specs: pd.DataFrame, by: str | None = "dist_indicators") -> pd.DataFrame:
     """Per estimand (and per value of `by`): how many specifications are significantly negative or
     positive at 5%, and the median estimate and t."""
@@ -836,156 +834,6 @@ def closest(result: Multiverse, published: pd.DataFrame, top: int = 10) -> pd.Da
     for key, value in paper.items():
         out[f"{key}_paper"] = value
     return out.rename(columns={"estimate": "T5_Dig", "t_stat": "T5_t", "p_value": "T5_p"}).reset_index(drop=True)
-
-
-# ---------------------------------------------------------------------------- the six-indicator mechanism
-
-MECHANISM = {
-    "four": "four indicators (the default)",
-    "six": "six indicators: c in both area scores",
-    "six_shared_removed": "six-indicator weights, c removed from both scores",
-    "six_shared_fixed": "six indicators, c held at each city's mean",
-    "six_shared_controlled": "six indicators, c as a regressor",
-}
-
-
-MECHANISM_GRID = {"winsorize": (0.0, 0.01, 0.05), "pooling": ("pooled", "by_year")}
-
-
-def mechanism_table(panel: pd.DataFrame, options: Options) -> pd.DataFrame:
-    """Table 5 column 4's Dig under each treatment of the shared whole-city term c (at `options`, and
-    for every winsorising x pooling choice of MECHANISM_GRID), and the facts behind the algebra (c over
-    time, its share of the district score, its within-city co-movement with Dig).
-    Tidy: variant, winsorize, pooling, statistic, value."""
-    rows = []
-    settings = [(options.winsorize, options.pooling)]
-    settings += [s for s in itertools.product(*MECHANISM_GRID.values()) if s not in settings]
-    six = None
-    for number, (share, pooling) in enumerate(settings):
-        for variant in MECHANISM:
-            if number and variant == "six_shared_removed":
-                continue  # identical to 'four'
-            chosen = dataclasses.replace(options, dist_indicators=variant, winsorize=share, pooling=pooling)
-            analysis = analysis_frame(panel, chosen)
-            result = fit(analysis.data, "Dist", STEPS["(4)"], chosen)
-            values = {"estimate": result.params["Dig"], "std_error": result.std_errors["Dig"],
-                      "t_stat": result.tstats["Dig"], "p_value": result.pvalues["Dig"]}
-            if not number:
-                years = analysis.data["year"]
-                values |= {"nobs": len(analysis.data), "dist_mean": analysis.data["Dist"].mean(),
-                           "dist_mean_first_year": analysis.data.loc[years == years.min(), "Dist"].mean(),
-                           "dist_mean_last_year": analysis.data.loc[years == years.max(), "Dist"].mean()}
-                if variant == "six":
-                    six = analysis
-            rows += [(variant, share, pooling, name, float(value)) for name, value in values.items()]
-    c = six.dist.shared.to_numpy(float)
-    data = six.data
-    years = data["year"].to_numpy()
-    within = estimation.within(np.column_stack([c, data["Dig"].to_numpy(float)]), data["city_code"].to_numpy(),
-                               years, "twoway")
-    facts = {
-        "c_mean_first_year": c[years == years.min()].mean(), "c_mean_last_year": c[years == years.max()].mean(),
-        "c_share_of_district_score": c.mean() / six.dist.score_district.mean(),
-        "c_weight": six.dist.entropy.weights[["mobile", "internet"]].sum(),
-        "corr_within_c_dig": np.corrcoef(within[:, 0], within[:, 1])[0, 1],
-        "corr_c_dig": np.corrcoef(c, data["Dig"].to_numpy(float))[0, 1],
-        "first_year": years.min(), "last_year": years.max(),
-    }
-    rows += [("six", options.winsorize, options.pooling, name, float(value)) for name, value in facts.items()]
-    return pd.DataFrame(rows, columns=["variant", "winsorize", "pooling", "statistic", "value"])
-
-
-def mechanism_section(table: pd.DataFrame, options=None) -> tuple[str, str]:
-    """The comparison report's section on the six-indicator Dist: the algebra, the numbers of
-    `mechanism_table` (computed at `options`, whose covariance the note names), and what they mean for
-    the paper's result -> (markdown, html)."""
-    import html
-
-    own = table.iloc[0][["winsorize", "pooling"]].tolist()
-    value = table.set_index(["variant", "winsorize", "pooling", "statistic"])["value"]
-
-    def get(variant, statistic, setting=None):
-        return float(value.get((variant, *(setting or own), statistic), np.nan))
-
-    first, last = int(get("six", "first_year")), int(get("six", "last_year"))
-    paragraphs = [
-        "Mobile-phone and broadband users per 100 people exist for the whole city only, so in the "
-        "six-indicator Dist both areas take the whole-city rate. After the pooled standardisation both "
-        "area scores contain the same term c = w_mobile x'_mobile + w_broadband x'_broadband: the scores "
-        "are s_n + c and s_d + c, with s_n and s_d the parts from the four indicators the yearbook splits "
-        "by area. Hence Dist = ((s_n + c) / (s_d + c) - 1)^2 = (s_n - s_d)^2 / (s_d + c)^2: for a fixed "
-        "service gap s_n - s_d, Dist falls whenever c rises, that is whenever phone and broadband "
-        "penetration rises.",
-        f"In these data c averages {get('six', 'c_mean_first_year'):.3f} in {first} and "
-        f"{get('six', 'c_mean_last_year'):.3f} in {last} (weight of the two series: {get('six', 'c_weight'):.2f}; "
-        f"c is {get('six', 'c_share_of_district_score'):.0%} of the average district score). The same two "
-        "series are two of Dig's five indicators: within cities and years, c and Dig correlate at "
-        f"{get('six', 'corr_within_c_dig'):.2f}. The mean six-indicator Dist moves from "
-        f"{get('six', 'dist_mean_first_year'):.3f} to {get('six', 'dist_mean_last_year'):.3f} over the period, "
-        f"the four-indicator Dist from {get('four', 'dist_mean_first_year'):.3f} to "
-        f"{get('four', 'dist_mean_last_year'):.3f}.",
-        "Removing c from both scores gives the four-indicator Dist exactly: entropy weights are computed "
-        "column by column (w_j = d_j / sum d), so the four split indicators keep the four-indicator weights "
-        "times one common factor, which cancels in R. Holding c at each city's mean keeps its level but "
-        "not its movement; controlling for c keeps the six-indicator Dist and adds c as a regressor.",
-        f"Dig's coefficient in Table 5 column 4 with the package's options (winsorize = {own[0]}, pooling = "
-        f"{own[1]}), and its t under every winsorising and pooling choice:",
-    ]
-    header = ["Dist", "Dig (Table 5 col. 4)", "SE", "t", "p", "mean Dist"]
-    lines = [[label, f"{get(v, 'estimate'):.4f}", f"{get(v, 'std_error'):.4f}", f"{get(v, 't_stat'):.2f}",
-              f"{get(v, 'p_value'):.3f}", f"{get(v, 'dist_mean'):.3f}"] for v, label in MECHANISM.items()]
-    settings = list(dict.fromkeys(map(tuple, table[["winsorize", "pooling"]].itertuples(index=False))))
-    shown = [v for v in MECHANISM if v != "six_shared_removed"]
-    cross_header = ["t of Dig", *[f"w={w:g}, {p}" for w, p in settings]]
-
-    def cell(variant, setting):
-        t, p = get(variant, "t_stat", setting), get(variant, "p_value", setting)
-        return f"{t:.2f}{'*' if p < SIGNIFICANCE else ''}"
-
-    cross = [[MECHANISM[v], *[cell(v, s) for s in settings]] for v in shown]
-
-    def negative(variant, setting):
-        return get(variant, "p_value", setting) < SIGNIFICANCE and get(variant, "estimate", setting) < 0
-
-    six_negative = [s for s in settings if negative("six", s)]
-    others = {v: sum(negative(v, s) for s in six_negative) for v in ("four", "six_shared_fixed", "six_shared_controlled")}
-    if six_negative:
-        strongest = min(six_negative, key=lambda s: get("six", "t_stat", s))
-        meaning = (
-            f"The six-indicator Dist gives Dig a significantly negative coefficient in {len(six_negative)} of the "
-            f"{len(settings)} winsorising and pooling choices (strongest with winsorize = {strongest[0]:g} and "
-            f"pooling = {strongest[1]}: t = {get('six', 't_stat', strongest):.2f}); in those same choices the "
-            f"four-indicator Dist does so {others['four']} times, the six-indicator Dist with c held at each city's "
-            f"mean {others['six_shared_fixed']} times and with c controlled {others['six_shared_controlled']} times. "
-            "A significantly negative Dig from the six-indicator Dist therefore comes from the construction of "
-            "Dist: rising phone and broadband penetration lowers Dist and raises Dig at once, with no change "
-            "in any service the two areas receive. Such a coefficient cannot support the paper's reading that "
-            "digital technology narrows the urban-rural public-service gap.")
-    else:
-        meaning = (
-            f"Here the six-indicator Dist gives no significantly negative coefficient in any of the {len(settings)} "
-            "winsorising and pooling choices; the mechanism still pushes any six-indicator estimate toward a "
-            "negative sign whenever penetration rises, so a negative coefficient from such a Dist is not "
-            "evidence that the service gap narrowed.")
-    title = "The six-indicator Dist and the sign of Dig"
-
-    def md_table(head, body):
-        return ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|",
-                *["| " + " | ".join(line) + " |" for line in body]]
-
-    def html_table(head, body):
-        return ["<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>",
-                *["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in line) + "</tr>" for line in body],
-                "</tbody></table>"]
-
-    errors = CLUSTERING[options.cov_type] if options is not None else "this run's standard errors"
-    note = f"Starred: p < 0.05 ({errors})."
-    md = [f"## {title}", "", *[p + "\n" for p in paragraphs], *md_table(header, lines), "",
-          *md_table(cross_header, cross), "", note, "", meaning, ""]
-    body = [f"<h2>{html.escape(title)}</h2>", *[f"<p>{html.escape(p)}</p>" for p in paragraphs],
-            *html_table(header, lines), *html_table(cross_header, cross), f"<p>{html.escape(note)}</p>",
-            f"<p>{html.escape(meaning)}</p>"]
-    return "\n".join(md), "\n".join(body)
 
 
 # ---------------------------------------------------------------------------- the files

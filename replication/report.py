@@ -15,7 +15,7 @@ from replication.compare import audit, comparison, scorecard, verdict
 from replication.config import Options
 from replication.figures import bootstrap_plot, coefficient_plot, indices_over_time
 from replication.influence import robustness_tables
-from replication.multiverse import mechanism_section
+from replication.mechanism import mechanism_section
 from replication.registry import REGISTRY, TIDY
 from replication.render import Grid, grid, latex_document, page, table_files, to_html
 from replication.published import cell
