@@ -337,8 +337,13 @@ def sandwich(z: np.ndarray, resid: np.ndarray, groups: np.ndarray | None,
     """Unadjusted cluster sandwich (Z'Z)^-1 sum_g s_g s_g' (Z'Z)^-1; `index` (group codes, number of
     groups) may be passed in place of `groups`; `overwrite_z` lets the scores reuse z's memory."""
     bread = np.linalg.inv(z.T @ z)
-    index, n_groups = index or level_codes(groups)
     scores = np.multiply(z, resid[:, None], out=z if overwrite_z else None)
+    return score_sandwich(bread, scores, index or level_codes(groups))
+
+
+def score_sandwich(bread: np.ndarray, scores: np.ndarray, index: tuple[np.ndarray, int]) -> np.ndarray:
+    """bread (sum_g s_g s_g') bread from the scores (rows x k) and the group codes (codes, groups)."""
+    index, n_groups = index
     if n_groups == len(index):  # one row per group (HC): no sums
         sums = scores
     else:
@@ -554,6 +559,76 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
         rsquared_within_entity=1 - ssr / sum_of_squares(by_entity), mean_dep=float(design.y.mean()),
         n_dropped_missing=design.n_dropped_missing,
     )
+
+
+# ---------------------------------------------------------------------------- many regressions on one sample
+
+
+@dataclass
+class Demeaned:
+    """One estimation sample within-transformed once for every regression on it, the way pyfixest's
+    multiple-estimation plan groups the specifications that share a sample: the transformed columns
+    and their cross-products, then each regression (`ols`, `iv`) is a small solve on the Gram matrix.
+
+    Rows must be contiguous by every clustering (e.g. sorted by province, city, year). The slopes and
+    their covariances are those of `fit_fe` (two-way effects, Stata's cluster factor with K counting
+    the slopes, the constant and the year effects, t with G - 1 df; Driscoll-Kraay with the Bartlett
+    kernel and T - 1 df): the constant `fit_fe` adds does not change the slopes' covariance, because
+    the transformed columns sum to zero.  `covariances` name each one: label -> 'time' (Driscoll-Kraay)
+    or the name of a clustering given to `build`.
+    """
+
+    w: np.ndarray  # within-transformed matrix, one column per name
+    gram: np.ndarray  # w'w
+    index: dict[str, int]  # column name -> position
+    groups: dict[str, tuple[np.ndarray, int]]  # clustering -> (codes 0..G-1 in row order, G)
+    time_onehot: np.ndarray  # periods x rows
+    bandwidth: int
+
+    @classmethod
+    def build(cls, matrix: np.ndarray, names: list[str], entity: np.ndarray, time: np.ndarray,
+              clusters: dict[str, np.ndarray], bandwidth: int = 2) -> Demeaned:
+        w = within(matrix, entity, time, "twoway")
+        years, inverse = np.unique(time, return_inverse=True)
+        onehot = np.zeros((len(years), len(time)))
+        onehot[inverse, np.arange(len(time))] = 1.0
+        return cls(w, w.T @ w, {n: i for i, n in enumerate(names)},
+                   {name: level_codes(ids) for name, ids in clusters.items()}, onehot, bandwidth)
+
+    def ols(self, y: str, x: list[str], covariances: dict[str, str]) -> tuple[np.ndarray, dict]:
+        """Slopes of y on x and {label: (covariance of the slopes, df, clusters or NaN)}."""
+        iy, ix = self.index[y], [self.index[v] for v in x]
+        xx = self.gram[np.ix_(ix, ix)]
+        beta = np.linalg.solve(xx, self.gram[ix, iy])
+        resid = self.w[:, iy] - self.w[:, ix] @ beta
+        return beta, self.covariances(self.w[:, ix] * resid[:, None], np.linalg.inv(xx), covariances)
+
+    def iv(self, y: str, endog: str, instrument: str, exog: list[str], covariances: dict[str, str]):
+        """2SLS with one endogenous regressor (`fit_iv`'s second stage): slopes and covariances."""
+        iy = self.index[y]
+        iz = [self.index[v] for v in (instrument, *exog)]
+        ix = [self.index[v] for v in (endog, *exog)]
+        g = self.gram
+        pi = np.linalg.solve(g[np.ix_(iz, iz)], g[np.ix_(iz, ix)])
+        a = g[np.ix_(iz, ix)].T @ pi
+        beta = np.linalg.solve(a, pi.T @ g[iz, iy])
+        resid = self.w[:, iy] - self.w[:, ix] @ beta
+        fitted = self.w[:, iz] @ pi
+        return beta, self.covariances(fitted * resid[:, None], np.linalg.inv(a), covariances)
+
+    def covariances(self, scores: np.ndarray, bread: np.ndarray, covariances: dict[str, str]) -> dict:
+        n, k = scores.shape
+        n_time = self.time_onehot.shape[0]
+        out = {}
+        for label, kind in covariances.items():
+            if kind == "time":
+                meat = bartlett_meat(self.time_onehot @ scores, self.bandwidth)
+                out[label] = (bread @ meat @ bread, n_time - 1, np.nan)
+            else:
+                g = self.groups[kind][1]
+                factor = cluster_factor(g, n, k + 1 + n_time - 1)
+                out[label] = (score_sandwich(bread, scores, self.groups[kind]) * factor, g - 1, g)
+        return out
 
 
 # ---------------------------------------------------------------------------- 2SLS

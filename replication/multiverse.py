@@ -387,26 +387,15 @@ def tasks_for(base_id: int, base: Base, index_variants: list[Options], drops, co
 
 @dataclass
 class _Sample:
-    w: np.ndarray  # within-transformed matrix
-    gram: np.ndarray
-    index: dict
-    starts: dict  # cluster kind -> first row of each group (rows are contiguous by province, city)
-    time_onehot: np.ndarray
-    n_time: int
-    bandwidth: int
+    """A task's sample: demeaned once (estimation.Demeaned), and the wild bootstraps' clusters and weights."""
+
+    demeaned: estimation.Demeaned
     wild: dict  # cov_type -> (wild.Clusters, weight blocks) of the wild bootstrap clustered as cov_type
 
 
 def _prepare(task: Task) -> _Sample:
-    w = estimation.within(task.matrix, task.city, task.year, "twoway")
-    starts = {}
-    for kind, ids in (("city", task.city), ("province", task.province)):
-        change = np.ones(len(ids), dtype=bool)
-        change[1:] = ids[1:] != ids[:-1]
-        starts[kind] = np.flatnonzero(change)
-    years, inverse = np.unique(task.year, return_inverse=True)
-    onehot = np.zeros((len(years), len(task.year)))
-    onehot[inverse, np.arange(len(task.year))] = 1.0
+    demeaned = estimation.Demeaned.build(task.matrix, task.names, task.city, task.year,
+                                         {"city": task.city, "province": task.province}, task.bandwidth)
     boot = {}
     if task.wild is not None:
         for cov_type, ids in (("cluster_city", task.city), ("cluster_province", task.province)):
@@ -416,62 +405,20 @@ def _prepare(task: Task) -> _Sample:
                 blocks = list(wild.weight_blocks(clusters.n_clusters, task.wild.weights, task.wild.draws,
                                                  task.wild.seed, enumerated))
                 boot[cov_type] = (clusters, blocks)
-    return _Sample(w, w.T @ w, {n: i for i, n in enumerate(task.names)}, starts, onehot, len(years),
-                   task.bandwidth, boot)
+    return _Sample(demeaned, boot)
 
 
 def _wild(sample: _Sample, settings: WildSettings, y: str, x: list[str]) -> dict:
     """cov_type -> (wild bootstrap p of x[0] = 0, draws) for the clustered cov_types: the WCR test of
     wild.wild_bootstrap on the sample's transformed columns, with the weights drawn once per sample."""
     out = {}
+    w, index = sample.demeaned.w, sample.demeaned.index
     for cov_type, (clusters, blocks) in sample.wild.items():
-        pieces = wild.within_pieces(sample.w[:, sample.index[y]], sample.w[:, [sample.index[v] for v in x]], 0,
-                                    clusters, True)
+        pieces = wild.within_pieces(w[:, index[y]], w[:, [index[v] for v in x]], 0, clusters, True)
         result = wild.wild_test(pieces, cluster=COV[cov_type], weights=settings.weights, draws=settings.draws,
                                 seed=settings.seed, ci=False, blocks=blocks)
         out[cov_type] = (result.p_symmetric, result.draws)
     return out
-
-
-
-def _covariances(sample: _Sample, scores: np.ndarray, bread: np.ndarray, cov_types) -> dict:
-    """cov_type -> (covariance of the slopes, degrees of freedom, clusters), as estimation.fit_fe."""
-    n, k = scores.shape
-    out = {}
-    for cov_type in cov_types:
-        kind = COV[cov_type]
-        if kind == "time":
-            meat = estimation.bartlett_meat(sample.time_onehot @ scores, sample.bandwidth)
-            out[cov_type] = (bread @ meat @ bread, sample.n_time - 1, np.nan)
-        else:
-            sums = np.add.reduceat(scores, sample.starts[kind], axis=0)
-            g = len(sample.starts[kind])
-            big_k = k + 1 + sample.n_time - 1
-            factor = estimation.cluster_factor(g, n, big_k)
-            out[cov_type] = (bread @ (sums.T @ sums) @ bread * factor, g - 1, g)
-    return out
-
-
-def _ols(sample: _Sample, y: str, x: list[str], cov_types) -> tuple[np.ndarray, dict]:
-    iy, ix = sample.index[y], [sample.index[v] for v in x]
-    xx = sample.gram[np.ix_(ix, ix)]
-    beta = np.linalg.solve(xx, sample.gram[ix, iy])
-    resid = sample.w[:, iy] - sample.w[:, ix] @ beta
-    return beta, _covariances(sample, sample.w[:, ix] * resid[:, None], np.linalg.inv(xx), cov_types)
-
-
-def _iv(sample: _Sample, y: str, endog: str, instrument: str, exog: list[str], cov_types):
-    """2SLS with one endogenous regressor (estimation.fit_iv's second stage)."""
-    iy = sample.index[y]
-    iz = [sample.index[v] for v in (instrument, *exog)]
-    ix = [sample.index[v] for v in (endog, *exog)]
-    g = sample.gram
-    pi = np.linalg.solve(g[np.ix_(iz, iz)], g[np.ix_(iz, ix)])
-    a = g[np.ix_(iz, ix)].T @ pi
-    beta = np.linalg.solve(a, pi.T @ g[iz, iy])
-    resid = sample.w[:, iy] - sample.w[:, ix] @ beta
-    fitted = sample.w[:, iz] @ pi
-    return beta, _covariances(sample, fitted * resid[:, None], np.linalg.inv(a), cov_types)
 
 
 def _row(estimand, job, variant, cov_type, estimate, se, df, clusters, n, boot=(np.nan, np.nan)) -> dict:
@@ -486,6 +433,7 @@ def _row(estimand, job, variant, cov_type, estimate, se, df, clusters, n, boot=(
 def run_task(task: Task) -> pd.DataFrame:
     """Every regression of one estimation sample -> one row per (index variant, job, cov_type)."""
     sample = _prepare(task)
+    covariances = {cov_type: COV[cov_type] for cov_type in task.cov_types}
     n = len(task.year)
     rows, wild_done = [], {}
     for job in task.jobs:
@@ -495,8 +443,8 @@ def run_task(task: Task) -> pd.DataFrame:
             extra = [shared] if shared else []
             controls_x = [*STEPS[controls][1:], *extra]
             if group == "T9":
-                a, cov_a = _ols(sample, "Isu", [dig, *controls_x], task.cov_types)
-                b, cov_b = _ols(sample, dist, [dig, "Isu", *controls_x], task.cov_types)
+                a, cov_a = sample.demeaned.ols("Isu", [dig, *controls_x], covariances)
+                b, cov_b = sample.demeaned.ols(dist, [dig, "Isu", *controls_x], covariances)
                 for cov_type in task.cov_types:
                     sa, sb = np.sqrt(cov_a[cov_type][0][0, 0]), np.sqrt(cov_b[cov_type][0][1, 1])
                     se = np.sqrt(sobel_variance(a[0], sa, b[1], sb))
@@ -504,10 +452,10 @@ def run_task(task: Task) -> pd.DataFrame:
                                      cov_a[cov_type][2], n))
                 continue
             if group == "T7":
-                beta, covs = _iv(sample, dist, dig, lag, controls_x, task.cov_types)
+                beta, covs = sample.demeaned.iv(dist, dig, lag, controls_x, covariances)
                 estimand, boot = "T7_Dig_2SLS", {}  # the wild bootstrap here is of OLS only
             else:
-                beta, covs = _ols(sample, dist, [dig, *controls_x], task.cov_types)
+                beta, covs = sample.demeaned.ols(dist, [dig, *controls_x], covariances)
                 estimand = "T5_Dig" if group == "T5" else group
                 # dig_rescale only rescales Dig, which leaves t and the wild p unchanged: one bootstrap
                 # serves both scales (and both drop_filled jobs when their rows are the same)
