@@ -309,13 +309,20 @@ def joined_flags(flags: pd.DataFrame) -> pd.Series:
     return pd.Series(labels[codes], index=flags.index)
 
 
-def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
-    """Panel -> estimation data with Dist, Dig, Dig_entropy, Isu, Ur, Stru, lnper_gdp, lnexpense."""
+def index_panel(panel: pd.DataFrame, options: Options) -> tuple[pd.DataFrame, pd.Series]:
+    """The panel rows behind the indices, sorted by city and year (share_end_rule='none' leaves out
+    the rows without the two carried shares), and which of them stay in the models
+    (min_nonurban_share): Dig is standardised over all the rows, Dist over the kept ones."""
     panel = panel.sort_values(["city_code", "year"]).reset_index(drop=True)
     if options.share_end_rule == "none":
         panel = panel[panel["ict_share_whole"].notna() & panel["emp_tertiary_share_whole"].notna()]
         panel = panel.reset_index(drop=True)
-    trusted = panel["pop_nonurban"] >= options.min_nonurban_share * panel["pop_whole"]
+    return panel, panel["pop_nonurban"] >= options.min_nonurban_share * panel["pop_whole"]
+
+
+def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
+    """Panel -> estimation data with Dist, Dig, Dig_entropy, Isu, Ur, Stru, lnper_gdp, lnexpense."""
+    panel, trusted = index_panel(panel, options)
     dist = dist_index(panel[trusted], options)
     digital = winsorize(dig_indicators(panel), options.winsorize)
     dig = pca_index(digital, options)

@@ -14,10 +14,9 @@ product; dig_rescale (a rescaling of Dig, under which t and t* do not change) sh
 How it is fast and exact:
 
 * Index variants (Dist, the shared term c, Dig) are computed once per panel, one task per distinct
-  Dist and per distinct Dig, with the package's own index functions (``indices.dist_index``,
-  ``pca_index``, ``entropy_by``, ``dig_score``), and checked against ``indices.analysis_frame`` on the
-  panel's default variant (if the index stage of a panel is not reproduced that way, every variant
-  comes from ``analysis_frame`` itself).  Every specification that uses a variant shares its column.
+  Dist and per distinct Dig, with the functions ``indices.analysis_frame`` composes (``index_panel``,
+  ``dist_index``, ``pca_index``, ``entropy_by``, ``dig_score``) on the rows it takes.  Every
+  specification that uses a variant shares its column.
 * A task is one estimation sample (full, a region, the 2SLS years, each with drop_filled's rows for
   each control set): it within-transforms every variant column at once with
   ``estimation.within`` (linear and column by column, so one call serves every specification),
@@ -48,7 +47,7 @@ from replication.figures import CLUSTERING, specification_curve
 from replication import estimation, wild
 from replication.config import Options
 from replication.indices import (
-    SHARED, analysis_frame, dig_indicators, dig_score, dist_index, entropy_by, pca_index, winsorize,
+    SHARED, analysis_frame, dig_indicators, dig_score, dist_index, entropy_by, index_panel, pca_index, winsorize,
 )
 from replication.mechanism import SIGNIFICANCE, mechanism_section, mechanism_table  # noqa: F401 (the command line's)
 from replication.models import REGIONS, STEPS, estimation_sample, fit, sobel_variance, with_instrument
@@ -167,7 +166,6 @@ class Base:
     dig: dict  # dig key -> column name
     lag: dict  # dig key -> column name of its second lag
     moments: dict  # (dist key, dig key) -> Table 4 moments
-    notes: list
     removed_gap: float  # max |Dist(six_shared_removed) - Dist(four)|: zero up to rounding (config.py says why)
 
 
@@ -183,11 +181,8 @@ class IndexRows:
 
 
 def _panel_rows(panel: pd.DataFrame, data: pd.DataFrame, options: Options) -> IndexRows:
-    """The panel rows behind analysis_frame's data (analysis_frame's order and share_end_rule)."""
-    ordered = panel.sort_values(["city_code", "year"]).reset_index(drop=True)
-    if options.share_end_rule == "none":
-        ordered = ordered[ordered["ict_share_whole"].notna() & ordered["emp_tertiary_share_whole"].notna()]
-        ordered = ordered.reset_index(drop=True)
+    """The panel rows behind analysis_frame's data (indices.index_panel, as analysis_frame takes them)."""
+    ordered, _ = index_panel(panel, options)
     position = pd.Series(np.arange(len(ordered)), index=pd.MultiIndex.from_frame(ordered[["city_code", "year"]]))
     wanted = position.reindex(pd.MultiIndex.from_frame(data[["city_code", "year"]])).to_numpy()
     if np.isnan(wanted).any():
@@ -215,31 +210,17 @@ def _index_values(rows: IndexRows, options: Options, which=("Dist", "Dig")) -> d
     return out
 
 
-def index_task(source: IndexRows | pd.DataFrame, options: Options, which: tuple, exact: bool) -> dict[str, np.ndarray]:
-    """One index variant: from the index functions on the base's panel rows (`exact`), or else from
-    analysis_frame on the whole panel (`source` is then the panel)."""
-    if exact:
-        return _index_values(source, options, which)
-    frame = analysis_frame(source, options).data.sort_values(["province", "city_code", "year"])
-    out = {v: frame[v].to_numpy(float) for v in ("Dist", "Dig", SHARED) if v in frame.columns}
-    out["_keys"] = frame[["city_code", "year"]].to_numpy()
-    return out
+def index_task(rows: IndexRows, options: Options, which: tuple) -> dict[str, np.ndarray]:
+    """One index variant (Dist and c, and/or Dig) on a base's panel rows."""
+    return _index_values(rows, options, which)
 
 
-def base_frame(panel: pd.DataFrame, base_options: Options) -> tuple[pd.DataFrame, IndexRows, bool, list]:
+def base_frame(panel: pd.DataFrame, base_options: Options) -> tuple[pd.DataFrame, IndexRows]:
     """analysis_frame's rows for one panel and base options (sorted so that provinces and cities are
-    contiguous blocks: cluster sums are then segment sums), the panel rows behind them, and whether
-    the index functions alone reproduce its Dist and Dig."""
+    contiguous blocks: cluster sums are then segment sums) and the panel rows behind them."""
     data = analysis_frame(panel, base_options).data.sort_values(["province", "city_code", "year"])
     data = data.reset_index(drop=True)
-    rows = _panel_rows(panel, data, base_options)
-    composed = _index_values(rows, base_options)
-    exact = all(np.allclose(composed[v], data[v].to_numpy(float), rtol=1e-12, atol=1e-14, equal_nan=True)
-                for v in ("Dist", "Dig"))
-    notes = [] if exact else [
-        f"options {base_options.non_default()}: the index stage is not reproduced by the index functions "
-        "alone; every index variant comes from analysis_frame"]
-    return data, rows, exact, notes
+    return data, _panel_rows(panel, data, base_options)
 
 
 def index_jobs(index_options: list[Options]) -> list[tuple[Options, tuple]]:
@@ -255,14 +236,11 @@ def index_jobs(index_options: list[Options]) -> list[tuple[Options, tuple]]:
     return jobs
 
 
-def assemble_base(data, rows, jobs, results, base_options, notes) -> Base:
+def assemble_base(data, rows, jobs, results, base_options) -> Base:
     """The index columns of one base, their second lags and Table 4 moments."""
     columns = {name: data[name].to_numpy(float) for name in FIXED}
     dist, shared, dig, moments = {}, {}, {}, {}
     for (options, which), got in zip(jobs, results):
-        if "_keys" in got and not np.array_equal(got["_keys"], data[["city_code", "year"]].to_numpy()):
-            raise ValueError(f"index options {options.non_default()} change the estimation rows; "
-                             "expected them to act on the index values only")
         dk, gk = _dist_key(options), _dig_key(options)
         if "Dist" in which:
             dist[dk] = f"Dist#{len(dist)}"
@@ -297,7 +275,7 @@ def assemble_base(data, rows, jobs, results, base_options, notes) -> Base:
     four = dataclasses.replace(base_options, dist_indicators="four")
     gap = np.nanmax(np.abs(_index_values(rows, removed, ("Dist",))["Dist"]
                            - _index_values(rows, four, ("Dist",))["Dist"]))
-    return Base(data, columns, dist, shared, dig, lag, moments, notes, float(gap))
+    return Base(data, columns, dist, shared, dig, lag, moments, float(gap))
 
 
 # ---------------------------------------------------------------------------- samples and tasks
@@ -580,19 +558,16 @@ def run(panels: dict[str, pd.DataFrame], variants: dict[str, dict] | None = None
         base_options = dataclasses.replace(spec_options({k: first[k] for k in base_names}, variants, base),
                                            drop_filled=False)
         index_variants = [options[i] for i in part.index]
-        data, rows, exact, base_notes = base_frame(panel, base_options)
-        bases.append((base_id, base_options, index_variants, data, rows, exact, base_notes, index_jobs(index_variants),
-                      panel))
+        data, rows = base_frame(panel, base_options)
+        bases.append((base_id, base_options, index_variants, data, rows, index_jobs(index_variants)))
     tasks, moments, removed_gap = [], [], 0.0
     wild_settings = WildSettings(base.multiverse_wild_draws, base.wild_weights, base.seed) \
         if base.multiverse_wild_draws else None
     with engine(jobs, scheduler) as parallel:
-        items = [(rows if exact else panel, options, which, exact)
-                 for _, _, _, _, rows, exact, _, jobs_, panel in bases for options, which in jobs_]
+        items = [(rows, options, which) for _, _, _, _, rows, jobs_ in bases for options, which in jobs_]
         computed = iter(_map(parallel, index_task, items, [1] * len(items), "index variants", progress))
-        for base_id, base_options, index_variants, data, rows, exact, base_notes, jobs_, _ in bases:
-            built = assemble_base(data, rows, jobs_, [next(computed) for _ in jobs_], base_options, base_notes)
-            notes += built.notes
+        for base_id, base_options, index_variants, data, rows, jobs_ in bases:
+            built = assemble_base(data, rows, jobs_, [next(computed) for _ in jobs_], base_options)
             removed_gap = max(removed_gap, built.removed_gap)
             tasks += tasks_for(base_id, built, index_variants, decisions.get("drop_filled", (False,)),
                                decisions.get("controls", ("(4)",)), decisions.get("cov_type", ("cluster_city",)),
