@@ -22,7 +22,8 @@ from replication.wild import table_rows as wild_rows
 from replication.indices import SHARED
 
 CONTROLS = ["Ur", "Stru", "lnexpense", "lnper_gdp"]
-STEPS = {"(1)": ["Dig"], "(2)": ["Dig", "Ur"], "(3)": ["Dig", "Ur", "Stru"], "(4)": ["Dig", *CONTROLS]}
+MODEL = ["Dig", *CONTROLS]  # Table 5 (4)'s regressors: the model of Tables 6-9, Guangxi and the influence checks
+STEPS = {"(1)": ["Dig"], "(2)": ["Dig", "Ur"], "(3)": ["Dig", "Ur", "Stru"], "(4)": MODEL}
 REGIONS = ("East", "Central", "West")
 INSTRUMENT = "L2.Dig"
 
@@ -123,15 +124,22 @@ def baseline(data: pd.DataFrame, options: Options) -> TableResult:
     return collect({column: fit(data, "Dist", x, options) for column, x in STEPS.items()}, wild)
 
 
-def robustness(data: pd.DataFrame, options: Options) -> TableResult:
-    """Table 8: Table 5 column 4 (PCA Dig) beside the same model with the entropy-weighted Dig."""
-    wild = [row for column, dig in (("(1)", "Dig"), ("(2)", "Dig_entropy"))
-            for row in wild_rows(complete_sample(data, ["Dist", dig, *CONTROLS], options)[0], "Dist",
-                                 [dig, *CONTROLS], column, options, term=dig)]
-    return collect({
-        "(1)": fit(data, "Dist", ["Dig", *CONTROLS], options),
-        "(2)": fit(data, "Dist", ["Dig_entropy", *CONTROLS], options),
-    }, wild)
+def robustness(data: pd.DataFrame, options: Options, table5: TableResult | None = None) -> TableResult:
+    """Table 8: Table 5 column 4 (PCA Dig) beside the same model with the entropy-weighted Dig.
+
+    Column (1) is Table 5 (4): given `table5` (baseline's result on the same data and options), its
+    fit and wild bootstrap are reused instead of being run a second time."""
+    if table5 is None:
+        first = fit(data, "Dist", MODEL, options)
+        wild = wild_rows(complete_sample(data, ["Dist", *MODEL], options)[0], "Dist", MODEL, "(1)", options)
+    else:
+        first = table5.fits["(4)"]
+        rows = table5.stats[(table5.stats["column"] == "(4)") & table5.stats["stat"].str.startswith("wild_")]
+        wild = [("(1)", stat, value) for stat, value in zip(rows["stat"], rows["value"])]
+    entropy = ["Dig_entropy", *CONTROLS]
+    wild += wild_rows(complete_sample(data, ["Dist", *entropy], options)[0], "Dist", entropy, "(2)", options,
+                      term="Dig_entropy")
+    return collect({"(1)": first, "(2)": fit(data, "Dist", entropy, options)}, wild)
 
 
 # ---------------------------------------------------------------------------- Table 6
