@@ -652,19 +652,8 @@ def fit_iv(data: pd.DataFrame, y: str, endog: str, instruments: list[str], exog:
 
     Rows with a missing value in a model variable, and with ``drop_singletons`` the singletons,
     are dropped first, so that every stage uses one sample; each FitResult counts them."""
-    columns = [y, endog, *instruments, *exog]
     ids = [entity, time] + ([cluster] if cluster is not None else [])
-    keep = np.isfinite(data[columns].to_numpy(float)).all(axis=1) & data[ids].notna().all(axis=1).to_numpy()
-    n_missing = int((~keep).sum())
-    data = data[keep]
-    n_singletons = 0
-    if drop_singletons:
-        alone = singletons(data[entity].to_numpy(), data[time].to_numpy(), effects)
-        n_singletons = int(alone.sum())
-        data = data[~alone]
-    if len(data) == 0:
-        raise ValueError("no observations left in the 2SLS sample (missing values or singletons)")
-    counts = {"n_dropped_missing": n_missing, "n_singletons": n_singletons}
+    data, counts = _iv_sample(data, [y, endog, *instruments, *exog], ids, effects, drop_singletons)
 
     def design(frame, dep, regs):
         return Design.from_frame(frame, dep, regs, entity=entity, time=time, cluster=cluster)
@@ -688,31 +677,13 @@ def fit_iv(data: pd.DataFrame, y: str, endog: str, instruments: list[str], exog:
     control = fit(data.assign(first_stage_residual=first.extra["resid"]), y,
                   [endog, *exog, "first_stage_residual"])
 
-    n = len(data)
-    n_entity = data[entity].nunique() if effects != "none" else 1
-    n_time = data[time].nunique() if effects == "twoway" else 1
     diagnostics: dict[str, float] = {}
     if len(instruments) == 1:
-        partial = np.column_stack([exog_t, np.ones(n)])
-        x_perp = xt[:, 0] - partial @ np.linalg.lstsq(partial, xt[:, 0], rcond=None)[0]
-        z_perp = zt[:, 0] - partial @ np.linalg.lstsq(partial, zt[:, 0], rcond=None)[0]
-        df_first = n - (len(exog) + 2) - (n_entity - 1) - (n_time - 1)
-        pi = (z_perp @ x_perp) / (z_perp @ z_perp)
-        cd_f = pi**2 * (z_perp @ z_perp) / (first.extra["ssr"] / df_first)
-        groups = data[cluster or entity].to_numpy()
-        _, index = np.unique(groups, return_inverse=True)
-        s = np.zeros(index.max() + 1)
-        np.add.at(s, index, z_perp * x_perp)
-        kp_lm = float(s.sum() ** 2 / (s @ s))
-        first_f = float(first.tstats[instruments[0]] ** 2)
-        ar_f = float(reduced.tstats[instruments[0]] ** 2)
-        diagnostics |= {
-            "first_stage_F_kp": first_f, "first_stage_F_kp_p": float(stats.f.sf(first_f, 1, first.df_resid)),
-            "cd_F": float(cd_f),
-            "stock_yogo_10": 16.38, "stock_yogo_15": 8.96, "stock_yogo_20": 6.66, "stock_yogo_25": 5.53,
-            "underid_kp_lm": kp_lm, "underid_kp_lm_p": float(stats.chi2.sf(kp_lm, 1)),
-            "ar_F": ar_f, "ar_F_p": float(stats.f.sf(ar_f, 1, reduced.df_resid)),
-        }
+        n_entity = data[entity].nunique() if effects != "none" else 1
+        n_time = data[time].nunique() if effects == "twoway" else 1
+        df_first = len(data) - (len(exog) + 2) - (n_entity - 1) - (n_time - 1)
+        diagnostics |= _rank_diagnostics(xt[:, 0], zt[:, 0], exog_t, data[cluster or entity].to_numpy(),
+                                         df_first, first, reduced, instruments[0])
     endog_f = float(control.tstats["first_stage_residual"] ** 2)
     diagnostics |= {
         "endog_F": endog_f, "endog_F_p": float(stats.f.sf(endog_f, 1, control.df_resid)),
@@ -724,6 +695,48 @@ def fit_iv(data: pd.DataFrame, y: str, endog: str, instruments: list[str], exog:
     return IVResult(second=replace(second, **counts), first=replace(first, **counts),
                     reduced_form=replace(reduced, **counts), control_function=replace(control, **counts),
                     diagnostics=diagnostics)
+
+
+def _iv_sample(data: pd.DataFrame, columns: list[str], ids: list[str], effects: str,
+               drop_singletons: bool) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The one 2SLS sample of every stage: rows missing a model variable or an identifier dropped, then
+    (`drop_singletons`) the singletons; with the counts of both."""
+    keep = np.isfinite(data[columns].to_numpy(float)).all(axis=1) & data[ids].notna().all(axis=1).to_numpy()
+    n_missing = int((~keep).sum())
+    data = data[keep]
+    n_singletons = 0
+    if drop_singletons:
+        alone = singletons(data[ids[0]].to_numpy(), data[ids[1]].to_numpy(), effects)
+        n_singletons = int(alone.sum())
+        data = data[~alone]
+    if len(data) == 0:
+        raise ValueError("no observations left in the 2SLS sample (missing values or singletons)")
+    return data, {"n_dropped_missing": n_missing, "n_singletons": n_singletons}
+
+
+def _rank_diagnostics(x: np.ndarray, z: np.ndarray, exog: np.ndarray, groups: np.ndarray, df_first: int,
+                      first: FitResult, reduced: FitResult, instrument: str) -> dict[str, float]:
+    """Table 7's diagnostics for one excluded instrument z of the endogenous x (both transformed):
+    Kleibergen-Paap F (the clustered first-stage t squared), Cragg-Donald F, the KP LM statistic of
+    underidentification, Anderson-Rubin F, and the Stock-Yogo critical values."""
+    partial = np.column_stack([exog, np.ones(len(x))])
+    x_perp = x - partial @ np.linalg.lstsq(partial, x, rcond=None)[0]
+    z_perp = z - partial @ np.linalg.lstsq(partial, z, rcond=None)[0]
+    pi = (z_perp @ x_perp) / (z_perp @ z_perp)
+    cd_f = pi**2 * (z_perp @ z_perp) / (first.extra["ssr"] / df_first)
+    _, index = np.unique(groups, return_inverse=True)
+    s = np.zeros(index.max() + 1)
+    np.add.at(s, index, z_perp * x_perp)
+    kp_lm = float(s.sum() ** 2 / (s @ s))
+    first_f = float(first.tstats[instrument] ** 2)
+    ar_f = float(reduced.tstats[instrument] ** 2)
+    return {
+        "first_stage_F_kp": first_f, "first_stage_F_kp_p": float(stats.f.sf(first_f, 1, first.df_resid)),
+        "cd_F": float(cd_f),
+        "stock_yogo_10": 16.38, "stock_yogo_15": 8.96, "stock_yogo_20": 6.66, "stock_yogo_25": 5.53,
+        "underid_kp_lm": kp_lm, "underid_kp_lm_p": float(stats.chi2.sf(kp_lm, 1)),
+        "ar_F": ar_f, "ar_F_p": float(stats.f.sf(ar_f, 1, reduced.df_resid)),
+    }
 
 
 def _lsdv_r2(y: np.ndarray, ssr: float) -> float:
