@@ -204,3 +204,14 @@ def test_no_city_year_is_said_to_be_left_out_when_none_is(committed_panel):
     with_shantou = analysis_frame(committed_panel, Options()).small_nonurban
     assert len(with_shantou) == 11 and set(with_shantou["city"]) == {"汕头市"}
     assert with_shantou["nonurban_share"].max() < 0.05
+
+
+def test_fill_flags_are_joined_sorted_and_distinct():
+    from replication.indices import joined_flags
+
+    flags = pd.DataFrame({"a_fill": ["", "interpolated", "anomaly", "", "interpolated"],
+                          "b_fill": ["", "anomaly", "anomaly", "", "interpolated"],
+                          "c_fill": ["", "", "", "carry_forward", "interpolated"]}, index=[5, 6, 7, 8, 9])
+    out = joined_flags(flags)
+    assert out.tolist() == ["", "anomaly;interpolated", "anomaly", "carry_forward", "interpolated"]
+    assert out.index.tolist() == [5, 6, 7, 8, 9]
