@@ -7,7 +7,7 @@ the controls) and keeps the index results for Tables 1, 3 and 4.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -348,3 +348,19 @@ def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
                           "nonurban_share": share[~trusted]}).reset_index(drop=True)  # empty when none is small
     data = data[trusted.to_numpy()].reset_index(drop=True)
     return Analysis(data=data, dist=dist, dig=dig, dig_entropy=dig_entropy, options=options, small_nonurban=small)
+
+
+def with_dist(analysis: Analysis, panel: pd.DataFrame, options: Options) -> Analysis:
+    """`analysis` (analysis_frame of `panel`) with Dist, and the shared term c, under `options`, which
+    differ from analysis.options in dist_indicators only: Dig, Dig_entropy and the other columns are
+    reused, the rows are analysis_frame's (index_panel)."""
+    if replace(options, dist_indicators=analysis.options.dist_indicators) != analysis.options:
+        raise ValueError("with_dist: the options differ in more than dist_indicators; call analysis_frame")
+    rows, trusted = index_panel(panel, options)
+    dist = dist_index(rows[trusted], options)
+    kept = trusted.to_numpy()
+    data = analysis.data.drop(columns=[SHARED], errors="ignore")
+    data["Dist"] = dist.dist.reindex(rows.index).to_numpy()[kept]
+    if options.dist_indicators == "six_shared_controlled":
+        data.insert(data.columns.get_loc("Dist") + 1, SHARED, dist.shared.reindex(rows.index).to_numpy()[kept])
+    return replace(analysis, data=data, dist=dist, options=options)

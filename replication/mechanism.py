@@ -21,7 +21,7 @@ import pandas as pd
 from replication import estimation
 from replication.config import Options
 from replication.figures import CLUSTERING
-from replication.indices import analysis_frame
+from replication.indices import analysis_frame, with_dist
 from replication.models import STEPS, fit
 
 SIGNIFICANCE = 0.05  # the level of every "significant" in the mechanism section and the multiverse
@@ -49,11 +49,14 @@ def mechanism_table(panel: pd.DataFrame, options: Options) -> pd.DataFrame:
     settings += [s for s in itertools.product(*MECHANISM_GRID.values()) if s not in settings]
     six = None
     for number, (share, pooling) in enumerate(settings):
+        first = None
         for variant in MECHANISM:
             if number and variant == "six_shared_removed":
                 continue  # identical to 'four'
             chosen = dataclasses.replace(options, dist_indicators=variant, winsorize=share, pooling=pooling)
-            analysis = analysis_frame(panel, chosen)
+            # Dig does not depend on dist_indicators: one analysis frame per setting, Dist redone per variant
+            analysis = analysis_frame(panel, chosen) if first is None else with_dist(first, panel, chosen)
+            first = first or analysis
             values = _dig_estimate(analysis, chosen) | (_dist_means(analysis.data) if not number else {})
             if not number and variant == "six":
                 six = analysis
