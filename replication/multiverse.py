@@ -50,7 +50,7 @@ from replication.indices import (
     SHARED, analysis_frame, dig_indicators, dig_score, dist_index, entropy_by, index_panel, pca_index, winsorize,
 )
 from replication.mechanism import SIGNIFICANCE, mechanism_section, mechanism_table  # noqa: F401 (the command line's)
-from replication.models import REGIONS, STEPS, estimation_sample, fit, sobel_variance, with_instrument
+from replication.models import REGIONS, STEPS, estimation_sample, sobel_variance, with_instrument
 
 DEFAULT = "default"  # the Options field's own default (for options another branch adds)
 NOT_APPLICABLE = "-"
