@@ -337,8 +337,13 @@ def sandwich(z: np.ndarray, resid: np.ndarray, groups: np.ndarray | None,
     """Unadjusted cluster sandwich (Z'Z)^-1 sum_g s_g s_g' (Z'Z)^-1; `index` (group codes, number of
     groups) may be passed in place of `groups`; `overwrite_z` lets the scores reuse z's memory."""
     bread = np.linalg.inv(z.T @ z)
-    index, n_groups = index or level_codes(groups)
     scores = np.multiply(z, resid[:, None], out=z if overwrite_z else None)
+    return score_sandwich(bread, scores, index or level_codes(groups))
+
+
+def score_sandwich(bread: np.ndarray, scores: np.ndarray, index: tuple[np.ndarray, int]) -> np.ndarray:
+    """bread (sum_g s_g s_g') bread from the scores (rows x k) and the group codes (codes, groups)."""
+    index, n_groups = index
     if n_groups == len(index):  # one row per group (HC): no sums
         sums = scores
     else:
@@ -358,16 +363,28 @@ def _sorted_group_sums(index: np.ndarray, matrix: np.ndarray, n_groups: int) -> 
     return np.add.reduceat(matrix, np.concatenate([[0], np.cumsum(counts)[:-1]]), axis=0)
 
 
+def cluster_factor(n_clusters: int, nobs: int, k: int) -> float:
+    """Stata's small-sample factor of the clustered covariance, G/(G-1) x (N-1)/(N-K), with K the
+    regressors, the constant and every absorbed effect not nested in the clusters (module docstring)."""
+    return n_clusters / (n_clusters - 1) * (nobs - 1) / (nobs - k)
+
+
+def bartlett_meat(h: np.ndarray, bandwidth: int) -> np.ndarray:
+    """The Driscoll-Kraay meat from the per-period score sums h (T x k, periods in order):
+    sum over lags l = 0..L of (1 - l/(L+1)) (Gamma_l + Gamma_l'), Gamma_0 counted once."""
+    meat = h.T @ h
+    for lag in range(1, bandwidth + 1):
+        gamma = h[lag:].T @ h[:-lag]
+        meat += (1 - lag / (bandwidth + 1)) * (gamma + gamma.T)
+    return meat
+
+
 def driscoll_kraay(z: np.ndarray, resid: np.ndarray, time: np.ndarray, bandwidth: int) -> np.ndarray:
     bread = np.linalg.inv(z.T @ z)
     _, index = np.unique(time, return_inverse=True)
     h = np.zeros((index.max() + 1, z.shape[1]))
     np.add.at(h, index, z * resid[:, None])
-    meat = h.T @ h
-    for lag in range(1, bandwidth + 1):
-        gamma = h[lag:].T @ h[:-lag]
-        meat += (1 - lag / (bandwidth + 1)) * (gamma + gamma.T)
-    return bread @ meat @ bread
+    return bread @ bartlett_meat(h, bandwidth) @ bread
 
 
 @dataclass(frozen=True)
@@ -481,6 +498,14 @@ def _levels(effects: str, n_entity: int, n_time: int) -> dict[str, int]:
     return {"twoway": {"entity": n_entity, "time": n_time}, "entity": {"entity": n_entity}}.get(effects, {})
 
 
+def fit_within(transformed: np.ndarray, means: np.ndarray, design: Design, cov_type: str = "cluster",
+               effects: str = "twoway", bandwidth: int = 2, small: bool = True) -> FitResult:
+    """OLS of the first column of `transformed` (y, x within-transformed by the caller, e.g. block
+    by block) on the others, with the constant from `means` (of y and x before the transformation)
+    and the covariance of `cov_type`: `fit_fe` for data whose transformation is already done."""
+    return _solve(transformed, means, design, cov_type, effects, bandwidth, small)
+
+
 def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitted=None, y_by_entity=None):
     """(2S)LS on transformed data; `fitted` replaces the regressors by their first-stage fit;
     `y_by_entity` (y demeaned by entity, for the R-squared) is computed here when not given."""
@@ -509,7 +534,7 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
     elif cov_type == "cluster":
         nclusters = design.cluster_codes[1]
         big_k = k + 1 + absorbed_time
-        factor = nclusters / (nclusters - 1) * (n - 1) / (n - big_k) if small else 1.0
+        factor = cluster_factor(nclusters, n, big_k) if small else 1.0
         cov = sandwich(z, resid, None, design.cluster_codes, overwrite_z=True) * factor  # z not used after
         df = nclusters - 1
     elif cov_type == "driscoll_kraay":
@@ -536,6 +561,76 @@ def _solve(transformed, means, design, cov_type, effects, bandwidth, small, fitt
     )
 
 
+# ---------------------------------------------------------------------------- many regressions on one sample
+
+
+@dataclass
+class Demeaned:
+    """One estimation sample within-transformed once for every regression on it, the way pyfixest's
+    multiple-estimation plan groups the specifications that share a sample: the transformed columns
+    and their cross-products, then each regression (`ols`, `iv`) is a small solve on the Gram matrix.
+
+    Rows must be contiguous by every clustering (e.g. sorted by province, city, year). The slopes and
+    their covariances are those of `fit_fe` (two-way effects, Stata's cluster factor with K counting
+    the slopes, the constant and the year effects, t with G - 1 df; Driscoll-Kraay with the Bartlett
+    kernel and T - 1 df): the constant `fit_fe` adds does not change the slopes' covariance, because
+    the transformed columns sum to zero.  `covariances` name each one: label -> 'time' (Driscoll-Kraay)
+    or the name of a clustering given to `build`.
+    """
+
+    w: np.ndarray  # within-transformed matrix, one column per name
+    gram: np.ndarray  # w'w
+    index: dict[str, int]  # column name -> position
+    groups: dict[str, tuple[np.ndarray, int]]  # clustering -> (codes 0..G-1 in row order, G)
+    time_onehot: np.ndarray  # periods x rows
+    bandwidth: int
+
+    @classmethod
+    def build(cls, matrix: np.ndarray, names: list[str], entity: np.ndarray, time: np.ndarray,
+              clusters: dict[str, np.ndarray], bandwidth: int = 2) -> Demeaned:
+        w = within(matrix, entity, time, "twoway")
+        years, inverse = np.unique(time, return_inverse=True)
+        onehot = np.zeros((len(years), len(time)))
+        onehot[inverse, np.arange(len(time))] = 1.0
+        return cls(w, w.T @ w, {n: i for i, n in enumerate(names)},
+                   {name: level_codes(ids) for name, ids in clusters.items()}, onehot, bandwidth)
+
+    def ols(self, y: str, x: list[str], covariances: dict[str, str]) -> tuple[np.ndarray, dict]:
+        """Slopes of y on x and {label: (covariance of the slopes, df, clusters or NaN)}."""
+        iy, ix = self.index[y], [self.index[v] for v in x]
+        xx = self.gram[np.ix_(ix, ix)]
+        beta = np.linalg.solve(xx, self.gram[ix, iy])
+        resid = self.w[:, iy] - self.w[:, ix] @ beta
+        return beta, self.covariances(self.w[:, ix] * resid[:, None], np.linalg.inv(xx), covariances)
+
+    def iv(self, y: str, endog: str, instrument: str, exog: list[str], covariances: dict[str, str]):
+        """2SLS with one endogenous regressor (`fit_iv`'s second stage): slopes and covariances."""
+        iy = self.index[y]
+        iz = [self.index[v] for v in (instrument, *exog)]
+        ix = [self.index[v] for v in (endog, *exog)]
+        g = self.gram
+        pi = np.linalg.solve(g[np.ix_(iz, iz)], g[np.ix_(iz, ix)])
+        a = g[np.ix_(iz, ix)].T @ pi
+        beta = np.linalg.solve(a, pi.T @ g[iz, iy])
+        resid = self.w[:, iy] - self.w[:, ix] @ beta
+        fitted = self.w[:, iz] @ pi
+        return beta, self.covariances(fitted * resid[:, None], np.linalg.inv(a), covariances)
+
+    def covariances(self, scores: np.ndarray, bread: np.ndarray, covariances: dict[str, str]) -> dict:
+        n, k = scores.shape
+        n_time = self.time_onehot.shape[0]
+        out = {}
+        for label, kind in covariances.items():
+            if kind == "time":
+                meat = bartlett_meat(self.time_onehot @ scores, self.bandwidth)
+                out[label] = (bread @ meat @ bread, n_time - 1, np.nan)
+            else:
+                g = self.groups[kind][1]
+                factor = cluster_factor(g, n, k + 1 + n_time - 1)
+                out[label] = (score_sandwich(bread, scores, self.groups[kind]) * factor, g - 1, g)
+        return out
+
+
 # ---------------------------------------------------------------------------- 2SLS
 
 
@@ -557,19 +652,8 @@ def fit_iv(data: pd.DataFrame, y: str, endog: str, instruments: list[str], exog:
 
     Rows with a missing value in a model variable, and with ``drop_singletons`` the singletons,
     are dropped first, so that every stage uses one sample; each FitResult counts them."""
-    columns = [y, endog, *instruments, *exog]
     ids = [entity, time] + ([cluster] if cluster is not None else [])
-    keep = np.isfinite(data[columns].to_numpy(float)).all(axis=1) & data[ids].notna().all(axis=1).to_numpy()
-    n_missing = int((~keep).sum())
-    data = data[keep]
-    n_singletons = 0
-    if drop_singletons:
-        alone = singletons(data[entity].to_numpy(), data[time].to_numpy(), effects)
-        n_singletons = int(alone.sum())
-        data = data[~alone]
-    if len(data) == 0:
-        raise ValueError("no observations left in the 2SLS sample (missing values or singletons)")
-    counts = {"n_dropped_missing": n_missing, "n_singletons": n_singletons}
+    data, counts = _iv_sample(data, [y, endog, *instruments, *exog], ids, effects, drop_singletons)
 
     def design(frame, dep, regs):
         return Design.from_frame(frame, dep, regs, entity=entity, time=time, cluster=cluster)
@@ -593,31 +677,13 @@ def fit_iv(data: pd.DataFrame, y: str, endog: str, instruments: list[str], exog:
     control = fit(data.assign(first_stage_residual=first.extra["resid"]), y,
                   [endog, *exog, "first_stage_residual"])
 
-    n = len(data)
-    n_entity = data[entity].nunique() if effects != "none" else 1
-    n_time = data[time].nunique() if effects == "twoway" else 1
     diagnostics: dict[str, float] = {}
     if len(instruments) == 1:
-        partial = np.column_stack([exog_t, np.ones(n)])
-        x_perp = xt[:, 0] - partial @ np.linalg.lstsq(partial, xt[:, 0], rcond=None)[0]
-        z_perp = zt[:, 0] - partial @ np.linalg.lstsq(partial, zt[:, 0], rcond=None)[0]
-        df_first = n - (len(exog) + 2) - (n_entity - 1) - (n_time - 1)
-        pi = (z_perp @ x_perp) / (z_perp @ z_perp)
-        cd_f = pi**2 * (z_perp @ z_perp) / (first.extra["ssr"] / df_first)
-        groups = data[cluster or entity].to_numpy()
-        _, index = np.unique(groups, return_inverse=True)
-        s = np.zeros(index.max() + 1)
-        np.add.at(s, index, z_perp * x_perp)
-        kp_lm = float(s.sum() ** 2 / (s @ s))
-        first_f = float(first.tstats[instruments[0]] ** 2)
-        ar_f = float(reduced.tstats[instruments[0]] ** 2)
-        diagnostics |= {
-            "first_stage_F_kp": first_f, "first_stage_F_kp_p": float(stats.f.sf(first_f, 1, first.df_resid)),
-            "cd_F": float(cd_f),
-            "stock_yogo_10": 16.38, "stock_yogo_15": 8.96, "stock_yogo_20": 6.66, "stock_yogo_25": 5.53,
-            "underid_kp_lm": kp_lm, "underid_kp_lm_p": float(stats.chi2.sf(kp_lm, 1)),
-            "ar_F": ar_f, "ar_F_p": float(stats.f.sf(ar_f, 1, reduced.df_resid)),
-        }
+        n_entity = data[entity].nunique() if effects != "none" else 1
+        n_time = data[time].nunique() if effects == "twoway" else 1
+        df_first = len(data) - (len(exog) + 2) - (n_entity - 1) - (n_time - 1)
+        diagnostics |= _rank_diagnostics(xt[:, 0], zt[:, 0], exog_t, data[cluster or entity].to_numpy(),
+                                         df_first, first, reduced, instruments[0])
     endog_f = float(control.tstats["first_stage_residual"] ** 2)
     diagnostics |= {
         "endog_F": endog_f, "endog_F_p": float(stats.f.sf(endog_f, 1, control.df_resid)),
@@ -629,6 +695,48 @@ def fit_iv(data: pd.DataFrame, y: str, endog: str, instruments: list[str], exog:
     return IVResult(second=replace(second, **counts), first=replace(first, **counts),
                     reduced_form=replace(reduced, **counts), control_function=replace(control, **counts),
                     diagnostics=diagnostics)
+
+
+def _iv_sample(data: pd.DataFrame, columns: list[str], ids: list[str], effects: str,
+               drop_singletons: bool) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The one 2SLS sample of every stage: rows missing a model variable or an identifier dropped, then
+    (`drop_singletons`) the singletons; with the counts of both."""
+    keep = np.isfinite(data[columns].to_numpy(float)).all(axis=1) & data[ids].notna().all(axis=1).to_numpy()
+    n_missing = int((~keep).sum())
+    data = data[keep]
+    n_singletons = 0
+    if drop_singletons:
+        alone = singletons(data[ids[0]].to_numpy(), data[ids[1]].to_numpy(), effects)
+        n_singletons = int(alone.sum())
+        data = data[~alone]
+    if len(data) == 0:
+        raise ValueError("no observations left in the 2SLS sample (missing values or singletons)")
+    return data, {"n_dropped_missing": n_missing, "n_singletons": n_singletons}
+
+
+def _rank_diagnostics(x: np.ndarray, z: np.ndarray, exog: np.ndarray, groups: np.ndarray, df_first: int,
+                      first: FitResult, reduced: FitResult, instrument: str) -> dict[str, float]:
+    """Table 7's diagnostics for one excluded instrument z of the endogenous x (both transformed):
+    Kleibergen-Paap F (the clustered first-stage t squared), Cragg-Donald F, the KP LM statistic of
+    underidentification, Anderson-Rubin F, and the Stock-Yogo critical values."""
+    partial = np.column_stack([exog, np.ones(len(x))])
+    x_perp = x - partial @ np.linalg.lstsq(partial, x, rcond=None)[0]
+    z_perp = z - partial @ np.linalg.lstsq(partial, z, rcond=None)[0]
+    pi = (z_perp @ x_perp) / (z_perp @ z_perp)
+    cd_f = pi**2 * (z_perp @ z_perp) / (first.extra["ssr"] / df_first)
+    _, index = np.unique(groups, return_inverse=True)
+    s = np.zeros(index.max() + 1)
+    np.add.at(s, index, z_perp * x_perp)
+    kp_lm = float(s.sum() ** 2 / (s @ s))
+    first_f = float(first.tstats[instrument] ** 2)
+    ar_f = float(reduced.tstats[instrument] ** 2)
+    return {
+        "first_stage_F_kp": first_f, "first_stage_F_kp_p": float(stats.f.sf(first_f, 1, first.df_resid)),
+        "cd_F": float(cd_f),
+        "stock_yogo_10": 16.38, "stock_yogo_15": 8.96, "stock_yogo_20": 6.66, "stock_yogo_25": 5.53,
+        "underid_kp_lm": kp_lm, "underid_kp_lm_p": float(stats.chi2.sf(kp_lm, 1)),
+        "ar_F": ar_f, "ar_F_p": float(stats.f.sf(ar_f, 1, reduced.df_resid)),
+    }
 
 
 def _lsdv_r2(y: np.ndarray, ssr: float) -> float:

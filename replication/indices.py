@@ -7,7 +7,7 @@ the controls) and keeps the index results for Tables 1, 3 and 4.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -299,13 +299,30 @@ class Analysis:
     small_nonurban: pd.DataFrame | None = None  # city-years min_nonurban_share leaves out (city, year, share)
 
 
-def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
-    """Panel -> estimation data with Dist, Dig, Dig_entropy, Isu, Ur, Stru, lnper_gdp, lnexpense."""
+def joined_flags(flags: pd.DataFrame) -> pd.Series:
+    """Each row's distinct non-empty fill flags, sorted and joined by ';' ('' when none): the
+    label is built once per distinct combination of flags (a few dozen), not once per row."""
+    codes = flags.groupby(list(flags.columns), sort=False, dropna=False).ngroup().to_numpy()
+    firsts = flags.iloc[np.unique(codes, return_index=True)[1]]  # ngroup numbers in order of appearance
+    labels = np.array([";".join(sorted({v for v in row if v})) for row in firsts.itertuples(index=False)],
+                      dtype=object)
+    return pd.Series(labels[codes], index=flags.index)
+
+
+def index_panel(panel: pd.DataFrame, options: Options) -> tuple[pd.DataFrame, pd.Series]:
+    """The panel rows behind the indices, sorted by city and year (share_end_rule='none' leaves out
+    the rows without the two carried shares), and which of them stay in the models
+    (min_nonurban_share): Dig is standardised over all the rows, Dist over the kept ones."""
     panel = panel.sort_values(["city_code", "year"]).reset_index(drop=True)
     if options.share_end_rule == "none":
         panel = panel[panel["ict_share_whole"].notna() & panel["emp_tertiary_share_whole"].notna()]
         panel = panel.reset_index(drop=True)
-    trusted = panel["pop_nonurban"] >= options.min_nonurban_share * panel["pop_whole"]
+    return panel, panel["pop_nonurban"] >= options.min_nonurban_share * panel["pop_whole"]
+
+
+def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
+    """Panel -> estimation data with Dist, Dig, Dig_entropy, Isu, Ur, Stru, lnper_gdp, lnexpense."""
+    panel, trusted = index_panel(panel, options)
     dist = dist_index(panel[trusted], options)
     digital = winsorize(dig_indicators(panel), options.winsorize)
     dig = pca_index(digital, options)
@@ -322,10 +339,8 @@ def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
     data["lnper_gdp"] = np.log(panel["gdp_whole"] * 1e8 / (panel["pop_avg_whole"] * 1e4))
     data["lnexpense"] = np.log(panel["expenditure_whole"])
     for variable, columns in SOURCES.items():
-        flags = [panel[f"{c}_fill"] for c in columns if f"{c}_fill" in panel.columns]
-        joined = pd.concat(flags, axis=1).apply(lambda r: ";".join(sorted({v for v in r if v})), axis=1) \
-            if flags else pd.Series("", index=panel.index)
-        data[f"{variable}_fill"] = joined
+        flags = [f"{c}_fill" for c in columns if f"{c}_fill" in panel.columns]
+        data[f"{variable}_fill"] = joined_flags(panel[flags]) if flags else pd.Series("", index=panel.index)
     # min_nonurban_share: Dist is not computed for a sliver of a non-urban area, and the row leaves
     # every model (Dig is standardised over all rows, as before)
     share = panel["pop_nonurban"] / panel["pop_whole"]
@@ -333,3 +348,19 @@ def analysis_frame(panel: pd.DataFrame, options: Options) -> Analysis:
                           "nonurban_share": share[~trusted]}).reset_index(drop=True)  # empty when none is small
     data = data[trusted.to_numpy()].reset_index(drop=True)
     return Analysis(data=data, dist=dist, dig=dig, dig_entropy=dig_entropy, options=options, small_nonurban=small)
+
+
+def with_dist(analysis: Analysis, panel: pd.DataFrame, options: Options) -> Analysis:
+    """`analysis` (analysis_frame of `panel`) with Dist, and the shared term c, under `options`, which
+    differ from analysis.options in dist_indicators only: Dig, Dig_entropy and the other columns are
+    reused, the rows are analysis_frame's (index_panel)."""
+    if replace(options, dist_indicators=analysis.options.dist_indicators) != analysis.options:
+        raise ValueError("with_dist: the options differ in more than dist_indicators; call analysis_frame")
+    rows, trusted = index_panel(panel, options)
+    dist = dist_index(rows[trusted], options)
+    kept = trusted.to_numpy()
+    data = analysis.data.drop(columns=[SHARED], errors="ignore")
+    data["Dist"] = dist.dist.reindex(rows.index).to_numpy()[kept]
+    if options.dist_indicators == "six_shared_controlled":
+        data.insert(data.columns.get_loc("Dist") + 1, SHARED, dist.shared.reindex(rows.index).to_numpy()[kept])
+    return replace(analysis, data=data, dist=dist, options=options)

@@ -20,10 +20,7 @@ import numpy as np
 import pandas as pd
 
 from replication.config import Options
-from replication.models import CONTROLS, REGIONS, fit, instrumental, sobel
-
-X = ["Dig", *CONTROLS]
-
+from replication.models import CONTROLS, MODEL, REGIONS, fit, instrumental, sobel
 
 def headline_cells(data: pd.DataFrame, options: Options) -> pd.DataFrame:
     rows = []
@@ -32,15 +29,15 @@ def headline_cells(data: pd.DataFrame, options: Options) -> pd.DataFrame:
         rows.append({"table": table, "column": column, "term": term, "estimate": result.params[term],
                      "t_stat": result.tstats[term], "p_value": result.pvalues[term]})
 
-    add("T5", "(4)", "Dig", fit(data, "Dist", X, options))
+    add("T5", "(4)", "Dig", fit(data, "Dist", MODEL, options))
     for region in REGIONS:
-        add("T6", region, "Dig", fit(data[data["region"] == region], "Dist", X, options))
+        add("T6", region, "Dig", fit(data[data["region"] == region], "Dist", MODEL, options))
     iv = instrumental(data, options).coefficients.set_index(["column", "term"]).loc[("second_stage", "Dig")]
     rows.append({"table": "T7", "column": "second_stage", "term": "Dig", "estimate": iv["estimate"],
                  "t_stat": iv["t_stat"], "p_value": iv["p_value"]})
-    add("T8", "(1)", "Dig", fit(data, "Dist", X, options))
+    add("T8", "(1)", "Dig", fit(data, "Dist", MODEL, options))
     add("T8", "(2)", "Dig_entropy", fit(data, "Dist", ["Dig_entropy", *CONTROLS], options))
-    a = fit(data, "Isu", X, options)
+    a = fit(data, "Isu", MODEL, options)
     b = fit(data, "Dist", ["Dig", "Isu", *CONTROLS], options)
     add("T9", "a", "Dig", a)
     add("T9", "b_cprime", "Isu", b)
@@ -80,7 +77,7 @@ def tail_influence(data: pd.DataFrame, options: Options, paper_max: float) -> pd
         ("largest 10 city-years of Dist", dist.rank(ascending=False, method="first") <= 10),
     ):
         n = int(chosen.sum())
-        without = fit(data[~chosen], "Dist", X, options) if n else None
+        without = fit(data[~chosen], "Dist", MODEL, options) if n else None
         rows.append({"city-years": label, "n": n, "share_of_variance": float(squares[chosen].sum() / squares.sum()),
                      "T5 (4) Dig without them": without.params["Dig"] if n else np.nan,
                      "t": without.tstats["Dig"] if n else np.nan})
@@ -92,9 +89,9 @@ LOCO_CITIES = 3  # leave one city out needs two cities left in the sample
 
 def leave_one_city_out(data: pd.DataFrame, options: Options) -> pd.DataFrame:
     """Dig's (and Table 9 b's Isu) coefficient with each city left out: full value, range, the cities at the ends."""
-    models = [("T5", "(4)", "Dig", None, "Dist", X)]
-    models += [("T6", r, "Dig", r, "Dist", X) for r in REGIONS]
-    models += [("T9", "a", "Dig", None, "Isu", X), ("T9", "b_cprime", "Isu", None, "Dist", ["Dig", "Isu", *CONTROLS])]
+    models = [("T5", "(4)", "Dig", None, "Dist", MODEL)]
+    models += [("T6", r, "Dig", r, "Dist", MODEL) for r in REGIONS]
+    models += [("T9", "a", "Dig", None, "Isu", MODEL), ("T9", "b_cprime", "Isu", None, "Dist", ["Dig", "Isu", *CONTROLS])]
     first = data.drop_duplicates("city_code").set_index("city_code")
     english = first["city_en"].fillna("").astype(str).str.strip() if "city_en" in first else ""
     names = (first["city"] + " " + english).str.strip()  # 钦州市 Qinzhou: readable with or without Chinese

@@ -16,13 +16,14 @@ import pandas as pd
 from scipy import stats
 
 from replication.config import Options
-from replication.estimation import CONSTANT, Design, FitResult, fit_fe, fit_iv, sandwich, singletons, within
+from replication.estimation import CONSTANT, Design, FitResult, fit_fe, fit_iv, fit_within, singletons, within
 from replication.resampling import bootstrap_weights, panel_moments, permutation_weights
 from replication.wild import table_rows as wild_rows
 from replication.indices import SHARED
 
 CONTROLS = ["Ur", "Stru", "lnexpense", "lnper_gdp"]
-STEPS = {"(1)": ["Dig"], "(2)": ["Dig", "Ur"], "(3)": ["Dig", "Ur", "Stru"], "(4)": ["Dig", *CONTROLS]}
+MODEL = ["Dig", *CONTROLS]  # Table 5 (4)'s regressors: the model of Tables 6-9, Guangxi and the influence checks
+STEPS = {"(1)": ["Dig"], "(2)": ["Dig", "Ur"], "(3)": ["Dig", "Ur", "Stru"], "(4)": MODEL}
 REGIONS = ("East", "Central", "West")
 INSTRUMENT = "L2.Dig"
 
@@ -123,15 +124,22 @@ def baseline(data: pd.DataFrame, options: Options) -> TableResult:
     return collect({column: fit(data, "Dist", x, options) for column, x in STEPS.items()}, wild)
 
 
-def robustness(data: pd.DataFrame, options: Options) -> TableResult:
-    """Table 8: Table 5 column 4 (PCA Dig) beside the same model with the entropy-weighted Dig."""
-    wild = [row for column, dig in (("(1)", "Dig"), ("(2)", "Dig_entropy"))
-            for row in wild_rows(complete_sample(data, ["Dist", dig, *CONTROLS], options)[0], "Dist",
-                                 [dig, *CONTROLS], column, options, term=dig)]
-    return collect({
-        "(1)": fit(data, "Dist", ["Dig", *CONTROLS], options),
-        "(2)": fit(data, "Dist", ["Dig_entropy", *CONTROLS], options),
-    }, wild)
+def robustness(data: pd.DataFrame, options: Options, table5: TableResult | None = None) -> TableResult:
+    """Table 8: Table 5 column 4 (PCA Dig) beside the same model with the entropy-weighted Dig.
+
+    Column (1) is Table 5 (4): given `table5` (baseline's result on the same data and options), its
+    fit and wild bootstrap are reused instead of being run a second time."""
+    if table5 is None:
+        first = fit(data, "Dist", MODEL, options)
+        wild = wild_rows(complete_sample(data, ["Dist", *MODEL], options)[0], "Dist", MODEL, "(1)", options)
+    else:
+        first = table5.fits["(4)"]
+        rows = table5.stats[(table5.stats["column"] == "(4)") & table5.stats["stat"].str.startswith("wild_")]
+        wild = [("(1)", stat, value) for stat, value in zip(rows["stat"], rows["value"])]
+    entropy = ["Dig_entropy", *CONTROLS]
+    wild += wild_rows(complete_sample(data, ["Dist", *entropy], options)[0], "Dist", entropy, "(2)", options,
+                      term="Dig_entropy")
+    return collect({"(1)": first, "(2)": fit(data, "Dist", entropy, options)}, wild)
 
 
 # ---------------------------------------------------------------------------- Table 6
@@ -166,33 +174,34 @@ def interacted_test(data: pd.DataFrame, y: str, x: list[str], a: str, b: str) ->
     (difference, F, p).
 
     Every slope and the year effects are region-specific, so the estimates equal the separate
-    regressions of Table 6; the covariance is clustered by city (cities nest in regions) with
-    Stata's factor, K counting each region's slopes, constant and year effects; F(1, G-1).
+    regressions of Table 6: one two-way fit (``estimation.fit_within``) whose time effect is the
+    region x year, on the data within-transformed region by region (the design is block-diagonal).
+    The covariance is clustered by city (cities nest in regions) with Stata's factor, K counting
+    each region's slopes, constant and year effects; F(1, G-1).
     """
-    blocks, ys, groups = [], [], []
     k = len(x)
-    big_k = 0
+    raw, transformed, cities, periods = [], [], [], []
     for position, region in enumerate((a, b)):
         part = data[data["region"] == region]
         part = part[np.isfinite(part[[y, *x]].to_numpy(float)).all(axis=1)]
         part = part[~singletons(part["city_code"].to_numpy(), part["year"].to_numpy(), "twoway")]
-        values = within(part[[y, *x]].to_numpy(float), part["city_code"].to_numpy(),
-                        part["year"].to_numpy(), "twoway")
-        big_k += k + 1 + part["year"].nunique() - 1
-        block = np.zeros((len(part), 2 * k))
-        block[:, position * k : (position + 1) * k] = values[:, 1:]
-        blocks.append(block)
-        ys.append(values[:, 0])
-        groups.append(part["city_code"].to_numpy())
-    z, yt, g_ids = np.vstack(blocks), np.concatenate(ys), np.concatenate(groups)
-    beta = np.linalg.lstsq(z, yt, rcond=None)[0]
-    resid = yt - z @ beta
-    n, g = len(yt), len(np.unique(g_ids))
-    cov = sandwich(z, resid, g_ids) * g / (g - 1) * (n - 1) / (n - big_k)
-    r = np.zeros(2 * k)
+        values = part[[y, *x]].to_numpy(float)
+        within_region = within(values, part["city_code"].to_numpy(), part["year"].to_numpy(), "twoway")
+        for target, source in ((raw, values), (transformed, within_region)):
+            block = np.zeros((len(part), 1 + 2 * k))
+            block[:, 0] = source[:, 0]
+            block[:, 1 + position * k : 1 + (position + 1) * k] = source[:, 1:]
+            target.append(block)
+        cities.append(part["city_code"].to_numpy())
+        periods.append(position * 10**6 + part["year"].to_numpy())  # the region x year effect
+    raw = np.vstack(raw)
+    names = [f"{v}#{region}" for region in (a, b) for v in x]
+    design = Design(raw[:, 0], raw[:, 1:], names, np.concatenate(cities), np.concatenate(periods))
+    result = fit_within(np.vstack(transformed), raw.mean(axis=0), design, "cluster", "twoway")
+    r = np.zeros(2 * k + 1)
     r[0], r[k] = 1.0, -1.0
-    f_stat = float((r @ beta) ** 2 / (r @ cov @ r))
-    return float(r @ beta), f_stat, float(stats.f.sf(f_stat, 1, g - 1))
+    f_stat, p = result.wald(r)
+    return float(r @ result.params.to_numpy()), f_stat, p
 
 
 def permutation_p(observed: float, permuted: np.ndarray) -> float:
@@ -250,9 +259,14 @@ def instrumental(data: pd.DataFrame, options: Options) -> TableResult:
 # ---------------------------------------------------------------------------- Table 9
 
 
+def sobel_variance(a: float, sa: float, b: float, sb: float) -> float:
+    """Sobel's first-order variance of the indirect effect a*b: b² s_a² + a² s_b²."""
+    return b**2 * sa**2 + a**2 * sb**2
+
+
 def sobel(a: float, sa: float, b: float, sb: float) -> dict[str, float]:
     """Sobel, Aroian and Goodman z for the indirect effect a*b, with two-sided normal p-values."""
-    base = b**2 * sa**2 + a**2 * sb**2
+    base = sobel_variance(a, sa, b, sb)
     out = {}
     for name, variance in (("sobel", base), ("aroian", base + sa**2 * sb**2), ("goodman", base - sa**2 * sb**2)):
         z = a * b / np.sqrt(variance) if variance > 0 else float("nan")

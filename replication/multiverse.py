@@ -14,10 +14,9 @@ product; dig_rescale (a rescaling of Dig, under which t and t* do not change) sh
 How it is fast and exact:
 
 * Index variants (Dist, the shared term c, Dig) are computed once per panel, one task per distinct
-  Dist and per distinct Dig, with the package's own index functions (``indices.dist_index``,
-  ``pca_index``, ``entropy_by``, ``dig_score``), and checked against ``indices.analysis_frame`` on the
-  panel's default variant (if the index stage of a panel is not reproduced that way, every variant
-  comes from ``analysis_frame`` itself).  Every specification that uses a variant shares its column.
+  Dist and per distinct Dig, with the functions ``indices.analysis_frame`` composes (``index_panel``,
+  ``dist_index``, ``pca_index``, ``entropy_by``, ``dig_score``) on the rows it takes.  Every
+  specification that uses a variant shares its column.
 * A task is one estimation sample (full, a region, the 2SLS years, each with drop_filled's rows for
   each control set): it within-transforms every variant column at once with
   ``estimation.within`` (linear and column by column, so one call serves every specification),
@@ -48,9 +47,10 @@ from replication.figures import CLUSTERING, specification_curve
 from replication import estimation, wild
 from replication.config import Options
 from replication.indices import (
-    SHARED, analysis_frame, dig_indicators, dig_score, dist_index, entropy_by, pca_index, winsorize,
+    SHARED, analysis_frame, dig_indicators, dig_score, dist_index, entropy_by, index_panel, pca_index, winsorize,
 )
-from replication.models import REGIONS, STEPS, estimation_sample, fit, with_instrument
+from replication.mechanism import SIGNIFICANCE, mechanism_section, mechanism_table  # noqa: F401 (the command line's)
+from replication.models import REGIONS, STEPS, estimation_sample, sobel_variance, with_instrument
 
 DEFAULT = "default"  # the Options field's own default (for options another branch adds)
 NOT_APPLICABLE = "-"
@@ -166,7 +166,6 @@ class Base:
     dig: dict  # dig key -> column name
     lag: dict  # dig key -> column name of its second lag
     moments: dict  # (dist key, dig key) -> Table 4 moments
-    notes: list
     removed_gap: float  # max |Dist(six_shared_removed) - Dist(four)|: zero up to rounding (config.py says why)
 
 
@@ -182,11 +181,8 @@ class IndexRows:
 
 
 def _panel_rows(panel: pd.DataFrame, data: pd.DataFrame, options: Options) -> IndexRows:
-    """The panel rows behind analysis_frame's data (analysis_frame's order and share_end_rule)."""
-    ordered = panel.sort_values(["city_code", "year"]).reset_index(drop=True)
-    if options.share_end_rule == "none":
-        ordered = ordered[ordered["ict_share_whole"].notna() & ordered["emp_tertiary_share_whole"].notna()]
-        ordered = ordered.reset_index(drop=True)
+    """The panel rows behind analysis_frame's data (indices.index_panel, as analysis_frame takes them)."""
+    ordered, _ = index_panel(panel, options)
     position = pd.Series(np.arange(len(ordered)), index=pd.MultiIndex.from_frame(ordered[["city_code", "year"]]))
     wanted = position.reindex(pd.MultiIndex.from_frame(data[["city_code", "year"]])).to_numpy()
     if np.isnan(wanted).any():
@@ -214,31 +210,17 @@ def _index_values(rows: IndexRows, options: Options, which=("Dist", "Dig")) -> d
     return out
 
 
-def index_task(source: IndexRows | pd.DataFrame, options: Options, which: tuple, exact: bool) -> dict[str, np.ndarray]:
-    """One index variant: from the index functions on the base's panel rows (`exact`), or else from
-    analysis_frame on the whole panel (`source` is then the panel)."""
-    if exact:
-        return _index_values(source, options, which)
-    frame = analysis_frame(source, options).data.sort_values(["province", "city_code", "year"])
-    out = {v: frame[v].to_numpy(float) for v in ("Dist", "Dig", SHARED) if v in frame.columns}
-    out["_keys"] = frame[["city_code", "year"]].to_numpy()
-    return out
+def index_task(rows: IndexRows, options: Options, which: tuple) -> dict[str, np.ndarray]:
+    """One index variant (Dist and c, and/or Dig) on a base's panel rows."""
+    return _index_values(rows, options, which)
 
 
-def base_frame(panel: pd.DataFrame, base_options: Options) -> tuple[pd.DataFrame, IndexRows, bool, list]:
+def base_frame(panel: pd.DataFrame, base_options: Options) -> tuple[pd.DataFrame, IndexRows]:
     """analysis_frame's rows for one panel and base options (sorted so that provinces and cities are
-    contiguous blocks: cluster sums are then segment sums), the panel rows behind them, and whether
-    the index functions alone reproduce its Dist and Dig."""
+    contiguous blocks: cluster sums are then segment sums) and the panel rows behind them."""
     data = analysis_frame(panel, base_options).data.sort_values(["province", "city_code", "year"])
     data = data.reset_index(drop=True)
-    rows = _panel_rows(panel, data, base_options)
-    composed = _index_values(rows, base_options)
-    exact = all(np.allclose(composed[v], data[v].to_numpy(float), rtol=1e-12, atol=1e-14, equal_nan=True)
-                for v in ("Dist", "Dig"))
-    notes = [] if exact else [
-        f"options {base_options.non_default()}: the index stage is not reproduced by the index functions "
-        "alone; every index variant comes from analysis_frame"]
-    return data, rows, exact, notes
+    return data, _panel_rows(panel, data, base_options)
 
 
 def index_jobs(index_options: list[Options]) -> list[tuple[Options, tuple]]:
@@ -254,14 +236,11 @@ def index_jobs(index_options: list[Options]) -> list[tuple[Options, tuple]]:
     return jobs
 
 
-def assemble_base(data, rows, jobs, results, base_options, notes) -> Base:
+def assemble_base(data, rows, jobs, results, base_options) -> Base:
     """The index columns of one base, their second lags and Table 4 moments."""
     columns = {name: data[name].to_numpy(float) for name in FIXED}
     dist, shared, dig, moments = {}, {}, {}, {}
     for (options, which), got in zip(jobs, results):
-        if "_keys" in got and not np.array_equal(got["_keys"], data[["city_code", "year"]].to_numpy()):
-            raise ValueError(f"index options {options.non_default()} change the estimation rows; "
-                             "expected them to act on the index values only")
         dk, gk = _dist_key(options), _dig_key(options)
         if "Dist" in which:
             dist[dk] = f"Dist#{len(dist)}"
@@ -296,7 +275,7 @@ def assemble_base(data, rows, jobs, results, base_options, notes) -> Base:
     four = dataclasses.replace(base_options, dist_indicators="four")
     gap = np.nanmax(np.abs(_index_values(rows, removed, ("Dist",))["Dist"]
                            - _index_values(rows, four, ("Dist",))["Dist"]))
-    return Base(data, columns, dist, shared, dig, lag, moments, notes, float(gap))
+    return Base(data, columns, dist, shared, dig, lag, moments, float(gap))
 
 
 # ---------------------------------------------------------------------------- samples and tasks
@@ -386,26 +365,15 @@ def tasks_for(base_id: int, base: Base, index_variants: list[Options], drops, co
 
 @dataclass
 class _Sample:
-    w: np.ndarray  # within-transformed matrix
-    gram: np.ndarray
-    index: dict
-    starts: dict  # cluster kind -> first row of each group (rows are contiguous by province, city)
-    time_onehot: np.ndarray
-    n_time: int
-    bandwidth: int
+    """A task's sample: demeaned once (estimation.Demeaned), and the wild bootstraps' clusters and weights."""
+
+    demeaned: estimation.Demeaned
     wild: dict  # cov_type -> (wild.Clusters, weight blocks) of the wild bootstrap clustered as cov_type
 
 
 def _prepare(task: Task) -> _Sample:
-    w = estimation.within(task.matrix, task.city, task.year, "twoway")
-    starts = {}
-    for kind, ids in (("city", task.city), ("province", task.province)):
-        change = np.ones(len(ids), dtype=bool)
-        change[1:] = ids[1:] != ids[:-1]
-        starts[kind] = np.flatnonzero(change)
-    years, inverse = np.unique(task.year, return_inverse=True)
-    onehot = np.zeros((len(years), len(task.year)))
-    onehot[inverse, np.arange(len(task.year))] = 1.0
+    demeaned = estimation.Demeaned.build(task.matrix, task.names, task.city, task.year,
+                                         {"city": task.city, "province": task.province}, task.bandwidth)
     boot = {}
     if task.wild is not None:
         for cov_type, ids in (("cluster_city", task.city), ("cluster_province", task.province)):
@@ -415,66 +383,20 @@ def _prepare(task: Task) -> _Sample:
                 blocks = list(wild.weight_blocks(clusters.n_clusters, task.wild.weights, task.wild.draws,
                                                  task.wild.seed, enumerated))
                 boot[cov_type] = (clusters, blocks)
-    return _Sample(w, w.T @ w, {n: i for i, n in enumerate(task.names)}, starts, onehot, len(years),
-                   task.bandwidth, boot)
+    return _Sample(demeaned, boot)
 
 
 def _wild(sample: _Sample, settings: WildSettings, y: str, x: list[str]) -> dict:
     """cov_type -> (wild bootstrap p of x[0] = 0, draws) for the clustered cov_types: the WCR test of
     wild.wild_bootstrap on the sample's transformed columns, with the weights drawn once per sample."""
     out = {}
+    w, index = sample.demeaned.w, sample.demeaned.index
     for cov_type, (clusters, blocks) in sample.wild.items():
-        pieces = wild.within_pieces(sample.w[:, sample.index[y]], sample.w[:, [sample.index[v] for v in x]], 0,
-                                    clusters, True)
+        pieces = wild.within_pieces(w[:, index[y]], w[:, [index[v] for v in x]], 0, clusters, True)
         result = wild.wild_test(pieces, cluster=COV[cov_type], weights=settings.weights, draws=settings.draws,
                                 seed=settings.seed, ci=False, blocks=blocks)
         out[cov_type] = (result.p_symmetric, result.draws)
     return out
-
-
-
-def _covariances(sample: _Sample, scores: np.ndarray, bread: np.ndarray, cov_types) -> dict:
-    """cov_type -> (covariance of the slopes, degrees of freedom, clusters), as estimation.fit_fe."""
-    n, k = scores.shape
-    out = {}
-    for cov_type in cov_types:
-        kind = COV[cov_type]
-        if kind == "time":
-            h = sample.time_onehot @ scores
-            meat = h.T @ h
-            for lag in range(1, sample.bandwidth + 1):
-                gamma = h[lag:].T @ h[:-lag]
-                meat += (1 - lag / (sample.bandwidth + 1)) * (gamma + gamma.T)
-            out[cov_type] = (bread @ meat @ bread, sample.n_time - 1, np.nan)
-        else:
-            sums = np.add.reduceat(scores, sample.starts[kind], axis=0)
-            g = len(sample.starts[kind])
-            big_k = k + 1 + sample.n_time - 1
-            factor = g / (g - 1) * (n - 1) / (n - big_k)
-            out[cov_type] = (bread @ (sums.T @ sums) @ bread * factor, g - 1, g)
-    return out
-
-
-def _ols(sample: _Sample, y: str, x: list[str], cov_types) -> tuple[np.ndarray, dict]:
-    iy, ix = sample.index[y], [sample.index[v] for v in x]
-    xx = sample.gram[np.ix_(ix, ix)]
-    beta = np.linalg.solve(xx, sample.gram[ix, iy])
-    resid = sample.w[:, iy] - sample.w[:, ix] @ beta
-    return beta, _covariances(sample, sample.w[:, ix] * resid[:, None], np.linalg.inv(xx), cov_types)
-
-
-def _iv(sample: _Sample, y: str, endog: str, instrument: str, exog: list[str], cov_types):
-    """2SLS with one endogenous regressor (estimation.fit_iv's second stage)."""
-    iy = sample.index[y]
-    iz = [sample.index[v] for v in (instrument, *exog)]
-    ix = [sample.index[v] for v in (endog, *exog)]
-    g = sample.gram
-    pi = np.linalg.solve(g[np.ix_(iz, iz)], g[np.ix_(iz, ix)])
-    a = g[np.ix_(iz, ix)].T @ pi
-    beta = np.linalg.solve(a, pi.T @ g[iz, iy])
-    resid = sample.w[:, iy] - sample.w[:, ix] @ beta
-    fitted = sample.w[:, iz] @ pi
-    return beta, _covariances(sample, fitted * resid[:, None], np.linalg.inv(a), cov_types)
 
 
 def _row(estimand, job, variant, cov_type, estimate, se, df, clusters, n, boot=(np.nan, np.nan)) -> dict:
@@ -489,6 +411,7 @@ def _row(estimand, job, variant, cov_type, estimate, se, df, clusters, n, boot=(
 def run_task(task: Task) -> pd.DataFrame:
     """Every regression of one estimation sample -> one row per (index variant, job, cov_type)."""
     sample = _prepare(task)
+    covariances = {cov_type: COV[cov_type] for cov_type in task.cov_types}
     n = len(task.year)
     rows, wild_done = [], {}
     for job in task.jobs:
@@ -498,19 +421,19 @@ def run_task(task: Task) -> pd.DataFrame:
             extra = [shared] if shared else []
             controls_x = [*STEPS[controls][1:], *extra]
             if group == "T9":
-                a, cov_a = _ols(sample, "Isu", [dig, *controls_x], task.cov_types)
-                b, cov_b = _ols(sample, dist, [dig, "Isu", *controls_x], task.cov_types)
+                a, cov_a = sample.demeaned.ols("Isu", [dig, *controls_x], covariances)
+                b, cov_b = sample.demeaned.ols(dist, [dig, "Isu", *controls_x], covariances)
                 for cov_type in task.cov_types:
                     sa, sb = np.sqrt(cov_a[cov_type][0][0, 0]), np.sqrt(cov_b[cov_type][0][1, 1])
-                    se = np.sqrt(b[1] ** 2 * sa**2 + a[0] ** 2 * sb**2)
+                    se = np.sqrt(sobel_variance(a[0], sa, b[1], sb))
                     rows.append(_row("T9_ab", job, variant, cov_type, a[0] * b[1], se, np.nan,
                                      cov_a[cov_type][2], n))
                 continue
             if group == "T7":
-                beta, covs = _iv(sample, dist, dig, lag, controls_x, task.cov_types)
+                beta, covs = sample.demeaned.iv(dist, dig, lag, controls_x, covariances)
                 estimand, boot = "T7_Dig_2SLS", {}  # the wild bootstrap here is of OLS only
             else:
-                beta, covs = _ols(sample, dist, [dig, *controls_x], task.cov_types)
+                beta, covs = sample.demeaned.ols(dist, [dig, *controls_x], covariances)
                 estimand = "T5_Dig" if group == "T5" else group
                 # dig_rescale only rescales Dig, which leaves t and the wild p unchanged: one bootstrap
                 # serves both scales (and both drop_filled jobs when their rows are the same)
@@ -635,19 +558,16 @@ def run(panels: dict[str, pd.DataFrame], variants: dict[str, dict] | None = None
         base_options = dataclasses.replace(spec_options({k: first[k] for k in base_names}, variants, base),
                                            drop_filled=False)
         index_variants = [options[i] for i in part.index]
-        data, rows, exact, base_notes = base_frame(panel, base_options)
-        bases.append((base_id, base_options, index_variants, data, rows, exact, base_notes, index_jobs(index_variants),
-                      panel))
+        data, rows = base_frame(panel, base_options)
+        bases.append((base_id, base_options, index_variants, data, rows, index_jobs(index_variants)))
     tasks, moments, removed_gap = [], [], 0.0
     wild_settings = WildSettings(base.multiverse_wild_draws, base.wild_weights, base.seed) \
         if base.multiverse_wild_draws else None
     with engine(jobs, scheduler) as parallel:
-        items = [(rows if exact else panel, options, which, exact)
-                 for _, _, _, _, rows, exact, _, jobs_, panel in bases for options, which in jobs_]
+        items = [(rows, options, which) for _, _, _, _, rows, jobs_ in bases for options, which in jobs_]
         computed = iter(_map(parallel, index_task, items, [1] * len(items), "index variants", progress))
-        for base_id, base_options, index_variants, data, rows, exact, base_notes, jobs_, _ in bases:
-            built = assemble_base(data, rows, jobs_, [next(computed) for _ in jobs_], base_options, base_notes)
-            notes += built.notes
+        for base_id, base_options, index_variants, data, rows, jobs_ in bases:
+            built = assemble_base(data, rows, jobs_, [next(computed) for _ in jobs_], base_options)
             removed_gap = max(removed_gap, built.removed_gap)
             tasks += tasks_for(base_id, built, index_variants, decisions.get("drop_filled", (False,)),
                                decisions.get("controls", ("(4)",)), decisions.get("cov_type", ("cluster_city",)),
@@ -672,9 +592,6 @@ def run(panels: dict[str, pd.DataFrame], variants: dict[str, dict] | None = None
 
 
 # ---------------------------------------------------------------------------- what the grid shows
-
-SIGNIFICANCE = 0.05
-
 
 def shares(specs: pd.DataFrame, by: str | None = "dist_indicators") -> pd.DataFrame:
     """Per estimand (and per value of `by`): how many specifications are significantly negative or
@@ -840,156 +757,6 @@ def closest(result: Multiverse, published: pd.DataFrame, top: int = 10) -> pd.Da
     for key, value in paper.items():
         out[f"{key}_paper"] = value
     return out.rename(columns={"estimate": "T5_Dig", "t_stat": "T5_t", "p_value": "T5_p"}).reset_index(drop=True)
-
-
-# ---------------------------------------------------------------------------- the six-indicator mechanism
-
-MECHANISM = {
-    "four": "four indicators (the default)",
-    "six": "six indicators: c in both area scores",
-    "six_shared_removed": "six-indicator weights, c removed from both scores",
-    "six_shared_fixed": "six indicators, c held at each city's mean",
-    "six_shared_controlled": "six indicators, c as a regressor",
-}
-
-
-MECHANISM_GRID = {"winsorize": (0.0, 0.01, 0.05), "pooling": ("pooled", "by_year")}
-
-
-def mechanism_table(panel: pd.DataFrame, options: Options) -> pd.DataFrame:
-    """Table 5 column 4's Dig under each treatment of the shared whole-city term c (at `options`, and
-    for every winsorising x pooling choice of MECHANISM_GRID), and the facts behind the algebra (c over
-    time, its share of the district score, its within-city co-movement with Dig).
-    Tidy: variant, winsorize, pooling, statistic, value."""
-    rows = []
-    settings = [(options.winsorize, options.pooling)]
-    settings += [s for s in itertools.product(*MECHANISM_GRID.values()) if s not in settings]
-    six = None
-    for number, (share, pooling) in enumerate(settings):
-        for variant in MECHANISM:
-            if number and variant == "six_shared_removed":
-                continue  # identical to 'four'
-            chosen = dataclasses.replace(options, dist_indicators=variant, winsorize=share, pooling=pooling)
-            analysis = analysis_frame(panel, chosen)
-            result = fit(analysis.data, "Dist", STEPS["(4)"], chosen)
-            values = {"estimate": result.params["Dig"], "std_error": result.std_errors["Dig"],
-                      "t_stat": result.tstats["Dig"], "p_value": result.pvalues["Dig"]}
-            if not number:
-                years = analysis.data["year"]
-                values |= {"nobs": len(analysis.data), "dist_mean": analysis.data["Dist"].mean(),
-                           "dist_mean_first_year": analysis.data.loc[years == years.min(), "Dist"].mean(),
-                           "dist_mean_last_year": analysis.data.loc[years == years.max(), "Dist"].mean()}
-                if variant == "six":
-                    six = analysis
-            rows += [(variant, share, pooling, name, float(value)) for name, value in values.items()]
-    c = six.dist.shared.to_numpy(float)
-    data = six.data
-    years = data["year"].to_numpy()
-    within = estimation.within(np.column_stack([c, data["Dig"].to_numpy(float)]), data["city_code"].to_numpy(),
-                               years, "twoway")
-    facts = {
-        "c_mean_first_year": c[years == years.min()].mean(), "c_mean_last_year": c[years == years.max()].mean(),
-        "c_share_of_district_score": c.mean() / six.dist.score_district.mean(),
-        "c_weight": six.dist.entropy.weights[["mobile", "internet"]].sum(),
-        "corr_within_c_dig": np.corrcoef(within[:, 0], within[:, 1])[0, 1],
-        "corr_c_dig": np.corrcoef(c, data["Dig"].to_numpy(float))[0, 1],
-        "first_year": years.min(), "last_year": years.max(),
-    }
-    rows += [("six", options.winsorize, options.pooling, name, float(value)) for name, value in facts.items()]
-    return pd.DataFrame(rows, columns=["variant", "winsorize", "pooling", "statistic", "value"])
-
-
-def mechanism_section(table: pd.DataFrame, options=None) -> tuple[str, str]:
-    """The comparison report's section on the six-indicator Dist: the algebra, the numbers of
-    `mechanism_table` (computed at `options`, whose covariance the note names), and what they mean for
-    the paper's result -> (markdown, html)."""
-    import html
-
-    own = table.iloc[0][["winsorize", "pooling"]].tolist()
-    value = table.set_index(["variant", "winsorize", "pooling", "statistic"])["value"]
-
-    def get(variant, statistic, setting=None):
-        return float(value.get((variant, *(setting or own), statistic), np.nan))
-
-    first, last = int(get("six", "first_year")), int(get("six", "last_year"))
-    paragraphs = [
-        "Mobile-phone and broadband users per 100 people exist for the whole city only, so in the "
-        "six-indicator Dist both areas take the whole-city rate. After the pooled standardisation both "
-        "area scores contain the same term c = w_mobile x'_mobile + w_broadband x'_broadband: the scores "
-        "are s_n + c and s_d + c, with s_n and s_d the parts from the four indicators the yearbook splits "
-        "by area. Hence Dist = ((s_n + c) / (s_d + c) - 1)^2 = (s_n - s_d)^2 / (s_d + c)^2: for a fixed "
-        "service gap s_n - s_d, Dist falls whenever c rises, that is whenever phone and broadband "
-        "penetration rises.",
-        f"In these data c averages {get('six', 'c_mean_first_year'):.3f} in {first} and "
-        f"{get('six', 'c_mean_last_year'):.3f} in {last} (weight of the two series: {get('six', 'c_weight'):.2f}; "
-        f"c is {get('six', 'c_share_of_district_score'):.0%} of the average district score). The same two "
-        "series are two of Dig's five indicators: within cities and years, c and Dig correlate at "
-        f"{get('six', 'corr_within_c_dig'):.2f}. The mean six-indicator Dist moves from "
-        f"{get('six', 'dist_mean_first_year'):.3f} to {get('six', 'dist_mean_last_year'):.3f} over the period, "
-        f"the four-indicator Dist from {get('four', 'dist_mean_first_year'):.3f} to "
-        f"{get('four', 'dist_mean_last_year'):.3f}.",
-        "Removing c from both scores gives the four-indicator Dist exactly: entropy weights are computed "
-        "column by column (w_j = d_j / sum d), so the four split indicators keep the four-indicator weights "
-        "times one common factor, which cancels in R. Holding c at each city's mean keeps its level but "
-        "not its movement; controlling for c keeps the six-indicator Dist and adds c as a regressor.",
-        f"Dig's coefficient in Table 5 column 4 with the package's options (winsorize = {own[0]}, pooling = "
-        f"{own[1]}), and its t under every winsorising and pooling choice:",
-    ]
-    header = ["Dist", "Dig (Table 5 col. 4)", "SE", "t", "p", "mean Dist"]
-    lines = [[label, f"{get(v, 'estimate'):.4f}", f"{get(v, 'std_error'):.4f}", f"{get(v, 't_stat'):.2f}",
-              f"{get(v, 'p_value'):.3f}", f"{get(v, 'dist_mean'):.3f}"] for v, label in MECHANISM.items()]
-    settings = list(dict.fromkeys(map(tuple, table[["winsorize", "pooling"]].itertuples(index=False))))
-    shown = [v for v in MECHANISM if v != "six_shared_removed"]
-    cross_header = ["t of Dig", *[f"w={w:g}, {p}" for w, p in settings]]
-
-    def cell(variant, setting):
-        t, p = get(variant, "t_stat", setting), get(variant, "p_value", setting)
-        return f"{t:.2f}{'*' if p < SIGNIFICANCE else ''}"
-
-    cross = [[MECHANISM[v], *[cell(v, s) for s in settings]] for v in shown]
-
-    def negative(variant, setting):
-        return get(variant, "p_value", setting) < SIGNIFICANCE and get(variant, "estimate", setting) < 0
-
-    six_negative = [s for s in settings if negative("six", s)]
-    others = {v: sum(negative(v, s) for s in six_negative) for v in ("four", "six_shared_fixed", "six_shared_controlled")}
-    if six_negative:
-        strongest = min(six_negative, key=lambda s: get("six", "t_stat", s))
-        meaning = (
-            f"The six-indicator Dist gives Dig a significantly negative coefficient in {len(six_negative)} of the "
-            f"{len(settings)} winsorising and pooling choices (strongest with winsorize = {strongest[0]:g} and "
-            f"pooling = {strongest[1]}: t = {get('six', 't_stat', strongest):.2f}); in those same choices the "
-            f"four-indicator Dist does so {others['four']} times, the six-indicator Dist with c held at each city's "
-            f"mean {others['six_shared_fixed']} times and with c controlled {others['six_shared_controlled']} times. "
-            "A significantly negative Dig from the six-indicator Dist therefore comes from the construction of "
-            "Dist: rising phone and broadband penetration lowers Dist and raises Dig at once, with no change "
-            "in any service the two areas receive. Such a coefficient cannot support the paper's reading that "
-            "digital technology narrows the urban-rural public-service gap.")
-    else:
-        meaning = (
-            f"Here the six-indicator Dist gives no significantly negative coefficient in any of the {len(settings)} "
-            "winsorising and pooling choices; the mechanism still pushes any six-indicator estimate toward a "
-            "negative sign whenever penetration rises, so a negative coefficient from such a Dist is not "
-            "evidence that the service gap narrowed.")
-    title = "The six-indicator Dist and the sign of Dig"
-
-    def md_table(head, body):
-        return ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|",
-                *["| " + " | ".join(line) + " |" for line in body]]
-
-    def html_table(head, body):
-        return ["<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>",
-                *["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in line) + "</tr>" for line in body],
-                "</tbody></table>"]
-
-    errors = CLUSTERING[options.cov_type] if options is not None else "this run's standard errors"
-    note = f"Starred: p < 0.05 ({errors})."
-    md = [f"## {title}", "", *[p + "\n" for p in paragraphs], *md_table(header, lines), "",
-          *md_table(cross_header, cross), "", note, "", meaning, ""]
-    body = [f"<h2>{html.escape(title)}</h2>", *[f"<p>{html.escape(p)}</p>" for p in paragraphs],
-            *html_table(header, lines), *html_table(cross_header, cross), f"<p>{html.escape(note)}</p>",
-            f"<p>{html.escape(meaning)}</p>"]
-    return "\n".join(md), "\n".join(body)
 
 
 # ---------------------------------------------------------------------------- the files

@@ -15,7 +15,7 @@ from replication.compare import audit, comparison, dist_drivers, scorecard, verd
 from replication.config import Options
 from replication.figures import bootstrap_plot, coefficient_plot, indices_over_time
 from replication.influence import robustness_tables
-from replication.multiverse import mechanism_section
+from replication.mechanism import mechanism_section
 from replication.registry import REGISTRY, TIDY
 from replication.render import Grid, grid, latex_document, page, table_files, to_html
 from replication.published import cell
@@ -309,6 +309,40 @@ def scorecard_view(card: pd.DataFrame) -> pd.DataFrame:
     return view
 
 
+def _compared_view(compared: pd.DataFrame) -> pd.DataFrame:
+    """Every compared cell as the report shows it (yes/no flags, the interval as text, readable headers)."""
+    view = compared.assign(
+        same_sign=compared["same_sign"].map(_yes), same_significance_5=compared["same_significance_5"].map(_yes),
+        paper_in_ci_95=compared["paper_in_ci_95"].map(_yes),
+        ci_95=[f"[{lo:.4g}, {hi:.4g}]" if np.isfinite(lo) else "" for lo, hi in
+               zip(compared["replication_ci_low"], compared["replication_ci_high"])])
+    columns = ["column", "row", "stat", "paper", "replication", "difference", "same_sign", "same_significance_5",
+               "ci_95", "paper_in_ci_95", "repeat_of", "note"]
+    return view[["table", *columns]].rename(columns={"same_significance_5": "same significance (5%, given the sign)",
+                                                      "ci_95": "replication 95% CI", "paper_in_ci_95": "paper in CI",
+                                                      "same_sign": "same sign", "repeat_of": "repeats"})
+
+
+def _table_summary(row: pd.Series, part: pd.DataFrame) -> str:
+    """One table's paragraph: its class, the cells compared and agreeing, and its Dig (or Isu) estimates."""
+    median = row["median_relative_difference"]
+    text = (f"Class: {row['class']}. {int(row['compared'])} of {int(row['numbers'])} numbers compared, "
+            f"{int(row['within_rounding'])} equal to the paper's at its printed precision"
+            + (f"; median |difference| / |paper| = {median:.2f}." if np.isfinite(median) else "."))
+    if row["coefficients"]:
+        text += (f" Coefficients (constants apart): {int(row['same_sign'])} of {int(row['coefficients'])} "
+                 f"same sign, {int(row['same_significance_5'])} same sign and significance at 5%, "
+                 f"{int(row['paper_in_ci_95'])} with the paper's value inside this run's 95% interval"
+                 + (f"; {int(row['repeated'])} repeat an earlier table's estimates" if row["repeated"] else "")
+                 + ".")
+    dig = part[(part["stat"] == "estimate") & part["row"].isin(["Dig", "Dig_entropy", "L2.Dig", "Isu"])]
+    if len(dig):
+        text += " " + "; ".join(
+            f"{r.column} {r.row}: paper {r.paper:g}, replication {r.replication:.4f}" for r in dig.itertuples())
+        text += "."
+    return text
+
+
 def comparison_report(compared: pd.DataFrame, data: pd.DataFrame, robust: dict[str, pd.DataFrame] | None = None,
                       mechanism: pd.DataFrame | None = None, options: Options | None = None) -> tuple[str, str]:
     """comparison.md and comparison.html: the scorecard, each table's class and the verdict
@@ -320,16 +354,7 @@ def comparison_report(compared: pd.DataFrame, data: pd.DataFrame, robust: dict[s
     repeated = compared.loc[compared["repeat_of"] != "", ["table", "column", "repeat_of"]].drop_duplicates()
     copies = {first: [f"{r.table} {r.column}" for r in part.itertuples()]
               for first, part in repeated.groupby("repeat_of", sort=False)}
-    view = compared.assign(
-        same_sign=compared["same_sign"].map(_yes), same_significance_5=compared["same_significance_5"].map(_yes),
-        paper_in_ci_95=compared["paper_in_ci_95"].map(_yes),
-        ci_95=[f"[{lo:.4g}, {hi:.4g}]" if np.isfinite(lo) else "" for lo, hi in
-               zip(compared["replication_ci_low"], compared["replication_ci_high"])])
-    columns = ["column", "row", "stat", "paper", "replication", "difference", "same_sign", "same_significance_5",
-               "ci_95", "paper_in_ci_95", "repeat_of", "note"]
-    view = view[["table", *columns]].rename(columns={"same_significance_5": "same significance (5%, given the sign)",
-                                                      "ci_95": "replication 95% CI", "paper_in_ci_95": "paper in CI",
-                                                      "same_sign": "same sign", "repeat_of": "repeats"})
+    view = _compared_view(compared)
     verdict_line = f"Verdict (the classes of docs/METHODS.md section 6): {verdict(card)}"
     intro = [
         "Every number the paper prints for Tables 1 and 3-9, beside this replication's. Difference = "
@@ -352,25 +377,8 @@ def comparison_report(compared: pd.DataFrame, data: pd.DataFrame, robust: dict[s
             f"{_and(others)} {'repeats' if len(others) == 1 else 'repeat'} {first}" for first, others in copies.items())
             + ".")
     intro.append(verdict_line)
-    summaries = {}
-    for table, part in compared.groupby("table"):
-        row = card[card["table"] == table].iloc[0]
-        median = row["median_relative_difference"]
-        text = (f"Class: {row['class']}. {int(row['compared'])} of {int(row['numbers'])} numbers compared, "
-                f"{int(row['within_rounding'])} equal to the paper's at its printed precision"
-                + (f"; median |difference| / |paper| = {median:.2f}." if np.isfinite(median) else "."))
-        if row["coefficients"]:
-            text += (f" Coefficients (constants apart): {int(row['same_sign'])} of {int(row['coefficients'])} "
-                     f"same sign, {int(row['same_significance_5'])} same sign and significance at 5%, "
-                     f"{int(row['paper_in_ci_95'])} with the paper's value inside this run's 95% interval"
-                     + (f"; {int(row['repeated'])} repeat an earlier table's estimates" if row["repeated"] else "")
-                     + ".")
-        dig = part[(part["stat"] == "estimate") & part["row"].isin(["Dig", "Dig_entropy", "L2.Dig", "Isu"])]
-        if len(dig):
-            text += " " + "; ".join(
-                f"{r.column} {r.row}: paper {r.paper:g}, replication {r.replication:.4f}" for r in dig.itertuples())
-            text += "."
-        summaries[table] = text
+    summaries = {table: _table_summary(card[card["table"] == table].iloc[0], part)
+                 for table, part in compared.groupby("table")}
     reasons = why(compared, data, robust, options)
     card_view = scorecard_view(card)
     md = ["# Comparison with the published tables", "", *[p + "\n" for p in intro], "## Scorecard", "",
@@ -390,7 +398,7 @@ def comparison_report(compared: pd.DataFrame, data: pd.DataFrame, robust: dict[s
     for table, part in compared.groupby("table"):
         body += [f"<h2>{table}</h2>", f"<p>{html.escape(summaries[table])}</p>",
                  _html_table(view.loc[part.index].drop(columns="table"))]
-    if mechanism is not None:  # the six-indicator Dist (replication/multiverse.py)
+    if mechanism is not None:  # the six-indicator Dist (replication/mechanism.py)
         section_md, section_html = mechanism_section(mechanism, options)
         md += ["", section_md]
         body.append(section_html)

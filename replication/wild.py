@@ -73,7 +73,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import special
 
-from replication.estimation import within
+from replication.estimation import cluster_factor, within
 
 WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
 TIE = 1e-9  # relative tolerance under which |t*| and |t| are the same number
@@ -285,7 +285,7 @@ def within_pieces(yt: np.ndarray, xt: np.ndarray, j: int, clusters: Clusters, re
         m1.append(by_time[:, :, 2] @ a_inv)
     absorbed_time = n_t - 1 if clusters.effects == "twoway" else 0
     big_k = k + 1 + absorbed_time
-    ssc = n_g / (n_g - 1) * (n_obs - 1) / (n_obs - big_k) if n_g > 1 else float("nan")
+    ssc = cluster_factor(n_g, n_obs, big_k) if n_g > 1 else float("nan")
     return ClusterPieces(
         estimate=float(beta[j]), scale=score_scale, ssc=ssc, c0=sums[:, 1], c1=sums[:, 2],
         m0=np.hstack(m0), m1=np.hstack(m1), n=np.hstack(n_cols), nobs=n_obs,

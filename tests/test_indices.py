@@ -204,3 +204,28 @@ def test_no_city_year_is_said_to_be_left_out_when_none_is(committed_panel):
     with_shantou = analysis_frame(committed_panel, Options()).small_nonurban
     assert len(with_shantou) == 11 and set(with_shantou["city"]) == {"汕头市"}
     assert with_shantou["nonurban_share"].max() < 0.05
+
+
+def test_fill_flags_are_joined_sorted_and_distinct():
+    from replication.indices import joined_flags
+
+    flags = pd.DataFrame({"a_fill": ["", "interpolated", "anomaly", "", "interpolated"],
+                          "b_fill": ["", "anomaly", "anomaly", "", "interpolated"],
+                          "c_fill": ["", "", "", "carry_forward", "interpolated"]}, index=[5, 6, 7, 8, 9])
+    out = joined_flags(flags)
+    assert out.tolist() == ["", "anomaly;interpolated", "anomaly", "carry_forward", "interpolated"]
+    assert out.index.tolist() == [5, 6, 7, 8, 9]
+
+
+@pytest.mark.parametrize("variant", ["six", "six_shared_fixed", "six_shared_controlled", "four"])
+def test_with_dist_is_analysis_frame_with_another_dist(committed_panel, variant):
+    from replication.indices import with_dist
+
+    options = Options(winsorize=0.05, pooling="by_year")
+    chosen = Options(winsorize=0.05, pooling="by_year", dist_indicators=variant)
+    direct = analysis_frame(committed_panel, chosen)
+    reused = with_dist(analysis_frame(committed_panel, options), committed_panel, chosen)
+    pd.testing.assert_frame_equal(reused.data, direct.data, check_exact=True)
+    pd.testing.assert_series_equal(reused.dist.dist, direct.dist.dist, check_exact=True)
+    with pytest.raises(ValueError, match="differ in more than dist_indicators"):
+        with_dist(direct, committed_panel, Options(dist_indicators=variant))

@@ -10,11 +10,11 @@ from linearmodels import PanelOLS
 from scipy import stats
 
 from replication.config import Options
-from replication.estimation import Design, fit_fe, fit_iv, within_balanced, within_general
+from replication.estimation import Design, bartlett_meat, cluster_factor, fit_fe, fit_iv, within_balanced, within_general
 from replication.indices import analysis_frame
 from replication.models import (
     CONTROLS, TABLES, baseline, bootstrap_indirect, heterogeneity, instrumental, interacted_test, mediation,
-    sobel,
+    robustness, sobel, sobel_variance,
 )
 from replication.resampling import BalancedMoments, bootstrap_weights, permutation_weights
 
@@ -219,3 +219,39 @@ def test_2sls_matches_linearmodels_on_the_within_transformed_data(data):
     factor = g / (g - 1) * (n - 1) / (n - k)
     ours_cov = ours.second.cov.loc[lm.params.index, lm.params.index].to_numpy()
     assert ours_cov == pytest.approx(lm.cov.to_numpy() * factor, rel=1e-8)
+
+
+def test_stata_cluster_factor_and_bartlett_kernel_by_hand():
+    assert cluster_factor(10, 100, 5) == pytest.approx(10 / 9 * 99 / 95, rel=1e-15)
+    # h = (1, 2, 3) over three periods, one lag: 1 + 4 + 9 + (1 - 1/2) x 2 x (2x1 + 3x2) = 22
+    assert bartlett_meat(np.array([[1.0], [2.0], [3.0]]), 1)[0, 0] == 22.0
+    assert bartlett_meat(np.array([[1.0], [2.0], [3.0]]), 0)[0, 0] == 14.0
+    assert sobel_variance(0.5, 0.1, -0.2, 0.05) == pytest.approx(0.04 * 0.01 + 0.25 * 0.0025, rel=1e-15)
+
+
+def test_interacted_test_by_hand_on_two_regions(data):
+    """The Wald F of the interacted model equals (b_a - b_b)^2 / (V_a + V_b) from the two regions'
+    own clustered fits, once each region's Stata factor is replaced by the pooled model's."""
+    x = ["Dig", *CONTROLS]
+    diff, f_stat, p = interacted_test(data, "Dist", x, "East", "West")
+    parts = {r: fit_fe(Design.from_frame(data[data["region"] == r], "Dist", x), "cluster", drop_singletons=True)
+             for r in ("East", "West")}
+    n = sum(f.nobs for f in parts.values())
+    g = sum(f.nclusters for f in parts.values())
+    big_k = sum(len(x) + 1 + f.extra["levels"]["time"] - 1 for f in parts.values())
+    variance = sum(f.cov.loc["Dig", "Dig"] / cluster_factor(f.nclusters, f.nobs, len(x) + f.extra["levels"]["time"])
+                   for f in parts.values()) * cluster_factor(g, n, big_k)
+    assert diff == pytest.approx(parts["East"].params["Dig"] - parts["West"].params["Dig"], rel=1e-10)
+    assert f_stat == pytest.approx(diff**2 / variance, rel=1e-8)
+    assert p == pytest.approx(stats.f.sf(f_stat, 1, g - 1), rel=1e-12)
+
+
+def test_table8_column1_reuses_table5_column4(data):
+    options = Options()
+    table5 = baseline(data, options)
+    reused, refitted = robustness(data, options, table5=table5), robustness(data, options)
+    pd.testing.assert_frame_equal(reused.coefficients, refitted.coefficients)
+    pd.testing.assert_frame_equal(reused.stats, refitted.stats)
+    assert reused.fits["(1)"] is table5.fits["(4)"]
+    wild = reused.stats[(reused.stats["column"] == "(1)") & reused.stats["stat"].str.startswith("wild_Dig_city")]
+    assert len(wild) > 0

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from replication import estimation, mechanism
 from replication import multiverse as mv
 from replication.config import Options
 from replication.indices import SHARED, analysis_frame, dist_index
@@ -208,7 +209,7 @@ def test_removing_the_shared_term_gives_the_four_indicator_dist_on_the_real_pane
 
 
 def test_mechanism_section_reports_the_numbers(committed_panel):
-    table = mv.mechanism_table(committed_panel, Options())
+    table = mechanism.mechanism_table(committed_panel, Options())
     own = table[(table["winsorize"] == 0.01) & (table["pooling"] == "pooled")]
     value = own.set_index(["variant", "statistic"])["value"]
     assert value[("six_shared_removed", "estimate")] == pytest.approx(value[("four", "estimate")], rel=1e-8)
@@ -221,7 +222,7 @@ def test_mechanism_section_reports_the_numbers(committed_panel):
     cell = table[(table["variant"] == "six") & (table["winsorize"] == 0.0) & (table["pooling"] == "by_year")
                  & (table["statistic"] == "t_stat")]["value"].iloc[0]
     assert cell == pytest.approx(direct["t_stat"], rel=1e-12)
-    markdown, html = mv.mechanism_section(table)
+    markdown, html = mechanism.mechanism_section(table)
     assert "(s_n - s_d)^2 / (s_d + c)^2" in markdown
     assert f"{value[('six', 't_stat')]:.2f}" in markdown and f"{cell:.2f}" in markdown and "<table>" in html
 
@@ -352,8 +353,37 @@ def test_the_summary_passes_the_consistency_checker(small, committed_panel):
     reference = Path(__file__).resolve().parent.parent / "data" / "reference" / "published.csv"
     options = Options(cov_type="cluster_province")
     files = mv.outputs(small, parse_published(reference.read_text(encoding="utf-8")),
-                       mv.mechanism_table(committed_panel, options), options=options)
+                       mechanism.mechanism_table(committed_panel, options), options=options)
     data = analysis_frame(committed_panel, options).data
     found = check({"multiverse/summary.md": files["summary.md"]}, options, data)
     assert found.empty, "\n" + found.to_string()
     assert "Starred: p < 0.05 (errors clustered by province)." in files["summary.md"]
+
+
+def test_demeaned_sample_gives_fit_fe_and_fit_iv(committed_panel):
+    """The multiverse's kernel (estimation.Demeaned: one within transformation, then solves on the Gram
+    matrix) gives the slopes and errors of fit_fe and fit_iv, clustered by city and by province and
+    Driscoll-Kraay, on the rows the multiverse uses (sorted by province, city, year)."""
+    from replication.estimation import Design, fit_fe, fit_iv
+    from replication.models import INSTRUMENT, with_instrument
+
+    data = with_instrument(analysis_frame(committed_panel, Options()).data)
+    data = data.sort_values(["province", "city_code", "year"]).reset_index(drop=True)
+    names = ["Dist", "Dig", INSTRUMENT, *STEPS["(4)"][1:]]
+    sample = estimation.Demeaned.build(data[names].to_numpy(float), names, data["city_code"].to_numpy(),
+                                       data["year"].to_numpy(), {"city": data["city_code"].to_numpy(),
+                                                                 "province": data["province"].to_numpy()})
+    kinds = {"cluster": "city", "province": "province", "driscoll_kraay": "time"}
+    beta, covs = sample.ols("Dist", STEPS["(4)"], kinds)
+    iv_beta, iv_covs = sample.iv("Dist", "Dig", INSTRUMENT, STEPS["(4)"][1:], kinds)
+    for label, kind in kinds.items():
+        cov_type, cluster = ("cluster", "province") if label == "province" else (label, None)
+        direct = fit_fe(Design.from_frame(data, "Dist", STEPS["(4)"], cluster=cluster), cov_type)
+        np.testing.assert_allclose(beta, direct.params[STEPS["(4)"]].to_numpy(), rtol=1e-10)
+        np.testing.assert_allclose(np.sqrt(np.diag(covs[label][0])), direct.std_errors[STEPS["(4)"]].to_numpy(),
+                                   rtol=1e-9)
+        assert covs[label][1] == direct.df_resid
+        iv = fit_iv(data, "Dist", "Dig", [INSTRUMENT], STEPS["(4)"][1:], cov_type, cluster=cluster).second
+        assert iv_beta[0] == pytest.approx(iv.params["Dig"], rel=1e-10)
+        assert np.sqrt(iv_covs[label][0][0, 0]) == pytest.approx(iv.std_errors["Dig"], rel=1e-9)
+    assert covs["cluster"][2] == data["city_code"].nunique() and np.isnan(covs["driscoll_kraay"][2])
