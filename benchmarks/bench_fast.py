@@ -24,7 +24,7 @@ import pandas as pd
 from replication.estimation import Design, fit_fe
 from replication.resampling import bootstrap_weights, panel_moments
 
-X = ["Dig", "Ur", "Stru", "lnexpense", "lnper_gdp"]
+from replication.models import MODEL as X  # noqa: E402 (Table 5 column 4, the one name)
 VARIABLES = ["Dist", "Isu", *X]
 PANELS = (  # name, cities, years, share of city-years dropped
     ("60k_balanced", 6_000, 10, 0.0),

@@ -49,7 +49,7 @@ def subgrid_specifications() -> list[tuple[str, str, list[str]]]:
 def ours(frame: pd.DataFrame) -> pd.DataFrame:
     """The subgrid through the multiverse engine: one within transformation, then 48 small solves
     with city-clustered (Stata) errors."""
-    from replication.multiverse import Task, _ols, _prepare
+    from replication.multiverse import Task, _prepare
 
     names = [*SUBGRID_Y, *SUBGRID_X, *SUBGRID_CONTROLS, *SUBGRID_ALWAYS]
     task = Task((0, 0), frame[names].to_numpy(float), names, frame["city_code"].to_numpy(),
@@ -57,7 +57,7 @@ def ours(frame: pd.DataFrame) -> pd.DataFrame:
     sample = _prepare(task)
     rows = []
     for y, x, controls in subgrid_specifications():
-        beta, covs = _ols(sample, y, [x, *controls], ("cluster_city",))
+        beta, covs = sample.demeaned.ols(y, [x, *controls], {"cluster_city": "city"})
         shown = "+".join(c for c in controls if c in SUBGRID_CONTROLS)
         rows.append((y, x, shown, beta[0], float(np.sqrt(covs["cluster_city"][0][0, 0]))))
     return pd.DataFrame(rows, columns=["y", "x", "controls", "estimate", "std_error"])

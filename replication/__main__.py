@@ -391,14 +391,16 @@ def compute_indices(frames: dict, options: Options) -> Made:
 def compute_models(frames: dict, options: Options) -> Made:
     """Tables 5-9 as tidy CSVs (coefficients and statistics) and the resampling draws behind them."""
     from replication.indices import analysis_frame
+    from replication.mechanism import mechanism_table
     from replication.models import TABLES
-    from replication.multiverse import mechanism_table
 
     analysis = analysis_frame(frames["panel"], options)
     results = {}
     for name, function in TABLES.items():
         progress(f"{name}")
-        results[name] = function(analysis.data, options)
+        # Table 8 (1) is Table 5 (4): its fit and wild bootstrap are taken over, not redone
+        reuse = {"table5": results["table5"]} if name == "table8" and "table5" in results else {}
+        results[name] = function(analysis.data, options, **reuse)
     progress("")
     files = {}
     for name, result in results.items():
@@ -446,7 +448,8 @@ def compute_ethnic(frames: dict, options: Options) -> Made:
 
 def compute_multiverse(frames: dict, options: Options) -> Made:
     """multiverse/: every specification of the grid, the curves, what moves them."""
-    from replication.multiverse import mechanism_table, outputs, run
+    from replication.mechanism import mechanism_table
+    from replication.multiverse import outputs, run
 
     panels = {"default": frames["panel"], **frames["variant_panels"]}
     result = run(panels, frames["variants"], jobs=frames["jobs"], scheduler=frames["scheduler"], progress=progress,

@@ -33,7 +33,7 @@ from replication.published import cell  # noqa: E402
 from replication.render import page, plain_grid, to_html, to_markdown  # noqa: E402
 from replication.wild import WildResult, wild_bootstrap  # noqa: E402
 
-MODEL = STEPS["(4)"]  # Table 5 column 4: Dig and the four controls
+from replication.models import MODEL  # noqa: E402  (Table 5 column 4: Dig and the four controls)
 PAPER_CELL = ("T5", "(4)", "Dig", "estimate")  # the paper's Dig coefficient, a cell of published.csv
 REST_OF_WEST, NATIONAL = "Rest of the West", "All cities"
 WILD_STATS = ("t_stat", "p_symmetric", "p_equal_tailed", "ci_low", "ci_high", "draws")

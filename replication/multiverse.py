@@ -49,7 +49,7 @@ from replication.config import Options
 from replication.indices import (
     SHARED, analysis_frame, dig_indicators, dig_score, dist_index, entropy_by, index_panel, pca_index, winsorize,
 )
-from replication.mechanism import SIGNIFICANCE, mechanism_section, mechanism_table  # noqa: F401 (the command line's)
+from replication.mechanism import SIGNIFICANCE, mechanism_section
 from replication.models import REGIONS, STEPS, estimation_sample, sobel_variance, with_instrument
 
 DEFAULT = "default"  # the Options field's own default (for options another branch adds)

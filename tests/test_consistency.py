@@ -138,7 +138,7 @@ def grid(tmp_path_factory) -> dict[str, Path]:
         settings = [item for option in options for item in ("--set", option)]
         if reuse:  # the rendering options: the default's indices and models, a new report
             shutil.copytree(out["default"], target)
-            steps = ["report", "guangxi"]
+            steps = ["report", "guangxi", "ethnic"]
         else:
             steps = ["all"]
         extra = ["--panel", str(_panel(panel, base))] if panel else []

@@ -300,13 +300,19 @@ def test_sample_and_outliers_follow_the_data(runs):
     sample = dict(why(compared, fewer, {}, options))["Sample"]
     assert sample.startswith(f"{len(data) - 1} city-years of {cities} cities over {years} years")
     assert f"{cities} cities x {years} years =" not in sample
-    named = ("Qinzhou", "Shijiazhuang", "Yuncheng", "Longnan", "Shantou")
     outliers = dict(why(compared, data, {}, options))["Outliers"]
     assert "not available for this run" in outliers  # no anomaly_keep variant given: no maximum, no nan
-    assert all(name in outliers for name in named[:4]) and "Shantou" not in data["city_en"].tolist()
-    assert "Shantou" not in outliers
-    without = data[~data["city_en"].isin(named)]
+    assert "drives each city-year" not in outliers  # ... and no cell named as the driver of Dist's tail
+    assert "Shantou" not in data["city_en"].tolist() and "Shantou" not in outliers
+    drivers = pd.DataFrame([{"city": "钦州市", "year": 2011, "Dist": 28.65, "listed_cells": 4,
+                             "driver": "doctors_whole", "rule": "spike", "signals": "identity",
+                             "corrected_by_default": True, "Dist_driver_corrected": 0.008, "explained": True}])
+    outliers = dict(why(compared, data, {"drivers": drivers}, options))["Outliers"]
+    assert ("钦州市 2011 (28.65): doctors_whole (spike; corrected by default); correcting it alone brings it to "
+            "0.01") in outliers
+    assert f"built with anomaly_rule={options.anomaly_rule}" in outliers
+    without = data[~data["city_en"].isin(("Qinzhou", "Shijiazhuang", "Yuncheng", "Longnan"))]
     outliers = dict(why(compared, without, {}, options))["Outliers"]
-    assert not any(name in outliers for name in named)
+    assert "Longnan" not in outliers
     top = without.nlargest(1, "Dist").iloc[0]
     assert f"{top['city_en']} ({top['city']}) {top['year']}: {top['Dist']:.2f}" in outliers
