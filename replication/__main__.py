@@ -281,6 +281,8 @@ def read_model_sets(args, options: Options, frames: dict, inputs: dict) -> Optio
         draws.update({key: part.sort_values("draw")["value"].to_numpy(float) for key, part in frame.groupby("key")})
     if "tables/mechanism.csv" in models["files"]:  # the six-indicator section
         tables["mechanism"] = pd.read_csv(out / "tables" / "mechanism.csv")
+    if "tables/inference.csv" in models["files"]:  # Table 5 (4) under other assumptions
+        tables["inference"] = pd.read_csv(out / "tables" / "inference.csv", keep_default_na=False, na_values=[""])
     frames.update(tables=tables, data=data, draws=draws)
     inputs.update({manifest_name(s): sha256((out / manifest_name(s)).read_bytes()) for s in ("indices", "models")})
     return options
@@ -391,6 +393,7 @@ def compute_indices(frames: dict, options: Options) -> Made:
 def compute_models(frames: dict, options: Options) -> Made:
     """Tables 5-9 as tidy CSVs (coefficients and statistics) and the resampling draws behind them."""
     from replication.indices import analysis_frame
+    from replication import inference
     from replication.mechanism import mechanism_table
     from replication.models import TABLES
 
@@ -409,6 +412,10 @@ def compute_models(frames: dict, options: Options) -> Made:
         if result.draws:
             files[f"tables/{name}_draws.csv"] = _draws_frame(result.draws)
     files["tables/mechanism.csv"] = csv_text(mechanism_table(frames["panel"], options))
+    progress("Table 5 (4) under other assumptions (Conley, CV3, WCR, WRE)")
+    coordinates = inference.prefecture_coordinates(analysis.data, inference.load_adcodes())
+    files["tables/inference.csv"] = csv_text(inference.inference_table(analysis.data, options, coordinates))
+    progress("")
     return Made(files, {"results": results})
 
 

@@ -350,6 +350,9 @@ def _robustness(tables: dict[str, pd.DataFrame], data: pd.DataFrame, robust: dic
                 _Table(robust["variants"])]
     english = (data.drop_duplicates("city").set_index("city")["city_en"].astype(str).str.strip()
                if "city_en" in data else None)
+    if "inference" in robust:
+        out += [_heading(ROBUSTNESS["inference"][0]), _Text(ROBUSTNESS["inference"][1] + "."),
+                _Table(robust["inference"])]
     for key in ("loco", "loco_keep"):
         if key in robust:
             frame = robust[key]

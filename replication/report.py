@@ -38,6 +38,8 @@ def build(published: pd.DataFrame, claims: pd.DataFrame, tables: dict[str, pd.Da
     compared = comparison(published, tables)
     robust = robustness_tables(data, variants or {}, anomalies, options, cell(published, "T4", "Dist", "max", "value"),
                                panel)
+    if "inference" in tables:
+        robust["inference"] = tables["inference"]
     if variants and "anomaly_keep" in variants and anomalies is not None:
         robust["drivers"] = dist_drivers(variants["anomaly_keep"], anomalies, options)
     out["reports/comparison.md"], out["reports/comparison.html"] = comparison_report(compared, data, robust,
@@ -267,6 +269,13 @@ ROBUSTNESS = {
                 "On the anomaly_keep panel: for every city-year with Dist > 1, Dist recomputed with each cell "
                 "anomalies.csv lists for it corrected alone; the cell that lowers Dist most, its rule and "
                 "signals, whether anomaly_rule=confirmed corrects it, and Dist with it corrected."),
+    "inference": ("Table 5 (4), Table 6's differences, Table 7 and Table 9's a x b under other assumptions",
+                  "Clustered by city and by province (Stata's convention), the cluster jackknife (CV3) with the "
+                  "effective number of clusters G*, Conley spatial HAC at each cutoff (great-circle distance "
+                  "between prefecture centroids, uniform and Bartlett kernels, serial correlation within a city "
+                  "up to the lag in the note), the wild cluster restricted bootstrap (WCR) and, for Table 7, the "
+                  "wild restricted efficient bootstrap (WRE) and Anderson-Rubin; Table 6's differences with the "
+                  "Holm adjustment across the three (replication/inference.py)"),
     "tail": ("Influence of Dist's largest values",
              "Share of Dist's variance (sum of squared deviations) carried by its largest city-years, and "
              "Table 5 column 4's Dig coefficient without them."),
