@@ -211,7 +211,7 @@ def _decision_panel(bottom, part: pd.DataFrame, names, order, defaults, kind: np
     """The specification curve's lower panel on the axis `bottom`."""
     n = len(part)
     # the decision panel: a row per decision value, decisions separated and named; each row is a 1 x n
-    # image (white, or the specification's colour where it takes the value), so 41,472 specifications
+    # image (white, or the specification's colour where it takes the value), so 55,296 specifications
     # draw in a fraction of a second and thin runs are averaged, not dropped, when downsampled
     y, labels, ticks = 0.0, [], []
     palette = {key: to_rgb(color) for key, (color, _) in SIGNIFICANT.items()}
