@@ -57,12 +57,12 @@ def test_values_are_those_of_the_tidy_table(models, tidy):
         s = tidy.stats.set_index(["column", "stat"])["value"]
         assert cells(markdown, "N")[j] == f"{s[(column, 'nobs')]:.0f}"
         assert cells(markdown, "Within R²")[j] == shown(s[(column, "r2_within")])
-    # the t under Dig in (4), and the level counts of the balanced panel: 253 cities x 11 years
+    # the t under Dig in (4), and the level counts of the balanced panel: 257 cities x 11 years
     dig = coefficients.loc[("(4)", "Dig")]
     lines = markdown.splitlines()
     under = [lines[i + 1] for i, line in enumerate(lines) if line.startswith(f"| {LABELS['Dig']}")][0]
     assert f"({shown(dig.t_stat, 2)})" in under
-    assert cells(markdown, "City fixed effects") == ["Yes (253)"] * 4
+    assert cells(markdown, "City fixed effects") == ["Yes (257)"] * 4
     assert cells(markdown, "Year fixed effects") == ["Yes (11)"] * 4
     assert cells(markdown, "Standard errors") == ["cluster (city)"] * 4
 
@@ -89,7 +89,7 @@ def test_each_statistic_under_the_coefficient(models):
     assert f"({shown(dig.t_stat, 2)})" in t and "t statistics in parentheses" in t
     assert f"({shown(dig.std_error)})" in se and "Standard errors in parentheses" in se
     assert f"({shown(dig.p_value, 3)})" in p and "p-values in parentheses" in p
-    critical = stats.t.ppf(0.975, 253 - 1)  # t(G - 1), G = 253 city clusters
+    critical = stats.t.ppf(0.975, 257 - 1)  # t(G - 1), G = 257 city clusters
     low, high = dig.estimate - critical * dig.std_error, dig.estimate + critical * dig.std_error
     assert f"[{shown(low)}, {shown(high)}]" in ci and "95% confidence intervals in brackets" in ci
     with pytest.raises(ValueError, match="statistic 'z': expected one of t, se, p, ci"):
@@ -160,10 +160,10 @@ def test_iv_and_tidy_adapters(data):
     result = instrumental(data, Options())
     second = et.from_tidy(result.coefficients, result.stats, "second_stage", "Dist")
     row = result.coefficients.set_index(["column", "term"]).loc[("second_stage", "Dig")]
-    assert second.row("Dig")["estimate"] == row.estimate and second.df == 253 - 1
-    assert second.fixed_effects == {"city_code": 253, "year": 9}  # the levels models.collect writes (2013-2021)
+    assert second.row("Dig")["estimate"] == row.estimate and second.df == 257 - 1
+    assert second.fixed_effects == {"city_code": 257, "year": 9}  # the levels models.collect writes (2013-2021)
     markdown = to_markdown(et.etable([second]))
-    assert cells(markdown, "City fixed effects") == ["Yes (253)"] and cells(markdown, "Year fixed effects") == ["Yes (9)"]
+    assert cells(markdown, "City fixed effects") == ["Yes (257)"] and cells(markdown, "Year fixed effects") == ["Yes (9)"]
     assert np.isfinite(second.stats["nobs"])
 
 
@@ -180,7 +180,7 @@ def test_side_by_side_heads_are_the_options_that_differ(data):
     markdown = to_markdown(table)
     assert table.header[1:] == ("cov_type=cluster_city", "cov_type=cluster_province", "cov_type=driscoll_kraay")
     assert cells(markdown, "Standard errors") == ["cluster (city)", "cluster (province)", "Driscoll-Kraay (2)"]
-    assert cells(markdown, "Clusters") == ["253", "25", ""]
+    assert cells(markdown, "Clusters") == ["257", "25", ""]
     for j, name in enumerate(runs):
         se = runs[name][0].set_index("term").loc["Dig", "std_error"]
         lines = markdown.splitlines()
@@ -199,10 +199,10 @@ def test_tidy_level_counts_give_the_fitted_adjusted_r2(data, models):
     from replication.models import collect, fit
 
     result = collect({"(2)": fit(data, "Dist", STEPS["(2)"], Options())})
-    levels = pd.DataFrame([("(2)", "fe_levels_city_code", 253), ("(2)", "fe_levels_year", 11)],
+    levels = pd.DataFrame([("(2)", "fe_levels_city_code", 257), ("(2)", "fe_levels_year", 11)],
                           columns=["column", "stat", "value"])
     model = et.from_tidy(result.coefficients, pd.concat([result.stats, levels]), "(2)", "Dist")
-    assert model.fixed_effects == {"city_code": 253, "year": 11}
+    assert model.fixed_effects == {"city_code": 257, "year": 11}
     assert model.stats["adj_r2_within"] == pytest.approx(models["(2)"].stats["adj_r2_within"], abs=1e-12)
     assert model.stats["adj_r2"] == pytest.approx(models["(2)"].stats["adj_r2"], abs=1e-12)
 

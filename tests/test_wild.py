@@ -141,7 +141,7 @@ def test_real_panel_against_wildboottest(analysis):
     x = ["Dig", "Ur", "Stru", "lnexpense", "lnper_gdp"]
     ours = wild_bootstrap(analysis, "Dist", x, cluster="city_code", draws=9999, seed=20240517, ci=False)
     boot, p_sym, _ = run_wildboottest(analysis, "Dist", x, "Dig", "city_code", True, draws=9999, seed=7)
-    assert ours.nclusters == 253 and not ours.enumerated
+    assert ours.nclusters == 257 and not ours.enumerated
     bound = 4 * np.sqrt(2 * p_sym * (1 - p_sym) / 9999)
     assert abs(ours.p_symmetric - p_sym) < bound
     pieces = cluster_pieces(analysis, "Dist", x, "Dig", "city_code", "city_code", "year", "twoway", True)
