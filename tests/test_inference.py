@@ -68,7 +68,7 @@ def random_cross_section(n=120, seed=1):
 
 
 def test_every_panel_city_has_cpca_coordinates(data, coordinates):
-    assert len(coordinates) == data["city_code"].nunique() == 253
+    assert len(coordinates) == data["city_code"].nunique() == 257
     adcodes = inf.load_adcodes()
     row = adcodes[adcodes["name"] == "石家庄市"].iloc[0]
     got = coordinates.set_index("city_code").loc[130100]
