@@ -29,7 +29,20 @@ def execute(path: Path, allow_errors: bool = False):
 
 def outputs(notebook) -> list[list[dict]]:
     """Every code cell's outputs, as plain data (what a test compares)."""
-    return [[dict(o) for o in cell.get("outputs", [])] for cell in notebook.cells if cell.cell_type == "code"]
+    return [_coalesced(cell.get("outputs", [])) for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def _coalesced(cell_outputs) -> list[dict]:
+    """Consecutive stream outputs of one name joined: the kernel may split one print into chunks
+    differently from run to run (under load), which is not a change of the notebook."""
+    out: list[dict] = []
+    for o in map(dict, cell_outputs):
+        if out and o.get("output_type") == "stream" and out[-1].get("output_type") == "stream" \
+                and out[-1].get("name") == o.get("name"):
+            out[-1] = {**out[-1], "text": out[-1]["text"] + o["text"]}
+        else:
+            out.append(o)
+    return out
 
 
 def text(notebook) -> str:

@@ -270,7 +270,7 @@ ROBUSTNESS = {
                 "anomalies.csv lists for it corrected alone; the cell that lowers Dist most, its rule and "
                 "signals, whether anomaly_rule=confirmed corrects it, and Dist with it corrected."),
     "inference": ("Table 5 (4), Table 6's differences, Table 7 and Table 9's a x b under other assumptions",
-                  "Whatever cov_type: clustered by city and by province (Stata's convention), the cluster "
+                  "Whatever cov_type: city and province clusters (Stata's convention), the cluster "
                   "jackknife (CV3) with the "
                   "effective number of clusters G*, Conley spatial HAC at each cutoff (great-circle distance "
                   "between prefecture centroids, uniform and Bartlett kernels, serial correlation within a city "
